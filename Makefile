@@ -1,0 +1,42 @@
+# Delineate. On a fresh machine: `make run` (the whole stack) or `make test` (the whole suite).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint install weights data bench bench-model migrate clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3.11 -m venv $(VENV)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+weights: install
+	$(PY) -m ml_worker.weights
+
+data: install
+	$(PY) -m scripts.fetch_data
+
+run: install
+	$(PY) -m webapp.stack
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: install weights data
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest
+
+bench: bench-model
+
+bench-model: install weights data
+	$(PY) -m scripts.bench_model
+
+clean:
+	rm -rf $(VENV) var

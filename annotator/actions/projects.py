@@ -1,0 +1,49 @@
+"""Creating projects and managing their label sets and members."""
+
+from __future__ import annotations
+
+import re
+
+from django.db import transaction
+
+from annotator.errors import InvalidInput
+from annotator.models import Label, Membership, Project, Role
+
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+DEFAULT_COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45"]
+
+
+def check_labels(labels: list[dict]) -> list[dict]:
+    cleaned: list[dict] = []
+    names: set[str] = set()
+    for index, raw in enumerate(labels):
+        name = str(raw.get("name", "")).strip()
+        if not name:
+            raise InvalidInput(f"Label {index + 1} has no name.")
+        if name in names:
+            raise InvalidInput(f"Label name {name!r} is used twice.")
+        names.add(name)
+        color = str(raw.get("color") or DEFAULT_COLORS[index % len(DEFAULT_COLORS)])
+        if not COLOR_RE.match(color):
+            raise InvalidInput(f"Label {name!r} has colour {color!r}; use the form #ff8800.")
+        cleaned.append(
+            {
+                "name": name,
+                "color": color,
+                "value": index + 1,
+                "window_preset": str(raw.get("window_preset", "")),
+            }
+        )
+    return cleaned
+
+
+@transaction.atomic
+def do_create_project(user, name: str, description: str = "", labels: list[dict] | None = None) -> Project:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A project needs a name.")
+    cleaned = check_labels(labels or [])
+    project = Project.objects.create(name=name, description=description, created_by=user)
+    Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    Label.objects.bulk_create([Label(project=project, **label) for label in cleaned])
+    return project

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator import access
+from annotator.actions.projects import do_create_project
+from annotator.api.serializers import ProjectCreateSerializer, ProjectSerializer
+
+
+class ProjectListView(APIView):
+    def get(self, request: Request) -> Response:
+        projects = access.projects_for(request.user).prefetch_related("labels")
+        return Response(ProjectSerializer(projects, many=True, context={"request": request}).data)
+
+    def post(self, request: Request) -> Response:
+        payload = ProjectCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        project = do_create_project(request.user, **payload.validated_data)
+        return Response(
+            ProjectSerializer(project, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ProjectDetailView(APIView):
+    def get(self, request: Request, project_id: int) -> Response:
+        project = access.get_project(request.user, project_id)
+        return Response(ProjectSerializer(project, context={"request": request}).data)

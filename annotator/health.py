@@ -1,0 +1,84 @@
+"""Health of every part of the stack, for GET /healthz."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+from webapp.celery import QUEUES
+from webapp.celery import app as celery_app
+
+INSPECT_TIMEOUT_S = 1.0
+
+
+def database_status() -> dict[str, Any]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return {"ok": True, "vendor": connection.vendor}
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def redis_status() -> dict[str, Any]:
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+        client.ping()
+        return {"ok": True}
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def worker_status() -> dict[str, Any]:
+    """Live workers per queue and the model each has loaded, asked of the workers over the broker."""
+    try:
+        control = celery_app.control
+        active = control.inspect(timeout=INSPECT_TIMEOUT_S).active_queues() or {}
+        models = {}
+        for reply in control.broadcast("model_info", reply=True, timeout=INSPECT_TIMEOUT_S) or []:
+            models.update(reply)
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "queues": {q: [] for q in QUEUES}}
+    queues: dict[str, list[str]] = {q: [] for q in QUEUES}
+    for worker, worker_queues in active.items():
+        for queue in worker_queues:
+            if queue["name"] in queues:
+                queues[queue["name"]].append(worker)
+    missing = [q for q, workers in queues.items() if not workers]
+    status: dict[str, Any] = {"ok": not missing, "queues": queues, "models": models}
+    if missing:
+        status["error"] = f"no live worker for queue(s): {', '.join(missing)}"
+    return status
+
+
+def model_status(workers: dict[str, Any]) -> dict[str, Any]:
+    loaded = [
+        dict(info, worker=name) for name, info in workers.get("models", {}).items() if info.get("loaded")
+    ]
+    if not loaded:
+        errors = [info.get("error") for info in workers.get("models", {}).values()]
+        return {"ok": False, "error": "no worker has a model loaded", "worker_errors": errors}
+    first = loaded[0]
+    return {
+        "ok": True,
+        "name": first.get("name"),
+        "checkpoint_sha256": first.get("checkpoint_sha256"),
+        "device": first.get("device"),
+        "backend": first.get("backend"),
+        "workers": loaded,
+    }
+
+
+def stack_health() -> tuple[bool, dict[str, Any]]:
+    report: dict[str, Any] = {"database": database_status(), "redis": redis_status()}
+    if report["redis"]["ok"]:
+        report["workers"] = worker_status()
+    else:
+        report["workers"] = {"ok": False, "error": "Redis is down", "queues": {q: [] for q in QUEUES}}
+    report["model"] = model_status(report["workers"])
+    healthy = all(part["ok"] for part in report.values())
+    report["status"] = "ok" if healthy else "unavailable"
+    return healthy, report

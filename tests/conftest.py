@@ -1,0 +1,47 @@
+"""Shared fixtures: named personas around one project (owner, annotator, reviewer, outsider, anonymous)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from annotator.models import Role
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+
+
+@dataclass
+class Personas:
+    project: object
+    owner: object
+    annotator: object
+    reviewer: object
+    outsider: object
+
+    def client_for(self, name: str) -> Client:
+        client = Client()
+        if name != "anonymous":
+            client.force_login(getattr(self, name))
+        return client
+
+
+@pytest.fixture
+def personas(db) -> Personas:
+    owner = UserFactory(username="olivia_owner")
+    project = ProjectFactory(name="Liver CT", created_by=owner)
+    MembershipFactory(project=project, user=owner, role=Role.OWNER)
+    annotator = MembershipFactory(
+        project=project, user=UserFactory(username="anna_annotator"), role=Role.ANNOTATOR
+    )
+    reviewer = MembershipFactory(
+        project=project, user=UserFactory(username="rui_reviewer"), role=Role.REVIEWER
+    )
+    outsider = UserFactory(username="oscar_outsider")
+    return Personas(project, owner, annotator.user, reviewer.user, outsider)
+
+
+@pytest.fixture
+def personas_async(personas) -> Personas:
+    """The same personas, for async tests (they need a transactional database)."""
+    return personas

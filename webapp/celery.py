@@ -1,0 +1,34 @@
+"""The one Celery app. Three queues keep interactive decoding from waiting behind slow work."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+
+QUEUE_INTERACTIVE = "interactive"
+QUEUE_EMBED = "embed"
+QUEUE_TRAIN = "train"
+QUEUES = (QUEUE_INTERACTIVE, QUEUE_EMBED, QUEUE_TRAIN)
+
+app = Celery("delineate")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_queues=[Queue(name) for name in QUEUES],
+    task_default_queue=QUEUE_EMBED,
+    task_routes={
+        "ml_worker.tasks.ping": {"queue": QUEUE_INTERACTIVE},
+        "ml_worker.tasks.notify_group": {"queue": QUEUE_INTERACTIVE},
+    },
+    task_acks_late=True,
+    worker_prefetch_multiplier=1,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    result_expires=3600,
+    broker_connection_retry_on_startup=True,
+)
+app.autodiscover_tasks(["ml_worker", "annotator"])

