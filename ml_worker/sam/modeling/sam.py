@@ -1,0 +1,93 @@
+"""The assembled promptable segmentation model and the two graphs we run (and export) separately."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .mask_decoder import MaskDecoder
+from .prompt_encoder import PromptEncoder
+
+
+class SamModel(nn.Module):
+    """Image encoder + prompt encoder + mask decoder; state-dict keys are ``image_encoder.*``,
+    ``prompt_encoder.*`` and ``mask_decoder.*`` exactly as in the official SAM / MedSAM / LiteMedSAM files.
+
+    ``input_size`` is the side of the square model input (256 for LiteMedSAM, 1024 for ViT-B);
+    the embedding is ``(C, input_size/4/…)``: whatever the encoder's ``out_resolution`` is.
+    """
+
+    def __init__(
+        self,
+        image_encoder: nn.Module,
+        prompt_encoder: PromptEncoder,
+        mask_decoder: MaskDecoder,
+        input_size: int,
+    ) -> None:
+        super().__init__()
+        self.image_encoder = image_encoder
+        self.prompt_encoder = prompt_encoder
+        self.mask_decoder = mask_decoder
+        self.input_size = input_size
+
+    @property
+    def embedding_shape(self) -> tuple[int, int, int]:
+        h, w = self.prompt_encoder.image_embedding_size
+        return (self.prompt_encoder.embed_dim, h, w)
+
+    @property
+    def low_res_size(self) -> tuple[int, int]:
+        return self.prompt_encoder.mask_input_size
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalised, padded images ``(B, 3, S, S)`` → embeddings ``(B, C, h, w)``."""
+        return self.image_encoder(images)
+
+    def decode(
+        self,
+        image_embeddings: torch.Tensor,
+        point_coords: torch.Tensor,
+        point_labels: torch.Tensor,
+        mask_input: torch.Tensor,
+        has_mask_input: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode N prompts against one embedding; a fixed signature so that it exports as one graph.
+
+        Args:
+            image_embeddings: ``(1, C, h, w)``.
+            point_coords: ``(N, P, 2)`` x, y in the model-input frame (see ``transforms``).
+            point_labels: ``(N, P)`` float, in {-1 pad, 0 negative, 1 positive, 2 box top-left, 3 box bottom-right}.
+            mask_input: ``(N, 1, 4h, 4w)`` low-res logits of a previous prediction (zeros when unused).
+            has_mask_input: ``(N,)`` 1.0 where ``mask_input`` is used, 0.0 elsewhere.
+        Returns:
+            low-res logits ``(N, 4, 4h, 4w)`` in the model-input frame scaled by ``4h / S``, and IoU ``(N, 4)``.
+            Output 0 is the single-mask answer, 1–3 the multi-mask answers.
+        """
+        pe = self.prompt_encoder
+        sparse = pe.embed_labelled_points(point_coords, point_labels)
+        n = sparse.shape[0]
+        flag = has_mask_input.to(sparse.dtype).reshape(-1, 1, 1, 1)
+        dense = flag * pe.embed_masks(mask_input) + (1 - flag) * pe.no_mask_dense(n)
+        return self.mask_decoder.predict_all(image_embeddings, pe.get_dense_pe(), sparse, dense)
+
+
+class EncoderGraph(nn.Module):
+    """Export wrapper: ``images (1, 3, S, S)`` → ``embeddings (1, C, h, w)``."""
+
+    def __init__(self, model: SamModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model.embed(images)
+
+
+class DecoderGraph(nn.Module):
+    """Export wrapper around :meth:`SamModel.decode` (same inputs and outputs)."""
+
+    def __init__(self, model: SamModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image_embeddings, point_coords, point_labels, mask_input, has_mask_input):
+        return self.model.decode(image_embeddings, point_coords, point_labels, mask_input, has_mask_input)
