@@ -1,3 +1,18 @@
+from annotator.models.jobs import Job
+from annotator.models.members import Invitation
 from annotator.models.projects import Label, Membership, Project, Role
+from annotator.models.studies import Series, Study
+from annotator.models.tasks import Assignment, Task
 
-__all__ = ["Label", "Membership", "Project", "Role"]
+__all__ = [
+    "Assignment",
+    "Invitation",
+    "Job",
+    "Label",
+    "Membership",
+    "Project",
+    "Role",
+    "Series",
+    "Study",
+    "Task",
+]
