@@ -1,4 +1,5 @@
 from annotator.models.jobs import Job
+from annotator.models.masks import MaskRevision, MaskSource, MaskTrack
 from annotator.models.members import Invitation
 from annotator.models.projects import Label, Membership, Project, Role
 from annotator.models.studies import Series, Study
@@ -9,6 +10,9 @@ __all__ = [
     "Invitation",
     "Job",
     "Label",
+    "MaskRevision",
+    "MaskSource",
+    "MaskTrack",
     "Membership",
     "Project",
     "Role",
