@@ -33,3 +33,18 @@ def get_project(user, project_id: int, roles: set[str] | None = None) -> Project
 
 
 OWNER_ONLY = {Role.OWNER}
+
+
+def series_with_membership(user, series_id: int):
+    """``(series, membership)`` for a member of the series' project, else 404 (outsiders learn nothing)."""
+    from annotator.models import Series
+
+    if not user.is_authenticated:
+        raise Http404("No such series.")
+    series = Series.objects.select_related("study").filter(pk=series_id).first()
+    if series is None:
+        raise Http404("No such series.")
+    membership = Membership.objects.filter(project_id=series.study.project_id, user=user).first()
+    if membership is None:
+        raise Http404("No such series.")
+    return series, membership

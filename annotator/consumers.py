@@ -27,7 +27,7 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
         self.groups_joined: set[str] = set()
         await self.accept()
         await self._join(events.user_group(user.id))
-        await self.send_json({"type": "hello", "user": user.username, "user_id": user.id})
+        await self.send_json({"type": "hello", "user": user.username, "user_id": user.id, "socket_id": self.channel_name})
 
     async def disconnect(self, code: int) -> None:
         for group in list(getattr(self, "groups_joined", ())):

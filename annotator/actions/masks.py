@@ -1,0 +1,229 @@
+"""Saving, reading and restoring mask revisions. Saves never overwrite: each one is a new revision."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from annotator import events
+from annotator.errors import Conflict, Forbidden, InvalidInput
+from annotator.models import Label, MaskRevision, MaskSource, MaskTrack, Role
+
+
+def series_group(series_id: int) -> str:
+    return f"series.{series_id}"
+
+
+def mask_shape(series) -> tuple[int, int, int]:
+    """The (Z, Y, X) shape of a label map of ``series`` (a 2D image is one slice)."""
+    shape = [int(v) for v in series.shape]
+    if getattr(series, "kind", "volume") == "image":
+        return (1, shape[-3], shape[-2]) if len(shape) >= 3 and shape[-1] in (3, 4) else (1, *shape[-2:])
+    return (shape[0], shape[1], shape[2])
+
+
+def pack(volume: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer, mask=np.packbits(volume.astype(bool), axis=None), shape=np.array(volume.shape)
+    )
+    return buffer.getvalue()
+
+
+def unpack(data: bytes) -> np.ndarray:
+    with np.load(io.BytesIO(data)) as archive:
+        shape = tuple(int(v) for v in archive["shape"])
+        return np.unpackbits(archive["mask"], count=int(np.prod(shape))).astype(bool).reshape(shape)
+
+
+def pack_slices(slices: dict[int, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{f"z{z}": mask.astype(bool) for z, mask in slices.items()})
+    return buffer.getvalue()
+
+
+def unpack_slices(data: bytes) -> dict[int, np.ndarray]:
+    with np.load(io.BytesIO(data)) as archive:
+        return {int(key[1:]): archive[key] for key in archive.files}
+
+
+def read_volume(revision: MaskRevision | None, shape: tuple[int, int, int]) -> np.ndarray:
+    if revision is None:
+        return np.zeros(shape, dtype=bool)
+    with revision.data.open("rb") as handle:
+        return unpack(handle.read())
+
+
+def read_first_predictions(revision: MaskRevision) -> dict[int, np.ndarray]:
+    if not revision.first_prediction:
+        return {}
+    with revision.first_prediction.open("rb") as handle:
+        return unpack_slices(handle.read())
+
+
+@dataclass
+class SaveRequest:
+    base_revision_id: int | None
+    source: str
+    slices: dict[int, np.ndarray]
+    model_version: str = ""
+    first_predictions: dict[int, np.ndarray] | None = None
+    predicted_iou: dict[int, float] | None = None
+
+
+def check_save(user, series, label: Label, role: str, request: SaveRequest) -> None:
+    if role not in (Role.OWNER, Role.ANNOTATOR):
+        raise Forbidden("Reviewers cannot edit masks; ask an annotator or the owner.")
+    if label.project_id != series.study.project_id:
+        raise InvalidInput(f"Label {label.name!r} belongs to another project.")
+    if request.source not in {MaskSource.MODEL, MaskSource.MANUAL, MaskSource.CORRECTED}:
+        raise InvalidInput(f"Unknown mask source {request.source!r}.")
+    if not request.slices:
+        raise InvalidInput("A save needs at least one changed slice.")
+    depth, height, width = mask_shape(series)
+    for z, mask in {**request.slices, **(request.first_predictions or {})}.items():
+        if not 0 <= z < depth:
+            raise InvalidInput(f"Slice {z} is outside the series (0–{depth - 1}).")
+        if mask.shape != (height, width):
+            raise InvalidInput(f"The mask for slice {z} is {mask.shape}, the image is {(height, width)}.")
+
+
+def _stale_message(track: MaskTrack, base_revision_id: int | None) -> str:
+    head = track.head
+    since = MaskRevision.objects.filter(track=track)
+    if base_revision_id is not None:
+        base = MaskRevision.objects.filter(pk=base_revision_id, track=track).first()
+        since = since.filter(number__gt=base.number) if base else since
+    authors = sorted({r.author.get_username() for r in since.select_related("author")})
+    return (
+        f"{', '.join(authors)} saved revision {head.number} of this mask since you loaded it. "
+        "Reload it to merge your changes."
+    )
+
+
+def do_save_revision(user, series, label: Label, role: str, request: SaveRequest, *, skip_channel=None):
+    """Save ``request.slices`` on top of the track's head as a new revision.
+
+    Refused with Conflict when the head is no longer ``request.base_revision_id`` (someone saved in
+    between). Broadcasts ``revision.created`` to the series' subscribers once committed.
+    """
+    check_save(user, series, label, role, request)
+    shape = mask_shape(series)
+    with transaction.atomic():
+        track, _ = MaskTrack.objects.get_or_create(series=series, label=label, annotator=user)
+        track = MaskTrack.objects.select_for_update().select_related("head").get(pk=track.pk)
+        if track.head_id != request.base_revision_id:
+            raise Conflict(
+                _stale_message(track, request.base_revision_id), details={"head_revision": track.head_id}
+            )
+        volume = read_volume(track.head, shape)
+        for z, mask in request.slices.items():
+            volume[z] = mask
+        revision = _create_revision(
+            track,
+            user,
+            volume,
+            request.source,
+            sorted(request.slices),
+            parent=track.head,
+            model_version=request.model_version,
+            first_predictions=request.first_predictions or {},
+            predicted_iou={str(z): float(v) for z, v in (request.predicted_iou or {}).items()},
+            skip_channel=skip_channel,
+        )
+    return revision
+
+
+def do_restore_revision(
+    user, revision: MaskRevision, role: str, base_revision_id: int | None, *, skip_channel=None
+):
+    """Make ``revision``'s content the head again, as a new revision (history is never rewritten)."""
+    if role not in (Role.OWNER, Role.ANNOTATOR):
+        raise Forbidden("Reviewers cannot restore masks.")
+    with transaction.atomic():
+        track = (
+            MaskTrack.objects.select_for_update().select_related("head", "series").get(pk=revision.track_id)
+        )
+        if track.annotator_id != user.id:
+            raise Forbidden("Only the annotator of a mask can restore its revisions.")
+        if track.head_id != base_revision_id:
+            raise Conflict(_stale_message(track, base_revision_id), details={"head_revision": track.head_id})
+        shape = mask_shape(track.series)
+        volume = read_volume(revision, shape)
+        current = read_volume(track.head, shape)
+        changed = np.flatnonzero((volume != current).reshape(shape[0], -1).any(axis=1)).tolist()
+        return _create_revision(
+            track,
+            user,
+            volume,
+            MaskSource.RESTORED,
+            changed,
+            parent=track.head,
+            restored_from=revision,
+            model_version=revision.model_version,
+            skip_channel=skip_channel,
+        )
+
+
+def _create_revision(
+    track,
+    user,
+    volume,
+    source,
+    changed,
+    *,
+    parent,
+    model_version="",
+    first_predictions=None,
+    predicted_iou=None,
+    restored_from=None,
+    skip_channel=None,
+) -> MaskRevision:
+    number = (parent.number + 1) if parent else 1
+    revision = MaskRevision(
+        track=track,
+        number=number,
+        parent=parent,
+        restored_from=restored_from,
+        author=user,
+        source=source,
+        model_version=model_version,
+        changed_slices=changed,
+        predicted_iou=predicted_iou or {},
+        voxel_count=int(volume.sum()),
+    )
+    revision.data.save(f"r{number:05d}.npz", ContentFile(pack(volume)), save=False)
+    if first_predictions:
+        revision.first_prediction.save(
+            f"r{number:05d}-first.npz", ContentFile(pack_slices(first_predictions)), save=False
+        )
+    revision.save()
+    track.head = revision
+    track.save(update_fields=["head"])
+    payload = {
+        "type": "revision.created",
+        "series_id": track.series_id,
+        "label_id": track.label_id,
+        "annotator": user.get_username(),
+        "revision": revision_summary(revision),
+    }
+    events.send_on_commit(series_group(track.series_id), payload, skip_channel=skip_channel)
+    return revision
+
+
+def revision_summary(revision: MaskRevision) -> dict:
+    return {
+        "id": revision.id,
+        "number": revision.number,
+        "author": revision.author.get_username(),
+        "created_at": revision.created_at.isoformat(),
+        "source": revision.source,
+        "model_version": revision.model_version,
+        "slices": revision.changed_slices,
+        "voxel_count": revision.voxel_count,
+        "restored_from": revision.restored_from_id,
+    }
