@@ -6,8 +6,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import ensure_csrf_cookie
 
-from annotator import access, health
+from annotator import access, frontend, health
 
 
 @never_cache
@@ -16,7 +17,44 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(report, status=200 if healthy else 503)
 
 
+def render_app(request: HttpRequest, page: str, title: str, **context) -> HttpResponse:
+    """The single-page shell: the built bundle plus the page name and ids as data attributes."""
+    try:
+        bundle, bundle_error = frontend.bundle(), None
+    except frontend.FrontendNotBuilt as exc:
+        bundle, bundle_error = None, str(exc)
+    return render(
+        request,
+        "annotator/app.html",
+        {"page": page, "title": title, "bundle": bundle, "bundle_error": bundle_error, **context},
+    )
+
+
 @login_required
+@ensure_csrf_cookie
 def project_list(request: HttpRequest) -> HttpResponse:
     projects = access.projects_for(request.user).order_by("name")
-    return render(request, "annotator/project_list.html", {"projects": projects})
+    return render_app(request, "projects", "Projects", projects=projects)
+
+
+@login_required
+@ensure_csrf_cookie
+def project_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = access.membership_for(request.user, project_id)
+    return render_app(
+        request, "project", membership.project.name, project_id=project_id, role=membership.role
+    )
+
+
+@login_required
+@ensure_csrf_cookie
+def viewer_page(request: HttpRequest, series_id: int) -> HttpResponse:
+    series, membership = access.series_with_membership(request.user, series_id)
+    return render_app(
+        request,
+        "viewer",
+        str(series),
+        project_id=membership.project_id,
+        series_id=series.id,
+        role=membership.role,
+    )

@@ -12,4 +12,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_urls)),
     path("", views.project_list, name="project-list"),
+    path("projects/<int:project_id>/", views.project_page, name="project-page"),
+    path("series/<int:series_id>/", views.viewer_page, name="viewer"),
 ]
