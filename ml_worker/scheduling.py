@@ -1,0 +1,124 @@
+"""Which slices to embed next, kept in Redis so every process (web and workers) shares one view.
+
+Per (series, preset) a sorted set holds the slices still wanted, scored by their distance from the slice
+someone is looking at; every ``view`` rescores it, so embeddings follow the user's scrolling. A small fixed
+number of runner tasks on the ``embed`` queue pop the nearest wanted slice, embed it, and re-enqueue
+themselves while work remains. Runners are leases (``SET NX EX``): a runner that dies frees its lease when
+it expires, and the next ``view`` starts a new one. When the last viewer leaves a series its wanted set is
+dropped, so nobody's CPU goes to a series nobody looks at.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+
+import redis
+
+# Leases outlive the slowest single embedding (ViT-B on CPU: ~10 s) by a wide margin.
+RUNNER_LEASE_S = 60
+VIEWER_TTL_S = 120
+
+
+def want_key(series_id: int, preset: str) -> str:
+    return f"emb:want:{series_id}:{preset}"
+
+
+def ready_key(series_id: int, preset: str, model_key: str) -> str:
+    return f"emb:ready:{series_id}:{preset}:{model_key}"
+
+
+def viewers_key(series_id: int) -> str:
+    return f"series:{series_id}:viewers"
+
+
+ACTIVE_KEY = "emb:active"  # zset of "series_id:preset" scored by the time of the last view
+
+
+def runner_key(index: int) -> str:
+    return f"emb:runner:{index}"
+
+
+class Scheduler:
+    def __init__(self, client: redis.Redis, model_key: str, runners: int = 1) -> None:
+        self.r = client
+        self.model_key = model_key
+        self.runners = runners
+
+    # Readiness -----------------------------------------------------------------------------------
+    def mark_ready(self, series_id: int, preset: str, index: int) -> None:
+        pipe = self.r.pipeline()
+        pipe.sadd(ready_key(series_id, preset, self.model_key), index)
+        pipe.zrem(want_key(series_id, preset), index)
+        pipe.execute()
+
+    def ready(self, series_id: int, preset: str) -> set[int]:
+        return {int(v) for v in self.r.smembers(ready_key(series_id, preset, self.model_key))}
+
+    # Viewing ---------------------------------------------------------------------------------------
+    def view(self, series_id: int, preset: str, center: int, total: int, viewer: str, username: str) -> None:
+        """Someone looks at slice ``center``: rescore every slice not yet embedded by its distance to it."""
+        ready = self.ready(series_id, preset)
+        scores = {str(i): abs(i - center) for i in range(total) if i not in ready}
+        pipe = self.r.pipeline()
+        pipe.delete(want_key(series_id, preset))
+        if scores:
+            pipe.zadd(want_key(series_id, preset), scores)
+        pipe.zadd(ACTIVE_KEY, {f"{series_id}:{preset}": time.time()})
+        pipe.hset(
+            viewers_key(series_id),
+            viewer,
+            json.dumps({"username": username, "slice_index": center, "seen": time.time()}),
+        )
+        pipe.expire(viewers_key(series_id), VIEWER_TTL_S)
+        pipe.execute()
+
+    def leave(self, series_id: int, viewer: str) -> None:
+        self.r.hdel(viewers_key(series_id), viewer)
+        if not self.viewers(series_id):
+            for key in self.r.zrange(ACTIVE_KEY, 0, -1):
+                sid, preset = key.decode().split(":", 1)
+                if int(sid) == series_id:
+                    self.r.delete(want_key(series_id, preset))
+                    self.r.zrem(ACTIVE_KEY, key)
+
+    def viewers(self, series_id: int) -> list[dict]:
+        now = time.time()
+        users = []
+        for channel, raw in self.r.hgetall(viewers_key(series_id)).items():
+            info = json.loads(raw)
+            if now - info["seen"] < VIEWER_TTL_S:
+                users.append({"viewer": channel.decode(), **info})
+        return users
+
+    # Work ------------------------------------------------------------------------------------------
+    def pop_next(self) -> tuple[int, str, int] | None:
+        """The nearest wanted slice of the most recently viewed series, removed from its wanted set."""
+        for key in self.r.zrevrange(ACTIVE_KEY, 0, -1):
+            series_id, preset = key.decode().split(":", 1)
+            popped = self.r.zpopmin(want_key(int(series_id), preset))
+            if popped:
+                return int(series_id), preset, int(popped[0][0])
+            self.r.zrem(ACTIVE_KEY, key)
+        return None
+
+    def claim_runner(self) -> int | None:
+        """Take a free runner lease, or None when all runners are busy."""
+        for index in range(self.runners):
+            if self.r.set(runner_key(index), "1", nx=True, ex=RUNNER_LEASE_S):
+                return index
+        return None
+
+    def renew_runner(self, index: int) -> None:
+        self.r.set(runner_key(index), "1", ex=RUNNER_LEASE_S)
+
+    def release_runner(self, index: int) -> None:
+        self.r.delete(runner_key(index))
+
+    def pending(self, keys: Iterable[str] | None = None) -> int:
+        total = 0
+        for key in keys or self.r.zrange(ACTIVE_KEY, 0, -1):
+            series_id, preset = (key.decode() if isinstance(key, bytes) else key).split(":", 1)
+            total += self.r.zcard(want_key(int(series_id), preset))
+        return total

@@ -1,0 +1,149 @@
+"""Prompts over the WebSocket, at the consumer: permission at subscribe, validation, rate limits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from annotator import segmentation
+from tests.segmentation.conftest import make_series
+from webapp.asgi import application
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+@pytest.fixture
+def sent(monkeypatch, redis_url):
+    """Prompts handed to the workers (the Celery send is replaced; everything before it is real)."""
+    calls: list[dict] = []
+    monkeypatch.setattr(segmentation, "send_decode", calls.append)
+    monkeypatch.setattr(segmentation, "start_embedding_runners", lambda: None)
+    monkeypatch.setattr(segmentation, "model_key", lambda name=None: "test-model")
+    return calls
+
+
+@pytest.fixture
+def ct(personas):
+    return make_series(personas.project, np.zeros((5, 32, 48), dtype=np.int16))
+
+
+async def connect(user) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, "/ws/", headers=[(b"origin", b"http://localhost")])
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect()
+    assert connected
+    assert (await communicator.receive_json_from())["type"] == "hello"
+    return communicator
+
+
+async def subscribe(communicator, series_id: int) -> dict:
+    await communicator.send_json_to(
+        {"type": "subscribe", "request_id": "s", "scope": {"kind": "series", "id": series_id}}
+    )
+    reply = await communicator.receive_json_from()
+    if reply["type"] == "subscribed":  # then everyone on the series, this socket too, hears who is there
+        assert (await communicator.receive_json_from())["type"] == "presence"
+    return reply
+
+
+async def test_a_member_subscribes_and_gets_the_series_shape_and_presence(personas_async, ct, sent):
+    communicator = await connect(personas_async.annotator)
+    reply = await subscribe(communicator, ct.id)
+    assert reply["type"] == "subscribed" and reply["request_id"] == "s"
+    assert reply["series"]["shape"] == [5, 32, 48]
+    assert reply["embeddings"] == {"preset": "soft_tissue", "ready": [], "total": 5}
+    assert [u["username"] for u in reply["presence"]] == ["anna_annotator"]
+    await communicator.disconnect()
+
+
+async def test_an_outsider_cannot_subscribe_or_prompt(personas_async, ct, sent):
+    communicator = await connect(personas_async.outsider)
+    reply = await subscribe(communicator, ct.id)
+    assert reply["type"] == "error" and reply["code"] == "not_found"
+    await communicator.send_json_to(
+        {"type": "prompt", "request_id": "p", "series_id": ct.id, "slice_index": 0, "box": [1, 1, 9, 9]}
+    )
+    error = await communicator.receive_json_from()
+    assert error["code"] == "not_subscribed"
+    assert sent == []
+    await communicator.disconnect()
+
+
+async def test_a_valid_box_prompt_is_handed_to_the_interactive_workers(personas_async, ct, sent):
+    communicator = await connect(personas_async.annotator)
+    await subscribe(communicator, ct.id)
+    await communicator.send_json_to(
+        {"type": "prompt", "request_id": "p1", "series_id": ct.id, "slice_index": 2, "box": [4, 5, 20, 25]}
+    )
+    assert await communicator.receive_nothing(timeout=0.2)
+    (request,) = sent
+    assert request["request_id"] == "p1" and request["box"] == [4, 5, 20, 25]
+    assert request["image_shape"] == [32, 48] and request["preset"] == "soft_tissue"
+    assert request["user_id"] == personas_async.annotator.id
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    "prompt, code, words",
+    [
+        ({"box": [10, 10, 5, 20]}, "invalid_message", "x0 < x1"),
+        ({"box": [1, 2, 3]}, "invalid_message", "box"),
+        ({"box": ["NaN", 1, 5, 5]}, "invalid_message", "finite"),
+        ({"points": [[3, 4]]}, "invalid_message", "label"),
+        ({}, "invalid_message", "box or at least one point"),
+        ({"box": [100, 100, 200, 200]}, "invalid_prompt", "outside the 48×32 image"),
+        ({"points": [[60, 4]], "point_labels": [1]}, "invalid_prompt", "outside"),
+        ({"box": [1, 1, 5, 5], "slice_index": 7}, "invalid_message", "outside the series"),
+    ],
+)
+async def test_malformed_prompts_get_an_error_and_the_socket_stays_usable(
+    personas_async, ct, sent, prompt, code, words
+):
+    communicator = await connect(personas_async.annotator)
+    await subscribe(communicator, ct.id)
+    await communicator.send_json_to(
+        {"type": "prompt", "request_id": "bad", "series_id": ct.id, "slice_index": 0, **prompt}
+    )
+    error = await communicator.receive_json_from()
+    assert error["type"] == "error" and error["code"] == code and error["request_id"] == "bad"
+    assert words in error["message"]
+    await communicator.send_json_to({"type": "ping", "request_id": "alive"})
+    assert (await communicator.receive_json_from())["type"] == "pong"
+    assert sent == []
+    await communicator.disconnect()
+
+
+async def test_a_flood_of_prompts_is_rate_limited(personas_async, ct, sent):
+    communicator = await connect(personas_async.annotator)
+    await subscribe(communicator, ct.id)
+    for n in range(segmentation.PROMPT_BURST + 10):
+        await communicator.send_json_to(
+            {
+                "type": "prompt",
+                "request_id": f"f{n}",
+                "series_id": ct.id,
+                "slice_index": 0,
+                "box": [1, 1, 9, 9],
+            }
+        )
+    errors = []
+    while not await communicator.receive_nothing(timeout=0.3):
+        errors.append(await communicator.receive_json_from())
+    assert errors and all(e["code"] == "rate_limited" for e in errors)
+    assert segmentation.PROMPT_BURST <= len(sent) < segmentation.PROMPT_BURST + 10
+    await communicator.disconnect()
+
+
+async def test_presence_shows_who_else_is_viewing_the_series(personas_async, ct, sent):
+    anna = await connect(personas_async.annotator)
+    await subscribe(anna, ct.id)
+    olivia = await connect(personas_async.owner)
+    await subscribe(olivia, ct.id)
+    presence = await anna.receive_json_from()
+    assert presence["type"] == "presence"
+    assert sorted(u["username"] for u in presence["users"]) == ["anna_annotator", "olivia_owner"]
+    await olivia.disconnect()
+    presence = await anna.receive_json_from()
+    assert [u["username"] for u in presence["users"]] == ["anna_annotator"]
+    await anna.disconnect()
