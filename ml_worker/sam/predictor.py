@@ -168,8 +168,8 @@ class SamPredictor:
         """
         emb = self._check_embedding(embedding)
         geom = input_geometry(_image_size(image_size), self.spec.preprocessing)
-        coords, labels, masks, has_mask = self._encode_prompts(geom, boxes, points, point_labels, mask_input)
-        logits, iou = self.runner.decode(emb, coords, labels, masks, has_mask)
+        coords, labels, masks = self._encode_prompts(geom, boxes, points, point_labels, mask_input)
+        logits, iou = self.runner.decode(emb, coords, labels, masks)
         sel = slice(1, None) if multimask else slice(0, 1)
         logits, iou = logits[:, sel], iou[:, sel]
         full = postprocess_logits(torch.from_numpy(logits), geom)
@@ -184,7 +184,7 @@ class SamPredictor:
             raise ImageInputError(
                 f"expected an embedding of shape {expected}, got {emb.dtype} {np.shape(embedding)}"
             )
-        return emb.astype(np.float32)
+        return np.asarray(emb, dtype=np.float32)  # no copy when it already is float32
 
     def _encode_prompts(self, geom: InputGeometry, boxes, points, point_labels, mask_input):
         h, w = geom.original_size
@@ -260,10 +260,7 @@ class SamPredictor:
             label_parts.append(np.full((n, 1), PAD_LABEL))
         coords = np.concatenate(coord_parts, axis=1).astype(np.float32)
         labels = np.concatenate(label_parts, axis=1).astype(np.float32)
-        lh, lw = self.model.low_res_size
-        if masks is None:
-            return coords, labels, np.zeros((n, 1, lh, lw), np.float32), np.zeros(n, np.float32)
-        return coords, labels, masks, np.ones(n, np.float32)
+        return coords, labels, masks
 
 
 def _finite(values, what: str) -> np.ndarray:

@@ -24,7 +24,7 @@ from .modeling import DecoderGraph, EncoderGraph, SamModel
 log = logging.getLogger(__name__)
 
 # Bump when the exported graphs change (module code, input layout): old conversions are then ignored.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 3
 
 
 class Runner(Protocol):
@@ -39,8 +39,7 @@ class Runner(Protocol):
         embedding: np.ndarray,
         coords: np.ndarray,
         labels: np.ndarray,
-        mask_input: np.ndarray,
-        has_mask: np.ndarray,
+        mask_input: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
@@ -82,11 +81,10 @@ class TorchRunner:
             out = self.model.embed(self._t(images))
         return out.float().cpu().numpy()
 
-    def decode(self, embedding, coords, labels, mask_input, has_mask):
+    def decode(self, embedding, coords, labels, mask_input):
+        masks = None if mask_input is None else self._t(mask_input)
         with torch.inference_mode(), self._autocast():
-            logits, iou = self.model.decode(
-                self._t(embedding), self._t(coords), self._t(labels), self._t(mask_input), self._t(has_mask)
-            )
+            logits, iou = self.model.decode(self._t(embedding), self._t(coords), self._t(labels), masks)
         return logits.float().cpu().numpy(), iou.float().cpu().numpy()
 
 
@@ -120,29 +118,29 @@ def _convert(model: SamModel, target: Path) -> None:
             torch.zeros(1, c, h, w),
             torch.zeros(2, 3, 2),
             torch.tensor([[1.0, 2.0, 3.0], [0.0, 2.0, 3.0]]),
-            torch.zeros(2, 1, lh, lw),
-            torch.zeros(2),
         )
-        decoder = ov.convert_model(
-            DecoderGraph(model),
-            example_input=example,
-            input=[
-                ("image_embeddings", [1, c, h, w]),
-                ("point_coords", [-1, -1, 2]),
-                ("point_labels", [-1, -1]),
-                ("mask_input", [-1, 1, lh, lw]),
-                ("has_mask_input", [-1]),
-            ],
+        shapes = [
+            ("image_embeddings", [1, c, h, w]),
+            ("point_coords", [-1, -1, 2]),
+            ("point_labels", [-1, -1]),
+        ]
+        decoder = ov.convert_model(DecoderGraph(model, with_mask=False), example_input=example, input=shapes)
+        decoder_mask = ov.convert_model(
+            DecoderGraph(model, with_mask=True),
+            example_input=(*example, torch.zeros(2, 1, lh, lw)),
+            input=[*shapes, ("mask_input", [-1, 1, lh, lw])],
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
     try:
         ov.save_model(encoder, tmp / "encoder.xml", compress_to_fp16=False)
         ov.save_model(decoder, tmp / "decoder.xml", compress_to_fp16=False)
+        ov.save_model(decoder_mask, tmp / "decoder_mask.xml", compress_to_fp16=False)
+        tmp.chmod(0o755)  # mkdtemp makes it private; the export is shared by every worker
         try:
             os.replace(tmp, target)
         except OSError:
-            if not (target / "decoder.xml").exists():  # another process won the race only if it finished
+            if not (target / "decoder_mask.xml").exists():  # another process won the race only if it finished
                 raise
     finally:
         if tmp.exists():
@@ -165,7 +163,7 @@ class OpenVINORunner:
         core = ov.Core()
         self.precision = precision or openvino_precision(core)
         export = _export_dir(cache_root, key)
-        if not (export / "decoder.xml").exists():
+        if not (export / "decoder_mask.xml").exists():
             log.info("converting %s to OpenVINO into %s", key, export)
             try:
                 _convert(model, export)
@@ -181,10 +179,12 @@ class OpenVINORunner:
         try:
             self._encoder = core.compile_model(str(export / "encoder.xml"), "CPU", config)
             self._decoder = core.compile_model(str(export / "decoder.xml"), "CPU", config)
+            self._decoder_mask = core.compile_model(str(export / "decoder_mask.xml"), "CPU", config)
         except Exception as exc:
             raise BackendUnavailable(f"OpenVINO compilation failed: {exc}") from exc
         self._enc_req = self._encoder.create_infer_request()
         self._dec_req = self._decoder.create_infer_request()
+        self._dec_mask_req = self._decoder_mask.create_infer_request()
         self._lock = threading.Lock()  # infer requests are not thread-safe
         self.export_dir = export
 
@@ -193,14 +193,12 @@ class OpenVINORunner:
             self._enc_req.infer({0: np.ascontiguousarray(images, dtype=np.float32)})
             return self._enc_req.get_output_tensor(0).data.copy()
 
-    def decode(self, embedding, coords, labels, mask_input, has_mask):
-        inputs = [
-            np.ascontiguousarray(a, dtype=np.float32)
-            for a in (embedding, coords, labels, mask_input, has_mask)
-        ]
+    def decode(self, embedding, coords, labels, mask_input):
+        arrays = (
+            (embedding, coords, labels) if mask_input is None else (embedding, coords, labels, mask_input)
+        )
+        inputs = {i: np.ascontiguousarray(a, dtype=np.float32) for i, a in enumerate(arrays)}
+        req = self._dec_req if mask_input is None else self._dec_mask_req
         with self._lock:
-            self._dec_req.infer(dict(enumerate(inputs)))
-            return (
-                self._dec_req.get_output_tensor(0).data.copy(),
-                self._dec_req.get_output_tensor(1).data.copy(),
-            )
+            req.infer(inputs)
+            return req.get_output_tensor(0).data.copy(), req.get_output_tensor(1).data.copy()

@@ -47,10 +47,10 @@ class PositionEmbeddingRandom(nn.Module):
 
     def forward_with_coords(self, coords: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
         """Pixel coordinates ``(..., 2)`` (x, y) in an ``image_size = (H, W)`` frame → ``(..., C)``."""
-        scale = torch.tensor(
-            [1.0 / image_size[1], 1.0 / image_size[0]], dtype=coords.dtype, device=coords.device
-        )
-        return self._encode(coords.to(torch.float32) * scale)
+        coords = coords.to(torch.float32)
+        x = coords[..., 0:1] / image_size[1]
+        y = coords[..., 1:2] / image_size[0]
+        return self._encode(torch.cat([x, y], dim=-1))
 
 
 class PromptEncoder(nn.Module):

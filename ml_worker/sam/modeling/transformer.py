@@ -90,7 +90,7 @@ class TwoWayTransformer(nn.Module):
         self.norm_final_attn = nn.LayerNorm(embedding_dim)
 
     def forward(self, image_embedding: torch.Tensor, image_pe: torch.Tensor, point_embedding: torch.Tensor):
-        """``image_embedding``/``image_pe (B, C, h, w)``, ``point_embedding (B, T, C)``.
+        """``image_embedding (B, C, h, w)``, ``image_pe (B or 1, C, h, w)``, ``point_embedding (B, T, C)``.
 
         Returns the updated tokens ``(B, T, C)`` and image tokens ``(B, h·w, C)``.
         """

@@ -1,0 +1,82 @@
+"""The process-wide predictor, configured from environment variables only (usable without Django).
+
+    MODEL_DIR          checkpoints, registry and OpenVINO exports (default: <repo>/var/models)
+    DEVICE             auto | cpu | cuda                     (default auto)
+    INFERENCE_BACKEND  auto | torch | openvino               (default auto)
+    DEFAULT_MODEL      a name from MODEL_REGISTRY            (default lite_medsam)
+
+The model is loaded once per worker process and reused; a forked child builds its own (OpenVINO and CUDA
+state must not cross a fork).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .sam.build import MODEL_REGISTRY
+from .sam.predictor import BACKENDS, SamPredictor
+from .weights import default_model_dir
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ServingConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    model_dir: Path
+    device: str
+    backend: str
+    default_model: str
+
+
+def _choice(name: str, default: str, allowed, *, lower: bool = True) -> str:
+    value = (os.environ.get(name) or default).strip()
+    value = value.lower() if lower else value
+    if value not in allowed:
+        raise ServingConfigError(f"{name}={value!r} is not one of {', '.join(sorted(allowed))}")
+    return value
+
+
+def settings_from_env() -> ServingSettings:
+    """Read and validate the serving settings; an invalid value raises :class:`ServingConfigError`."""
+    return ServingSettings(
+        model_dir=default_model_dir(),
+        device=_choice("DEVICE", "auto", DEVICES),
+        backend=_choice("INFERENCE_BACKEND", "auto", BACKENDS),
+        default_model=_choice("DEFAULT_MODEL", "lite_medsam", MODEL_REGISTRY, lower=False),
+    )
+
+
+_lock = threading.Lock()
+_predictors: dict[tuple, SamPredictor] = {}
+
+
+def get_predictor(model_name: str | None = None) -> SamPredictor:
+    """The cached predictor for ``model_name`` (default ``DEFAULT_MODEL``), built on first use."""
+    settings = settings_from_env()
+    name = model_name or settings.default_model
+    if name not in MODEL_REGISTRY:
+        raise ServingConfigError(f"unknown model {name!r}")
+    key = (os.getpid(), name, str(settings.model_dir), settings.device, settings.backend)
+    with _lock:
+        predictor = _predictors.get(key)
+        if predictor is None:
+            predictor = SamPredictor(
+                name, backend=settings.backend, device=settings.device, model_dir_path=settings.model_dir
+            )
+            for stale in [k for k in _predictors if k[0] != key[0]]:
+                del _predictors[stale]  # inherited from the parent process through fork
+            _predictors[key] = predictor
+        return predictor
+
+
+def reset_predictors() -> None:
+    """Forget every cached predictor (tests; after promoting a new model version)."""
+    with _lock:
+        _predictors.clear()
