@@ -29,6 +29,27 @@ def notify_group(group: str, message: dict) -> None:
     async_to_sync(get_channel_layer().group_send)(group, message)
 
 
+@shared_task(name="ml_worker.tasks.decode_prompt", ignore_result=True)
+def decode_prompt(request: dict) -> None:
+    from ml_worker import segmentation
+
+    segmentation.decode_prompt(request)
+
+
+@shared_task(name="ml_worker.tasks.embed_runner", ignore_result=True)
+def embed_runner(index: int) -> int:
+    from ml_worker import segmentation
+
+    return segmentation.run_embedding_runner(index)
+
+
+@shared_task(name="ml_worker.tasks.propagate", ignore_result=True)
+def propagate(job_id: int) -> str:
+    from ml_worker import segmentation
+
+    return segmentation.run_propagation(job_id).state
+
+
 @worker_ready.connect
 def load_model_when_worker_starts(**_: object) -> None:
     """Load the serving model once per worker process, before the first task needs it."""

@@ -172,6 +172,11 @@ class LiveStack:
             f"u, _ = g().objects.get_or_create(username={username!r}); u.set_password({password!r}); u.save()",
         )
 
+    def seed(self, usernames: list[str]) -> dict:
+        """Create a project with these members and a real CT series (tests/integration/seed.py)."""
+        code = f"import tests.integration.seed as s; s.main({usernames!r})"
+        return json.loads(self.manage("shell", "-c", code).strip().splitlines()[-1])
+
     def login(self, username: str, password: str) -> http.cookiejar.CookieJar:
         """Log in through the real login form; return the cookie jar holding the session."""
         jar = http.cookiejar.CookieJar()
@@ -188,6 +193,27 @@ class LiveStack:
         if not any(cookie.name == "sessionid" for cookie in jar):
             raise RuntimeError(f"login as {username} failed")
         return jar
+
+    def post_json(self, jar: http.cookiejar.CookieJar, path: str, body: dict, headers: dict | None = None):
+        """POST JSON as the logged-in user of ``jar`` (with its CSRF token, as the browser sends it)."""
+        token = next(c.value for c in jar if c.name == "csrftoken")
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        request = urllib.request.Request(
+            f"{self.base_url}{path}",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "X-CSRFToken": token,
+                "Referer": self.base_url,
+                **(headers or {}),
+            },
+        )
+        try:
+            with opener.open(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
 
     def get_json(self, path: str) -> tuple[int, dict]:
         try:
