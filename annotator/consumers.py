@@ -16,6 +16,7 @@ from annotator import segmentation as seg
 from annotator.actions import masks as mask_actions
 from annotator.actions import propagation
 from annotator.errors import DomainError
+from annotator.models import Label
 
 CLOSE_UNAUTHENTICATED = 4401
 
@@ -106,7 +107,9 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_subscribe(self, content: dict, request_id: str | None) -> None:
         message = parse(seg.SubscribeMessage, content)
-        info = await database_sync_to_async(self._series_info)(message.scope.id, message.preset)
+        info = await database_sync_to_async(self._series_info)(
+            message.scope.id, message.label_id, message.preset
+        )
         series_id = message.scope.id
         self.series[series_id] = info
         await self._join(mask_actions.series_group(series_id))
@@ -188,11 +191,16 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
             raise MessageError("not_subscribed", f"Subscribe to series {series_id} first.")
         return info
 
-    def _series_info(self, series_id: int, preset: str | None) -> dict:
+    def _series_info(self, series_id: int, label_id: int | None, preset: str | None) -> dict:
         series, membership = access.series_with_membership(self.user, series_id)
+        label = None
+        if label_id is not None:
+            label = Label.objects.filter(pk=label_id, project_id=series.study.project_id).first()
+            if label is None:
+                raise MessageError("not_found", "No such label in this project.")
         return {
             "shape": list(mask_actions.mask_shape(series)),
-            "preset": seg.model_preset(series, requested=preset),
+            "preset": seg.model_preset(series, label, requested=preset),
             "project_id": series.study.project_id,
             "role": membership.role,
         }

@@ -32,6 +32,8 @@ class ScopeRef(BaseModel):
 
 class SubscribeMessage(BaseModel):
     scope: ScopeRef
+    # The label being annotated picks the model's input window (e.g. "lung" for nodules); or name it.
+    label_id: int | None = None
     preset: str | None = None
 
 

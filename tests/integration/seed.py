@@ -35,7 +35,9 @@ def main(usernames: list[str]) -> None:
     project = Project.objects.create(name="Lung nodules", created_by=users[0])
     for n, user in enumerate(users):
         Membership.objects.create(project=project, user=user, role=Role.OWNER if n == 0 else Role.ANNOTATOR)
-    label = Label.objects.create(project=project, name="nodule", value=1, color="#e6194b")
+    label = Label.objects.create(
+        project=project, name="nodule", value=1, color="#e6194b", window_preset="lung"
+    )
     volume, reference = lung_slices()
     study = Study.objects.create(project=project, uid="2.25.1001", source="nrrd")
     name, digest = save_array(f"{series_folder(project.id)}/volume.npy", volume)
