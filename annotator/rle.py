@@ -40,7 +40,9 @@ def decode(rle: Any, expected_shape: tuple[int, int] | None = None) -> np.ndarra
         raise InvalidInput("A mask's size must be two positive integers [H, W].")
     height, width = size
     if expected_shape is not None and (height, width) != tuple(expected_shape):
-        raise InvalidInput(f"The mask is {height}×{width} but the image is {expected_shape[0]}×{expected_shape[1]}.")
+        raise InvalidInput(
+            f"The mask is {height}×{width} but the image is {expected_shape[0]}×{expected_shape[1]}."
+        )
     if not isinstance(counts, list) or not all(
         isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts
     ):

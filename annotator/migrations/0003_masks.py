@@ -7,59 +7,145 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotator', '0002_studies_jobs_tasks_invitations'),
+        ("annotator", "0002_studies_jobs_tasks_invitations"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MaskRevision',
+            name="MaskRevision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('source', models.CharField(choices=[('model', 'Model prediction accepted as is'), ('manual', 'Drawn by hand'), ('corrected', 'Model prediction corrected by hand'), ('restored', 'Restored from an earlier revision')], max_length=16)),
-                ('model_version', models.CharField(blank=True, max_length=100)),
-                ('data', models.FileField(max_length=300, upload_to=annotator.models.masks.revision_path)),
-                ('first_prediction', models.FileField(blank=True, max_length=300, upload_to=annotator.models.masks.revision_path)),
-                ('changed_slices', models.JSONField(default=list)),
-                ('predicted_iou', models.JSONField(blank=True, default=dict)),
-                ('voxel_count', models.BigIntegerField(default=0)),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='annotator.maskrevision')),
-                ('restored_from', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='restorations', to='annotator.maskrevision')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("model", "Model prediction accepted as is"),
+                            ("manual", "Drawn by hand"),
+                            ("corrected", "Model prediction corrected by hand"),
+                            ("restored", "Restored from an earlier revision"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("model_version", models.CharField(blank=True, max_length=100)),
+                ("data", models.FileField(max_length=300, upload_to=annotator.models.masks.revision_path)),
+                (
+                    "first_prediction",
+                    models.FileField(
+                        blank=True, max_length=300, upload_to=annotator.models.masks.revision_path
+                    ),
+                ),
+                ("changed_slices", models.JSONField(default=list)),
+                ("predicted_iou", models.JSONField(blank=True, default=dict)),
+                ("voxel_count", models.BigIntegerField(default=0)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="annotator.maskrevision",
+                    ),
+                ),
+                (
+                    "restored_from",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="restorations",
+                        to="annotator.maskrevision",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['track', 'number'],
+                "ordering": ["track", "number"],
             },
         ),
         migrations.CreateModel(
-            name='MaskTrack',
+            name="MaskTrack",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('annotator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='mask_tracks', to=settings.AUTH_USER_MODEL)),
-                ('head', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotator.maskrevision')),
-                ('label', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mask_tracks', to='annotator.label')),
-                ('series', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mask_tracks', to='annotator.series')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "annotator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="mask_tracks",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "head",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="annotator.maskrevision",
+                    ),
+                ),
+                (
+                    "label",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="mask_tracks",
+                        to="annotator.label",
+                    ),
+                ),
+                (
+                    "series",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="mask_tracks",
+                        to="annotator.series",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='maskrevision',
-            name='track',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='annotator.masktrack'),
+            model_name="maskrevision",
+            name="track",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="revisions",
+                to="annotator.masktrack",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='masktrack',
-            constraint=models.UniqueConstraint(fields=('series', 'label', 'annotator'), name='one_track_per_annotator_label'),
+            model_name="masktrack",
+            constraint=models.UniqueConstraint(
+                fields=("series", "label", "annotator"), name="one_track_per_annotator_label"
+            ),
         ),
         migrations.AddIndex(
-            model_name='maskrevision',
-            index=models.Index(fields=['created_at'], name='annotator_m_created_09f29f_idx'),
+            model_name="maskrevision",
+            index=models.Index(fields=["created_at"], name="annotator_m_created_09f29f_idx"),
         ),
         migrations.AddConstraint(
-            model_name='maskrevision',
-            constraint=models.UniqueConstraint(fields=('track', 'number'), name='unique_revision_number'),
+            model_name="maskrevision",
+            constraint=models.UniqueConstraint(fields=("track", "number"), name="unique_revision_number"),
         ),
     ]
