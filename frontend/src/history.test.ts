@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyFlips, diffMasks, History, type SliceChange } from "./history";
+import { applyFlips, diffMasks, History, type SliceChange, xorIndices } from "./history";
 
 function editable() {
   const masks = new Map<string, Uint8Array>();
@@ -89,5 +89,17 @@ describe("history", () => {
     let e;
     while ((e = history.undo(() => {}))) undone.push(e.description);
     expect(undone).toEqual(["e9", "e8", "e7"]);
+  });
+
+  it("merges two edits of one slice into one diff, cancelling pixels flipped twice", () => {
+    // a propagation that revisits a slice: the first pass flips 1, 4, 7; the second flips 4 and 9
+    const merged = xorIndices(Uint32Array.from([1, 4, 7]), Uint32Array.from([4, 9]));
+    expect(Array.from(merged)).toEqual([1, 7, 9]);
+    const start = new Uint8Array(10);
+    const mask = start.slice();
+    applyFlips(mask, Uint32Array.from([1, 4, 7]));
+    applyFlips(mask, Uint32Array.from([4, 9]));
+    applyFlips(mask, merged);
+    expect(mask).toEqual(start);
   });
 });

@@ -125,3 +125,19 @@ export class History {
     this.bytesUsed = 0;
   }
 }
+
+/** Symmetric difference of two ascending index lists: flipping a pixel twice leaves it as it was. */
+export function xorIndices(a: Uint32Array, b: Uint32Array): Uint32Array {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i]! < b[j]!)) out.push(a[i++]!);
+    else if (i >= a.length || b[j]! < a[i]!) out.push(b[j++]!);
+    else {
+      i++;
+      j++;
+    }
+  }
+  return Uint32Array.from(out);
+}

@@ -1,0 +1,77 @@
+/**
+ * Every REST path the UI calls, in one place. Paths marked ASSUMED follow the contract the backend is being
+ * built to (docs/protocol.md and the study/series work in progress); the rest exist in annotator/api/urls.py.
+ */
+
+export const endpoints = {
+  projects: () => `/api/projects/`,
+  project: (id: number) => `/api/projects/${id}/`,
+  /** ASSUMED: studies of a project with their series (thumbnail URL, progress). */
+  studies: (projectId: number) => `/api/projects/${projectId}/studies/`,
+  /** ASSUMED */
+  members: (projectId: number) => `/api/projects/${projectId}/members/`,
+  /** ASSUMED */
+  tasks: (projectId: number) => `/api/projects/${projectId}/tasks/`,
+  /** ASSUMED */
+  modelVersions: (projectId: number) => `/api/projects/${projectId}/model-versions/`,
+  /** ASSUMED: shape, dtype, modality, window presets of one series. */
+  series: (id: number) => `/api/series/${id}/`,
+  /** ASSUMED: little-endian raw intensities of one slice (annotator/imaging/render.py raw_bytes). */
+  sliceRaw: (seriesId: number, z: number) => `/api/series/${seriesId}/slices/${z}/raw/`,
+  seriesMasks: (seriesId: number) => `/api/series/${seriesId}/masks/`,
+  labelMask: (seriesId: number, labelId: number) => `/api/series/${seriesId}/masks/${labelId}/`,
+  revisions: (seriesId: number, labelId: number) => `/api/series/${seriesId}/masks/${labelId}/revisions/`,
+};
+
+/** Sent with REST saves so the server does not echo revision.created back to the socket that saved. */
+export const SOCKET_HEADER = "X-Delineate-Socket";
+
+export interface LabelInfo {
+  id: number;
+  name: string;
+  value: number;
+  color: string;
+  window_preset: string;
+}
+
+export interface ProjectInfo {
+  id: number;
+  name: string;
+  description: string;
+  settings: Record<string, unknown>;
+  labels: LabelInfo[];
+  role: "owner" | "annotator" | "reviewer" | null;
+  created_at: string;
+}
+
+export interface WindowPresetInfo {
+  name: string;
+  level: number;
+  width: number;
+}
+
+export interface SeriesInfo {
+  id: number;
+  study_id?: number;
+  project_id?: number;
+  description?: string;
+  kind: "volume" | "image";
+  modality: string;
+  /** [Z, Y, X] or [1, Y, X, 3] for colour images */
+  shape: number[];
+  dtype: string;
+  num_slices?: number;
+  window_presets: WindowPresetInfo[];
+  default_window: string;
+  intensity_range?: [number, number];
+  thumbnail_url?: string | null;
+  progress?: { annotated_slices?: number; total?: number; state?: string } | null;
+}
+
+export interface StudyInfo {
+  id: number;
+  description: string;
+  study_date?: string | null;
+  source?: string;
+  series: SeriesInfo[];
+}

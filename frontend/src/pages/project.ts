@@ -1,0 +1,163 @@
+/**
+ * A project's page: studies with thumbnails and progress, members, labels, the task queue and the model
+ * versions. Each section loads on its own, so one endpoint failing (or not existing yet) leaves the others.
+ */
+
+import { Api, ApiError } from "../api";
+import { endpoints, type ProjectInfo, type SeriesInfo, type StudyInfo } from "../endpoints";
+import type { PageContext } from "../main";
+import { header } from "../ui/chrome";
+import { h } from "../ui/dom";
+
+interface Member {
+  username: string;
+  role: string;
+}
+
+interface TaskInfo {
+  id: number;
+  series_id?: number;
+  series?: number;
+  title?: string;
+  state?: string;
+  status?: string;
+  assignee?: string | null;
+  priority?: number;
+}
+
+interface ModelVersion {
+  id?: number;
+  name?: string;
+  version?: string | number;
+  active?: boolean;
+  created_at?: string;
+  metrics?: Record<string, number>;
+}
+
+function section(title: string): { el: HTMLElement; body: HTMLElement } {
+  const body = h("div", { class: "section-body" }, h("p", { class: "muted" }, "Loading…"));
+  return { el: h("section", { class: "card" }, h("h2", {}, title), body), body };
+}
+
+async function fill<T>(body: HTMLElement, load: () => Promise<T>, render: (value: T) => Node[], empty: string): Promise<void> {
+  try {
+    const nodes = render(await load());
+    body.replaceChildren(...(nodes.length ? nodes : [h("p", { class: "muted" }, empty)]));
+  } catch (error) {
+    const message =
+      error instanceof ApiError && error.status === 404 ? "Not available on this server yet." : (error as Error).message;
+    body.replaceChildren(h("p", { class: "muted" }, message));
+  }
+}
+
+function progressBar(series: SeriesInfo): HTMLElement | null {
+  const p = series.progress;
+  if (!p || !p.total) return null;
+  const done = p.annotated_slices ?? 0;
+  const pct = Math.round((100 * done) / p.total);
+  return h(
+    "div",
+    { class: "progress", title: `${done} of ${p.total} slices annotated` },
+    h("div", { class: "progress-fill", style: `width:${pct}%` }),
+    h("span", {}, `${pct}%`),
+  );
+}
+
+export function seriesTile(series: SeriesInfo): HTMLElement {
+  const [depth, height, width] = series.shape;
+  return h(
+    "a",
+    { class: "series-tile", href: `/series/${series.id}/`, "data-series-id": series.id },
+    series.thumbnail_url
+      ? h("img", { src: series.thumbnail_url, alt: "", loading: "lazy", width: 96, height: 96 })
+      : h("div", { class: "thumb-placeholder" }, series.modality),
+    h("div", {}, h("strong", {}, series.description || `${series.modality} series`), h("div", { class: "muted" }, `${series.modality} · ${width}×${height}${series.kind === "volume" ? ` × ${depth}` : ""}`)),
+    progressBar(series),
+  );
+}
+
+export async function mount(ctx: PageContext): Promise<void> {
+  const api = new Api();
+  const id = ctx.projectId!;
+  const title = h("h1", {}, "Project");
+  const crumb = { text: "Project" };
+  const head = header(ctx.username, [crumb]);
+  const studies = section("Studies");
+  const labels = section("Labels");
+  const members = section("Members");
+  const tasks = section("Task queue");
+  const models = section("Model versions");
+  ctx.root.append(
+    head,
+    h(
+      "main",
+      { class: "page wide" },
+      title,
+      h("div", { class: "columns" }, h("div", { class: "col-main" }, studies.el, tasks.el), h("div", { class: "col-side" }, labels.el, members.el, models.el)),
+    ),
+  );
+
+  let project: ProjectInfo;
+  try {
+    project = await api.get<ProjectInfo>(endpoints.project(id));
+  } catch (error) {
+    ctx.banner.error(error, "Loading the project");
+    return;
+  }
+  title.textContent = project.name;
+  document.title = `${project.name} · Delineate`;
+  head.querySelector(".crumbs span:last-child")!.textContent = project.name;
+  labels.body.replaceChildren(
+    ...(project.labels.length
+      ? project.labels.map((l) => h("div", { class: "label-row" }, h("span", { class: "swatch", style: `background:${l.color}` }), `${l.value}. ${l.name}`, l.window_preset ? h("span", { class: "muted" }, ` (model window: ${l.window_preset})`) : null))
+      : [h("p", { class: "muted" }, "No labels yet.")]),
+  );
+
+  await Promise.all([
+    fill(
+      studies.body,
+      () => api.get<StudyInfo[]>(endpoints.studies(id)),
+      (list) =>
+        list.map((study) =>
+          h("div", { class: "study" }, h("h3", {}, study.description || "Study", study.study_date ? h("span", { class: "muted" }, ` · ${study.study_date}`) : null), h("div", { class: "series-grid" }, ...study.series.map(seriesTile))),
+        ),
+      "No studies yet.",
+    ),
+    fill(
+      members.body,
+      () => api.get<Member[]>(endpoints.members(id)),
+      (list) => list.map((m) => h("div", { class: "member" }, m.username, h("span", { class: "muted" }, ` · ${m.role}`))),
+      "No members.",
+    ),
+    fill(
+      tasks.body,
+      () => api.get<TaskInfo[] | { results: TaskInfo[] }>(endpoints.tasks(id)),
+      (value) =>
+        (Array.isArray(value) ? value : value.results).map((t) => {
+          const seriesId = t.series_id ?? t.series;
+          return h(
+            "div",
+            { class: "task" },
+            seriesId ? h("a", { href: `/series/${seriesId}/` }, t.title || `Series ${seriesId}`) : h("span", {}, t.title || `Task ${t.id}`),
+            h("span", { class: "muted" }, ` · ${t.state ?? t.status ?? ""}${t.assignee ? ` · ${t.assignee}` : ""}`),
+          );
+        }),
+      "The queue is empty.",
+    ),
+    fill(
+      models.body,
+      () => api.get<ModelVersion[]>(endpoints.modelVersions(id)),
+      (list) =>
+        list.map((m) =>
+          h(
+            "div",
+            { class: "model-version" },
+            `${m.name ?? "model"} ${m.version ?? ""}`,
+            m.active ? h("span", { class: "chip" }, "active") : null,
+            m.metrics ? h("span", { class: "muted" }, ` ${Object.entries(m.metrics).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" · ")}`) : null,
+          ),
+        ),
+      "Only the base model so far.",
+    ),
+  ]);
+}
