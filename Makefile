@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install weights data bench bench-model migrate clean
+.PHONY: run test lint install weights data bench bench-model migrate clean frontend
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV)
@@ -14,20 +14,33 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The browser UI: npm ci only when the lock file changes, the build only when a source file does.
+FRONTEND_DEPS := frontend/node_modules/.installed
+FRONTEND_BUILD := frontend/dist/.vite/manifest.json
+$(FRONTEND_DEPS): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $@
+
+$(FRONTEND_BUILD): $(FRONTEND_DEPS) $(shell find frontend/src -type f) frontend/vite.config.ts frontend/tsconfig.json
+	cd frontend && npm run build
+
+frontend: $(FRONTEND_BUILD)
+
 weights: install
 	$(PY) -m ml_worker.weights
 
 data: install
 	$(PY) -m scripts.fetch_data
 
-run: install
+run: install frontend
 	$(PY) -m webapp.stack
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: install weights data
+test: install weights data frontend
+	cd frontend && npm test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
