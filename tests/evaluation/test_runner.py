@@ -75,15 +75,15 @@ def test_each_correction_sends_the_box_all_clicks_so_far_and_the_previous_logits
         {"x": 27, "y": 22, "positive": False},
         {"x": 25, "y": 20, "positive": False},
     ]
-    first, second, third = fake.decode_calls
+    warm_up, first, second, third = fake.decode_calls  # an untimed warm-up decode comes first
     assert first["points"] is None and first["mask_input"] is None
     assert first["boxes"].tolist() == [[20, 20, 29, 29]]
     for call in (second, third):
         assert np.array_equal(call["boxes"], first["boxes"])
     assert second["points"].tolist() == [[[27, 22]]] and second["point_labels"].tolist() == [[0]]
     assert third["points"].tolist() == [[[27, 22], [25, 20]]] and third["point_labels"].tolist() == [[0, 0]]
-    assert np.array_equal(second["mask_input"], fake.outputs[0].low_res_logits)
-    assert np.array_equal(third["mask_input"], fake.outputs[1].low_res_logits)
+    assert np.array_equal(second["mask_input"], fake.outputs[1].low_res_logits)
+    assert np.array_equal(third["mask_input"], fake.outputs[2].low_res_logits)
     # Dice: 150/175; then 91 predicted pixels (75 + the 16-pixel ring): 150/166; the eraser at (25, 20)
     # takes 3 ring pixels and 2 true pixels at column 24: 2·73 / (86 + 75)
     assert report.cases[0].dice_per_click == pytest.approx([150 / 175, 150 / 166, 146 / 161])
@@ -117,7 +117,7 @@ def test_summary_averages_over_cases_and_reports_per_label(tmp_path):
     assert summary["reached90"] == 1.0
     assert summary["mean_dice_per_click"] == pytest.approx([(6 / 7 + 1) / 2, 1.0, 1.0])
     assert summary["by_label"]["2"] == {"n": 1, "mean_dsc": 1.0, "mean_nsd": 1.0, "noc90": 0.0}
-    assert fake.embed_calls == 1  # both labels are on one image: one embedding
+    assert fake.embed_calls == 1 + 1  # an untimed warm-up, then both labels on one image share one embedding
 
 
 def test_max_cases_stops_early(tmp_path):
