@@ -161,6 +161,10 @@ def model_preset(series, label=None, requested: str | None = None) -> str:
     if series.is_rgb:
         return "rgb"
     names = {w["name"] for w in series.window_presets}
+    if requested and requested not in names:
+        raise InvalidInput(
+            f"Series {series.id} has no window preset {requested!r} (it has {', '.join(sorted(names))})."
+        )
     for candidate in (
         requested,
         getattr(label, "window_preset", "") or None,

@@ -18,7 +18,8 @@ import redis
 
 # Leases outlive the slowest single embedding (ViT-B on CPU: ~10 s) by a wide margin.
 RUNNER_LEASE_S = 60
-VIEWER_TTL_S = 120
+# Disconnects remove viewers; the TTL only clears viewers of a web process that died.
+VIEWER_TTL_S = 3600
 
 
 def want_key(series_id: int, preset: str) -> str:
@@ -58,30 +59,45 @@ class Scheduler:
 
     # Viewing ---------------------------------------------------------------------------------------
     def view(self, series_id: int, preset: str, center: int, total: int, viewer: str, username: str) -> None:
-        """Someone looks at slice ``center``: rescore every slice not yet embedded by its distance to it."""
-        ready = self.ready(series_id, preset)
-        scores = {str(i): abs(i - center) for i in range(total) if i not in ready}
-        pipe = self.r.pipeline()
-        pipe.delete(want_key(series_id, preset))
-        if scores:
-            pipe.zadd(want_key(series_id, preset), scores)
-        pipe.zadd(ACTIVE_KEY, {f"{series_id}:{preset}": time.time()})
-        pipe.hset(
+        """``viewer`` looks at slice ``center`` through ``preset``: rescore the slices still to embed."""
+        self.r.hset(
             viewers_key(series_id),
             viewer,
-            json.dumps({"username": username, "slice_index": center, "seen": time.time()}),
+            json.dumps(
+                {
+                    "username": username,
+                    "slice_index": center,
+                    "preset": preset,
+                    "total": total,
+                    "seen": time.time(),
+                }
+            ),
         )
-        pipe.expire(viewers_key(series_id), VIEWER_TTL_S)
+        self.r.expire(viewers_key(series_id), VIEWER_TTL_S)
+        self._rescore(series_id, preset, total)
+
+    def _rescore(self, series_id: int, preset: str, total: int) -> None:
+        """Score each slice not yet embedded by its distance to the nearest viewer using ``preset``;
+        with no such viewer left, drop the work for that preset."""
+        centers = [v["slice_index"] for v in self.viewers(series_id) if v.get("preset") == preset]
+        ready = self.ready(series_id, preset)
+        pipe = self.r.pipeline()
+        pipe.delete(want_key(series_id, preset))
+        if centers:
+            scores = {str(i): min(abs(i - c) for c in centers) for i in range(total) if i not in ready}
+            if scores:
+                pipe.zadd(want_key(series_id, preset), scores)
+            pipe.zadd(ACTIVE_KEY, {f"{series_id}:{preset}": time.time()})
+        else:
+            pipe.zrem(ACTIVE_KEY, f"{series_id}:{preset}")
         pipe.execute()
 
     def leave(self, series_id: int, viewer: str) -> None:
+        raw = self.r.hget(viewers_key(series_id), viewer)
         self.r.hdel(viewers_key(series_id), viewer)
-        if not self.viewers(series_id):
-            for key in self.r.zrange(ACTIVE_KEY, 0, -1):
-                sid, preset = key.decode().split(":", 1)
-                if int(sid) == series_id:
-                    self.r.delete(want_key(series_id, preset))
-                    self.r.zrem(ACTIVE_KEY, key)
+        if raw is not None:
+            info = json.loads(raw)
+            self._rescore(series_id, info["preset"], info["total"])
 
     def viewers(self, series_id: int) -> list[dict]:
         now = time.time()

@@ -351,3 +351,20 @@ def run_propagation(job_id: int) -> Job:
         job.fail(f"{type(exc).__name__}: {exc}")
     events.send_to_group(user_group, {"type": "job.progress", "job": job.as_event()})
     return job
+
+
+def time_decoder(series_id: int, slice_index: int, preset: str, box: list[float], repeats: int) -> dict:
+    """Milliseconds per bare ``predictor.decode`` call (one box) against a cached embedding, after warm-up."""
+    series = series_row(series_id)
+    store = embedding_store()
+    embedding, _ = store.get(series, slice_index, preset)
+    shape = tuple(series.shape[1:3])
+    boxes = np.asarray([box], dtype=np.float64)
+    for _ in range(5):
+        store.predictor.decode(embedding, shape, boxes=boxes)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        store.predictor.decode(embedding, shape, boxes=boxes)
+        times.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": float(np.median(times)), "p99_ms": float(np.percentile(times, 99)), "n": repeats}

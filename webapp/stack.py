@@ -72,6 +72,22 @@ class Child:
             self.process.wait()
 
 
+def worker_argvs() -> list[tuple[str, list[str]]]:
+    """The Celery workers of the stack: ``make run``, the integration tests and the benchmarks use these.
+
+    Two processes, so interactive decoding never waits behind the encoder: ``interactive`` (2 threads:
+    prompt decoding, and the encoder for a prompt on a slice not yet embedded) and ``embed,train`` (the
+    background encoder, propagation, training) at lower CPU priority (nice 10), so that on a 2-core CPU
+    the encoder uses both cores when nobody prompts and yields them when somebody does. Measured with
+    ``make bench-ws``: see the note on issue 5.
+    """
+    celery = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-l", "info", "-P", "threads"]
+    return [
+        ("worker-interactive", [*celery, "-Q", "interactive", "-c", "2", "-n", "interactive@%h"]),
+        ("worker-embed", ["nice", "-n", "10", *celery, "-Q", "embed,train", "-c", "2", "-n", "embed@%h"]),
+    ]
+
+
 def redis_child() -> Child | None:
     if os.environ.get("REDIS_URL"):
         log(f"using the Redis at {os.environ['REDIS_URL']}")
@@ -143,29 +159,7 @@ def main() -> None:
     prepare()
 
     children = [c for c in [redis_child()] if c]
-    children.append(
-        Child(
-            "worker",
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "webapp",
-                "worker",
-                "-Q",
-                "interactive,embed,train",
-                "-P",
-                "threads",
-                "-c",
-                os.environ.get("WORKER_CONCURRENCY", "3"),
-                "-l",
-                "info",
-                "-n",
-                "delineate@%h",
-            ],
-        )
-    )
+    children.extend(Child(name, argv) for name, argv in worker_argvs())
     children.append(
         Child("web", [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "webapp.asgi:application"])
     )

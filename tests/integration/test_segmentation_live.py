@@ -11,7 +11,7 @@ import pytest
 import websockets
 
 from annotator import rle
-from tests.integration.live import LiveStack
+from scripts.livestack import LiveStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -22,7 +22,7 @@ def stack():
     try:
         live.start_redis()
         live.start_web()
-        live.start_worker()
+        live.start_workers()
         live.create_user("ines", "pass-ines")
         live.create_user("jon", "pass-jon")
         live.seeded = live.seed(["ines", "jon"])

