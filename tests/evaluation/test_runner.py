@@ -70,20 +70,20 @@ def test_each_correction_sends_the_box_all_clicks_so_far_and_the_previous_logits
     # A 3×3 eraser: the first click (x=27, y=22) leaves a 1-pixel ring of the 5×5 false-positive corner,
     # every ring pixel 1 px deep, so the second click goes to the ring's first pixel in raster order (25, 20).
     fake = FakePredictor(radius=1)
-    report = evaluate(l_dataset, EvalConfig(clicks=2), predictor=fake)
+    report = evaluate(l_dataset, EvalConfig(clicks=2), predictor=fake, warm_up=False)
     assert report.cases[0].clicks == [
         {"x": 27, "y": 22, "positive": False},
         {"x": 25, "y": 20, "positive": False},
     ]
-    warm_up, first, second, third = fake.decode_calls  # an untimed warm-up decode comes first
+    first, second, third = fake.decode_calls
     assert first["points"] is None and first["mask_input"] is None
     assert first["boxes"].tolist() == [[20, 20, 29, 29]]
     for call in (second, third):
         assert np.array_equal(call["boxes"], first["boxes"])
     assert second["points"].tolist() == [[[27, 22]]] and second["point_labels"].tolist() == [[0]]
     assert third["points"].tolist() == [[[27, 22], [25, 20]]] and third["point_labels"].tolist() == [[0, 0]]
-    assert np.array_equal(second["mask_input"], fake.outputs[1].low_res_logits)
-    assert np.array_equal(third["mask_input"], fake.outputs[2].low_res_logits)
+    assert np.array_equal(second["mask_input"], fake.outputs[0].low_res_logits)
+    assert np.array_equal(third["mask_input"], fake.outputs[1].low_res_logits)
     # Dice: 150/175; then 91 predicted pixels (75 + the 16-pixel ring): 150/166; the eraser at (25, 20)
     # takes 3 ring pixels and 2 true pixels at column 24: 2·73 / (86 + 75)
     assert report.cases[0].dice_per_click == pytest.approx([150 / 175, 150 / 166, 146 / 161])
@@ -91,7 +91,7 @@ def test_each_correction_sends_the_box_all_clicks_so_far_and_the_previous_logits
 
 def test_without_mask_feedback_the_corrections_get_no_mask_input(l_dataset):
     fake = FakePredictor()
-    evaluate(l_dataset, EvalConfig(clicks=2, feed_mask=False), predictor=fake)
+    evaluate(l_dataset, EvalConfig(clicks=2, feed_mask=False), predictor=fake, warm_up=False)
     assert all(call["mask_input"] is None for call in fake.decode_calls)
 
 
@@ -108,7 +108,7 @@ def test_summary_averages_over_cases_and_reports_per_label(tmp_path):
     label_map = l_shape().astype(np.uint8) + 2 * square().astype(np.uint8)
     write_case(tmp_path, "both.png", label_map)
     fake = FakePredictor(radius=2)
-    report = evaluate(tmp_path, EvalConfig(clicks=2), predictor=fake)
+    report = evaluate(tmp_path, EvalConfig(clicks=2), predictor=fake, warm_up=False)
     summary = report.summary
     assert [c.case_id for c in report.cases] == ["both.png:label1", "both.png:label2"]
     assert summary["n"] == 2
@@ -117,7 +117,7 @@ def test_summary_averages_over_cases_and_reports_per_label(tmp_path):
     assert summary["reached90"] == 1.0
     assert summary["mean_dice_per_click"] == pytest.approx([(6 / 7 + 1) / 2, 1.0, 1.0])
     assert summary["by_label"]["2"] == {"n": 1, "mean_dsc": 1.0, "mean_nsd": 1.0, "noc90": 0.0}
-    assert fake.embed_calls == 1 + 1  # an untimed warm-up, then both labels on one image share one embedding
+    assert fake.embed_calls == 1  # both labels are on one image: one embedding
 
 
 def test_max_cases_stops_early(tmp_path):
@@ -173,3 +173,12 @@ def test_noc_counts_clicks_until_the_target_and_the_maximum_when_never_reached()
 def test_a_dataset_without_qualifying_cases_is_an_error(l_dataset):
     with pytest.raises(EvaluationError, match="no case"):
         evaluate(l_dataset, EvalConfig(min_area=500), predictor=FakePredictor())
+
+
+def test_the_runtime_is_warmed_up_before_the_first_case_is_timed(l_dataset):
+    fake = FakePredictor()
+    report = evaluate(l_dataset, EvalConfig(clicks=1), predictor=fake)
+    assert fake.embed_calls == 2  # the warm-up and the one case
+    assert len(fake.decode_calls) == 2 + 2  # box and box + point + mask, then the case's box and click
+    assert fake.decode_calls[1]["mask_input"] is not None
+    assert report.summary["n"] == 1
