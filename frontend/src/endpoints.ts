@@ -6,7 +6,7 @@
 export const endpoints = {
   projects: () => `/api/projects/`,
   project: (id: number) => `/api/projects/${id}/`,
-  /** ASSUMED: studies of a project with their series (thumbnail URL, progress). */
+  /** Studies of a project with their series (annotator/api/studies.py); per-series progress is ASSUMED. */
   studies: (projectId: number) => `/api/projects/${projectId}/studies/`,
   /** ASSUMED */
   members: (projectId: number) => `/api/projects/${projectId}/members/`,
@@ -14,10 +14,10 @@ export const endpoints = {
   tasks: (projectId: number) => `/api/projects/${projectId}/tasks/`,
   /** ASSUMED */
   modelVersions: (projectId: number) => `/api/projects/${projectId}/model-versions/`,
-  /** ASSUMED: shape, dtype, modality, window presets of one series. */
   series: (id: number) => `/api/series/${id}/`,
-  /** ASSUMED: little-endian raw intensities of one slice (annotator/imaging/render.py raw_bytes). */
-  sliceRaw: (seriesId: number, z: number) => `/api/series/${seriesId}/slices/${z}/raw/`,
+  /** Little-endian raw intensities of one slice; headers X-Dtype and X-Shape "rows,cols[,3]". */
+  sliceRaw: (series: { id: number; raw_slice_url?: string }, z: number) =>
+    series.raw_slice_url ? series.raw_slice_url.replace("{index}", String(z)) : `/api/series/${series.id}/slices/${z}/raw`,
   seriesMasks: (seriesId: number) => `/api/series/${seriesId}/masks/`,
   labelMask: (seriesId: number, labelId: number) => `/api/series/${seriesId}/masks/${labelId}/`,
   revisions: (seriesId: number, labelId: number) => `/api/series/${seriesId}/masks/${labelId}/revisions/`,
@@ -52,8 +52,8 @@ export interface WindowPresetInfo {
 
 export interface SeriesInfo {
   id: number;
-  study_id?: number;
-  project_id?: number;
+  study?: number;
+  project?: number;
   description?: string;
   kind: "volume" | "image";
   modality: string;
@@ -65,6 +65,7 @@ export interface SeriesInfo {
   default_window: string;
   intensity_range?: [number, number];
   thumbnail_url?: string | null;
+  raw_slice_url?: string;
   progress?: { annotated_slices?: number; total?: number; state?: string } | null;
 }
 

@@ -124,12 +124,39 @@ describe("socket", () => {
     const { client, current } = setup();
     current().accept();
     void client.subscribe({ kind: "series", id: 3 }).catch(() => {});
+    void client.subscribe({ kind: "series", id: 3 }, { label_id: 7 }).catch(() => {});
     void client.subscribe({ kind: "series", id: 4 }).catch(() => {});
     client.unsubscribe({ kind: "series", id: 4 });
     current().drop();
     vi.advanceTimersByTime(100);
     current().accept();
-    expect(current().sent.filter((m) => m.type === "subscribe").map((m) => m.scope)).toEqual([{ kind: "series", id: 3 }]);
+    expect(current().sent.filter((m) => m.type === "subscribe")).toEqual([
+      { type: "subscribe", scope: { kind: "series", id: 3 }, label_id: 7 },
+    ]);
+  });
+
+  it("re-subscribes before anything the reconnect callback sends, so the server accepts it", () => {
+    const sockets: FakeSocket[] = [];
+    const client: AnnotatorSocket = new AnnotatorSocket({
+      url: "ws://test/ws/",
+      createSocket: (url) => {
+        const s = new FakeSocket(url);
+        sockets.push(s);
+        return s;
+      },
+      onStatus: (s) => {
+        if (s.state === "open") client.send({ type: "view", series_id: 3, slice_index: 1 });
+      },
+      backoff: { initialMs: 100, maxMs: 1000, factor: 2 },
+      random: () => 1,
+    });
+    client.connect();
+    sockets[0]!.accept();
+    void client.subscribe({ kind: "series", id: 3 }).catch(() => {});
+    sockets[0]!.drop();
+    vi.advanceTimersByTime(100);
+    sockets[1]!.accept();
+    expect(sockets[1]!.sent.map((m) => m.type)).toEqual(["subscribe", "view"]);
   });
 
   it("fails requests in flight when the socket drops instead of leaving them hanging", async () => {

@@ -86,7 +86,7 @@ export function scopeKey(scope: Scope): string {
 export class AnnotatorSocket {
   private ws: WebSocketLike | null = null;
   private readonly pending = new Map<string, Pending>();
-  private readonly scopes = new Map<string, Scope>();
+  private readonly scopes = new Map<string, { scope: Scope; extra: Record<string, unknown> }>();
   private nextId = 1;
   private attempt = 0;
   private everOpened = false;
@@ -156,10 +156,14 @@ export class AnnotatorSocket {
     });
   }
 
-  /** Subscribe to a scope now and again after every reconnect (replies after a reconnect go to onEvent). */
-  subscribe(scope: Scope): Promise<ServerMessage> {
-    this.scopes.set(scopeKey(scope), scope);
-    return this.request({ type: "subscribe", scope });
+  /**
+   * Subscribe to a scope now and again after every reconnect (replies after a reconnect go to onEvent).
+   * `extra` rides along (e.g. the label being annotated, which picks the model's input window); calling
+   * again for the same scope replaces it.
+   */
+  subscribe(scope: Scope, extra: Record<string, unknown> = {}): Promise<ServerMessage> {
+    this.scopes.set(scopeKey(scope), { scope, extra });
+    return this.request({ type: "subscribe", scope, ...extra });
   }
 
   unsubscribe(scope: Scope): void {
@@ -201,9 +205,11 @@ export class AnnotatorSocket {
       const reconnected = this.everOpened;
       this.everOpened = true;
       this.attempt = 0;
+      // Subscriptions go first: the server refuses per-series messages (view, prompt) before them, and the
+      // status callback below may send those.
+      for (const { scope, extra } of this.scopes.values()) ws.send(JSON.stringify({ type: "subscribe", scope, ...extra }));
       this.setStatus({ state: "open", reconnected });
       this.startHeartbeat();
-      for (const scope of this.scopes.values()) ws.send(JSON.stringify({ type: "subscribe", scope }));
     };
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;

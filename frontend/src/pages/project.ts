@@ -63,14 +63,20 @@ function progressBar(series: SeriesInfo): HTMLElement | null {
   );
 }
 
+function thumbnail(series: SeriesInfo): HTMLElement {
+  const placeholder = () => h("div", { class: "thumb-placeholder" }, series.modality);
+  if (!series.thumbnail_url) return placeholder();
+  const img = h("img", { src: series.thumbnail_url, alt: "", loading: "lazy", width: 96, height: 96 });
+  img.addEventListener("error", () => img.replaceWith(placeholder()));
+  return img;
+}
+
 export function seriesTile(series: SeriesInfo): HTMLElement {
   const [depth, height, width] = series.shape;
   return h(
     "a",
     { class: "series-tile", href: `/series/${series.id}/`, "data-series-id": series.id },
-    series.thumbnail_url
-      ? h("img", { src: series.thumbnail_url, alt: "", loading: "lazy", width: 96, height: 96 })
-      : h("div", { class: "thumb-placeholder" }, series.modality),
+    thumbnail(series),
     h("div", {}, h("strong", {}, series.description || `${series.modality} series`), h("div", { class: "muted" }, `${series.modality} · ${width}×${height}${series.kind === "volume" ? ` × ${depth}` : ""}`)),
     progressBar(series),
   );

@@ -230,7 +230,7 @@ export class Viewer {
     this.readiness.width = Math.min(this.depth, 1024);
     this.source = new SliceSource({
       load: async (z) => {
-        const response = await this.api.response(endpoints.sliceRaw(series.id, z), { headers: { Accept: "application/octet-stream" } });
+        const response = await this.api.response(endpoints.sliceRaw(series, z), { headers: { Accept: "*/*" } });
         return { buffer: await response.arrayBuffer(), dtype: response.headers.get("X-Dtype") };
       },
       dtype: this.channels === 3 ? "uint8" : series.dtype,
@@ -259,7 +259,7 @@ export class Viewer {
     this.socket.connect();
     const subscribe = () =>
       this.socket
-        .subscribe({ kind: "series", id: this.series.id })
+        .subscribe({ kind: "series", id: this.series.id }, this.activeLabel ? { label_id: this.activeLabel.id } : {})
         .then((reply) => this.onServerMessage(reply))
         .catch((error) => this.ctx.banner.error(error, "Subscribing to live updates"));
     const onOpenOnce = (status: SocketStatus) => status.state === "open" && !status.reconnected;
@@ -337,21 +337,63 @@ export class Viewer {
       case "job.progress":
         this.onJobProgress(message.job);
         break;
-      case "revision.created": {
-        if (message.series_id !== this.series.id) break;
-        const label = this.labels.find((l) => l.id === message.label_id);
-        const slices = message.revision.slices;
-        const where = slices.length ? ` (slices ${slices[0]}${slices.length > 1 ? `–${slices[slices.length - 1]}` : ""})` : "";
-        const who = message.annotator === this.ctx.username ? "You saved" : `${message.revision.author} saved`;
-        this.ctx.banner.show(`${who} ${label?.name ?? "a mask"}, revision ${message.revision.number}${where}${message.annotator === this.ctx.username ? " from another window" : ""}.`, "info", 6000);
+      case "revision.created":
+        if (message.series_id === this.series.id) void this.onRevision(message.label_id, message.annotator, message.revision);
         break;
-      }
       case "error":
         this.ctx.banner.show(message.message, "error");
         break;
       default:
         break;
     }
+  }
+
+  /**
+   * A revision saved elsewhere. Another annotator's revision is their own track: announce it. One of ours
+   * came from another window: load it when nothing here is unsaved (else autosave will report the conflict).
+   */
+  private async onRevision(labelId: number, annotator: string, revision: RevisionSummary): Promise<void> {
+    const label = this.labels.find((l) => l.id === labelId);
+    const z = revision.slices;
+    const where = z.length ? ` (slice${z.length > 1 ? "s" : ""} ${z[0]! + 1}${z.length > 1 ? `–${z[z.length - 1]! + 1}` : ""})` : "";
+    const name = label?.name ?? "a mask";
+    if (annotator !== this.ctx.username) {
+      this.ctx.banner.show(`${revision.author} saved ${name}, revision ${revision.number}${where}.`, "info", 6000);
+      return;
+    }
+    if (!label || this.autosave.dirtySlices(labelId).length || this.autosave.baseOf(labelId) === revision.id) return;
+    await this.reloadLabel(label);
+    this.ctx.banner.show(`Loaded ${name} revision ${revision.number}${where}, saved from another window.`, "info", 6000);
+  }
+
+  /** After a 409: load the other save, then either drop our unsaved slices or save them on top of it. */
+  private async resolveConflict(labelId: number, keepMine: boolean): Promise<void> {
+    const label = this.labels.find((l) => l.id === labelId);
+    if (!label) return;
+    try {
+      if (keepMine) {
+        const data = await this.api.get<{ revision: RevisionSummary | null }>(endpoints.labelMask(this.series.id, labelId));
+        this.autosave.resolveConflict(labelId, data.revision?.id ?? null, true);
+      } else {
+        await this.reloadLabel(label);
+        this.autosave.resolveConflict(labelId, this.autosave.baseOf(labelId), false);
+      }
+    } catch (error) {
+      this.ctx.banner.error(error, "Resolving the conflict");
+    }
+  }
+
+  private async reloadLabel(label: LabelInfo): Promise<void> {
+    const data = await this.api.get<{ revision: RevisionSummary | null; slices: Record<string, Rle> }>(
+      endpoints.labelMask(this.series.id, label.id),
+    );
+    for (let z = 0; z < this.depth; z++) this.volume.clear(label.id, z);
+    for (const [z, rle] of Object.entries(data.slices)) decode(rle, [this.height, this.width], this.volume.get(label.id, Number(z)));
+    this.autosave.setBase(label.id, data.revision?.id ?? null);
+    // Undo steps were recorded against the content just replaced.
+    this.history.clear();
+    this.updateHistoryButtons();
+    this.renderMask();
   }
 
   // --- slices and rendering ----------------------------------------------------------------------------
@@ -593,7 +635,15 @@ export class Viewer {
 
   private selectLabel(label: LabelInfo | undefined): void {
     if (!label) return;
+    const previous = this.activeLabel;
     this.activeLabel = label;
+    // The model's input window is per label: a label with another preset needs other embeddings.
+    if (previous && previous.window_preset !== label.window_preset && this.socket?.isOpen) {
+      this.socket
+        .subscribe({ kind: "series", id: this.series.id }, { label_id: label.id })
+        .then((reply) => this.onServerMessage(reply))
+        .catch((error) => this.ctx.banner.error(error, "Switching label"));
+    }
     if (this.candidate) this.candidate.labelId = label.id;
     this.renderLabels();
     this.renderMask();
@@ -692,7 +742,14 @@ export class Viewer {
   private onAutosave(state: AutosaveState): void {
     this.statusSave.textContent = describeAutosave(state);
     this.statusSave.className = `status-save ${state.state}`;
-    if (state.state === "conflict") this.ctx.banner.show(state.message, "error");
+    if (state.state === "conflict") {
+      const label = this.labels.find((l) => l.id === state.labelId);
+      this.ctx.banner.show(state.message, "error", null, [
+        { label: "Load theirs", run: () => void this.resolveConflict(state.labelId, false) },
+        { label: `Keep mine on top`, run: () => void this.resolveConflict(state.labelId, true) },
+      ]);
+      this.hint(`Saving ${label?.name ?? "this label"} is paused until the conflict is resolved.`);
+    }
     if (state.state === "error" && state.retryInMs === null) this.ctx.banner.show(state.message, "error");
   }
 

@@ -19,11 +19,23 @@ export class Banner {
   }
 
   /** Show a message; errors stay until dismissed, others fade after `ms`. Returns a function to remove it. */
-  show(message: string, tone: Tone = "info", ms: number | null = tone === "error" ? null : 4000): () => void {
+  show(
+    message: string,
+    tone: Tone = "info",
+    ms: number | null = tone === "error" ? null : 4000,
+    actions: { label: string; run: () => void }[] = [],
+  ): () => void {
     const close = h("button", { class: "banner-close", "aria-label": "Dismiss", type: "button" }, "×");
-    const item = h("div", { class: `banner-item ${tone}`, role: tone === "error" ? "alert" : "status" }, h("span", {}, message), close);
+    const buttons = actions.map((a) => h("button", { type: "button", class: "banner-action" }, a.label));
+    const item = h("div", { class: `banner-item ${tone}`, role: tone === "error" ? "alert" : "status" }, h("span", {}, message), ...buttons, close);
     const remove = () => item.remove();
     close.addEventListener("click", remove);
+    buttons.forEach((b, i) =>
+      b.addEventListener("click", () => {
+        remove();
+        actions[i]!.run();
+      }),
+    );
     // the same message twice in a row is shown once
     const last = this.list.lastElementChild;
     if (last?.firstElementChild?.textContent === message) last.remove();
