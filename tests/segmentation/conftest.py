@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from annotator.imaging.volumes import save_array, series_folder
+from annotator.imaging.windows import CT_PRESETS
 from annotator.models import Label, Series, Study
 
 
@@ -20,7 +21,7 @@ def make_series(project, volume: np.ndarray, *, modality: str = "CT", kind: str 
         affine=np.eye(4).tolist(),
         dtype=str(volume.dtype),
         num_slices=volume.shape[0],
-        window_presets=[{"name": "soft_tissue", "level": 40.0, "width": 400.0}],
+        window_presets=CT_PRESETS,
         default_window="soft_tissue",
         content_hash=digest,
         volume=name,
