@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install weights data bench bench-model migrate clean frontend
+.PHONY: run test lint install weights data bench bench-model bench-ws bench-import clean frontend
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV)
@@ -46,10 +46,17 @@ test: install weights data frontend
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest
 
-bench: bench-model
+# Benchmarks print numbers (compared with the plain PyTorch reference in the same run); the last line is JSON.
+bench: bench-model bench-import bench-ws
 
 bench-model: install weights data
 	$(PY) -m scripts.bench_model
+
+bench-import: install data
+	$(PY) -m scripts.bench_import
+
+bench-ws: install weights data
+	$(PY) -m scripts.bench_ws
 
 clean:
 	rm -rf $(VENV) var
