@@ -115,7 +115,7 @@ def do_save_revision(user, series, label: Label, role: str, request: SaveRequest
     shape = mask_shape(series)
     with transaction.atomic():
         track, _ = MaskTrack.objects.get_or_create(series=series, label=label, annotator=user)
-        track = MaskTrack.objects.select_for_update().select_related("head").get(pk=track.pk)
+        track = MaskTrack.objects.select_for_update(of=("self",)).select_related("head").get(pk=track.pk)
         if track.head_id != request.base_revision_id:
             raise Conflict(
                 _stale_message(track, request.base_revision_id), details={"head_revision": track.head_id}
@@ -146,7 +146,9 @@ def do_restore_revision(
         raise Forbidden("Reviewers cannot restore masks.")
     with transaction.atomic():
         track = (
-            MaskTrack.objects.select_for_update().select_related("head", "series").get(pk=revision.track_id)
+            MaskTrack.objects.select_for_update(of=("self",))
+            .select_related("head", "series")
+            .get(pk=revision.track_id)
         )
         if track.annotator_id != user.id:
             raise Forbidden("Only the annotator of a mask can restore its revisions.")
