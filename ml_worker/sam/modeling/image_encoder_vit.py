@@ -150,8 +150,15 @@ class ImageEncoderViT(nn.Module):
             LayerNorm2d(cfg.out_chans),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.patch_embed(x) + self.pos_embed
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch embedding + absolute positions: ``(B, 3, S, S)`` → ``(B, S/p, S/p, D)``."""
+        return self.patch_embed(x) + self.pos_embed
+
+    def forward_tail(self, x: torch.Tensor) -> torch.Tensor:
+        """Transformer blocks + neck: ``(B, S/p, S/p, D)`` → ``(B, out_chans, S/p, S/p)``."""
         for block in self.blocks:
             x = block(x)
         return self.neck(x.permute(0, 3, 1, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_tail(self.forward_head(x))

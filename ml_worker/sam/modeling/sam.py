@@ -68,14 +68,24 @@ class SamModel(nn.Module):
 
 
 class EncoderGraph(nn.Module):
-    """Export wrapper: ``images (1, 3, S, S)`` → ``embeddings (1, C, h, w)``."""
+    """Export wrapper for the image encoder: ``part="full"`` maps ``images (1, 3, S, S)`` to
+    ``embeddings (1, C, h, w)``; ``"head"``/``"tail"`` are the two halves (``forward_head``/``forward_tail``),
+    exported separately so that each can run at its own precision."""
 
-    def __init__(self, model: SamModel) -> None:
+    def __init__(self, model: SamModel, part: str = "full") -> None:
         super().__init__()
+        if part not in ("full", "head", "tail"):
+            raise ValueError(f"unknown encoder part {part!r}")
         self.model = model
+        self.part = part
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model.embed(images)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        encoder = self.model.image_encoder
+        if self.part == "head":
+            return encoder.forward_head(x)
+        if self.part == "tail":
+            return encoder.forward_tail(x)
+        return encoder(x)
 
 
 class DecoderGraph(nn.Module):
