@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
@@ -17,7 +17,9 @@ QUEUES = (QUEUE_INTERACTIVE, QUEUE_EMBED, QUEUE_TRAIN)
 app = Celery("delineate")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
-    task_queues=[Queue(name) for name in QUEUES],
+    # Each queue has its own exchange and routing key: with defaults, all three would bind to the default
+    # queue's exchange and key, and a task sent to one queue would be delivered to all of them.
+    task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
     task_default_queue=QUEUE_EMBED,
     task_routes={
         "ml_worker.tasks.ping": {"queue": QUEUE_INTERACTIVE},
