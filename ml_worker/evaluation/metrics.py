@@ -66,9 +66,9 @@ def normalized_surface_dice(
 
     NSD = (|∂P ∩ B_τ(∂R)| + |∂R ∩ B_τ(∂P)|) / (|∂P| + |∂R|), where ∂X are the boundary pixels of X
     (:func:`boundary`) and B_τ(S) the pixels within τ millimetres of S, measured between pixel centres
-    with the anisotropic ``spacing`` (default 1 per axis, i.e. τ in pixels). Boundaries are pixel sets
-    rather than the surfel areas of the reference implementation, so a value can differ from DeepMind's
-    ``surface-distance`` package by a few per cent on jagged contours; identical and empty masks agree.
+    with the anisotropic ``spacing`` (default 1 per axis, i.e. τ in pixels). Boundaries are sets of pixels;
+    DeepMind's ``surface-distance`` package weights surface elements by their area instead, so values can
+    differ slightly on jagged contours (identical, disjoint-and-far and empty masks agree).
     """
     pred, ref = _as_bool_pair(prediction, reference)
     if spacing is None:
