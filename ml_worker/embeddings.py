@@ -117,9 +117,9 @@ class EmbeddingCache:
         emb = np.asarray(embedding)
         if not np.issubdtype(emb.dtype, np.floating) or not np.isfinite(emb).all():
             raise ValueError("embedding must be a finite float array")
-        half = emb.astype(np.float16)
-        if not np.isfinite(half).all():
+        if emb.size and np.abs(emb).max() > np.finfo(np.float16).max:
             raise ValueError("embedding overflows float16")
+        half = emb.astype(np.float16)
         path = self.path_for(sig)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")

@@ -55,7 +55,7 @@ def window_ct(hu_slice: np.ndarray, level: float, width: float) -> np.ndarray:
     if not (np.isfinite(level) and np.isfinite(width)) or width <= 0:
         raise ImageInputError(f"window needs a finite level and a positive width, got {level}/{width}")
     lo = level - width / 2.0
-    scaled = (np.asarray(hu_slice, dtype=np.float64) - lo) * (255.0 / width)
+    scaled = (np.asarray(hu_slice, dtype=np.float64) - lo) * 255.0 / width  # exact at k/2 levels
     return _round_to_uint8(np.nan_to_num(scaled, nan=0.0))
 
 
@@ -78,7 +78,7 @@ def percentile_scale(
     lo, hi = np.percentile(sample, [low, high])
     if hi <= lo:
         return np.zeros(data.shape, dtype=np.uint8)
-    out = (np.clip(np.nan_to_num(data, nan=lo), lo, hi) - lo) * (255.0 / (hi - lo))
+    out = (np.clip(np.nan_to_num(data, nan=lo), lo, hi) - lo) * 255.0 / (hi - lo)
     if nonzero_only:
         out[data == 0] = 0
     return _round_to_uint8(out)
