@@ -223,7 +223,7 @@ class OpenVINORunner:
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         with self._lock:
-            self._head.infer({0: np.ascontiguousarray(images, dtype=np.float32)})
+            self._head.infer({0: np.ascontiguousarray(images, dtype=np.float32)}, share_inputs=True)
             self._tail.infer()
             return self._tail.get_output_tensor(0).data.copy()
 
@@ -234,5 +234,5 @@ class OpenVINORunner:
         inputs = {i: np.ascontiguousarray(a, dtype=np.float32) for i, a in enumerate(arrays)}
         req = self._dec if mask_input is None else self._dec_mask
         with self._lock:
-            req.infer(inputs)
+            req.infer(inputs, share_inputs=True)  # no copy of the 4 MiB embedding
             return req.get_output_tensor(0).data.copy(), req.get_output_tensor(1).data.copy()
