@@ -3,8 +3,6 @@ session-scoped predictors on the real LiteMedSAM weights (``slow`` tests)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import nrrd
 import numpy as np
 import pytest
@@ -128,7 +126,3 @@ def lesion_slices(case: str):
 def dice(a: np.ndarray, b: np.ndarray) -> float:
     total = a.sum() + b.sum()
     return 1.0 if total == 0 else float(2 * np.logical_and(a, b).sum() / total)
-
-
-def replace_spec(spec: ModelSpec, **changes) -> ModelSpec:
-    return replace(spec, **changes)
