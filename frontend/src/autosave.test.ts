@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "./api";
-import { type AutosaveState, Autosaver, combineSources, describeAutosave, type SaveBatch } from "./autosave";
+import { type AutosaveState, Autosaver, combineSources, describeAutosave, revisionName, type SaveBatch } from "./autosave";
 import type { RevisionSummary } from "./protocol";
 
 function revision(id: number, number: number): RevisionSummary {
@@ -166,5 +166,12 @@ describe("autosave", () => {
     expect(combineSources(["model"])).toBe("model");
     expect(combineSources(["manual", "manual"])).toBe("manual");
     expect(combineSources(["model", "manual"])).toBe("corrected");
+  });
+});
+
+describe("revisionName", () => {
+  it("names a revision by its number, and an empty track plainly", () => {
+    expect(revisionName({ number: 3 })).toBe("revision 3");
+    expect(revisionName(null)).toBe("the empty mask (nothing saved yet)");
   });
 });

@@ -205,3 +205,8 @@ export function describeAutosave(state: AutosaveState): string {
       return state.retryInMs ? `${state.message} Retrying in ${Math.ceil(state.retryInMs / 1000)} s.` : state.message;
   }
 }
+
+/** "revision 3", or what a label with nothing saved is called (after a conflict is resolved). */
+export function revisionName(revision: Pick<RevisionSummary, "number"> | null): string {
+  return revision ? `revision ${revision.number}` : "the empty mask (nothing saved yet)";
+}

@@ -6,7 +6,7 @@
  */
 
 import { Api } from "../api";
-import { Autosaver, describeAutosave, type AutosaveState } from "../autosave";
+import { Autosaver, describeAutosave, revisionName, type AutosaveState } from "../autosave";
 import { floodFill, stampDisc, strokeSegment, type Point } from "../brush";
 import {
   endpoints,
@@ -18,6 +18,7 @@ import {
 } from "../endpoints";
 import { applyFlips, diffMasks, History, xorIndices, type EditSource, type SliceChange } from "../history";
 import type { PageContext } from "../main";
+import { countOpaque, countSet, imageToClient, type ProbeMask, type ViewerProbe } from "../probe";
 import { composite, MaskVolume, parseColor, unionRect, type OverlayLayer, type Rect } from "../maskLayer";
 import type { JobState, PresenceUser, PromptResult, RevisionSummary, ServerMessage } from "../protocol";
 import { decode, encode, type Rle } from "../rle";
@@ -76,6 +77,8 @@ interface Drag {
 /** Numbers the end-to-end round reads (window.__delineate.perf): box mouse-up → mask drawn; brush frames. */
 export interface PerfLog {
   boxToMaskMs: number[];
+  /** The worker's share of each of those (prompt.result timings.total_ms). */
+  promptServerMs: number[];
   brushFrameMs: number[];
 }
 
@@ -128,7 +131,7 @@ export class Viewer {
   private readOnly: boolean;
   private drawQueued = false;
   private viewTimer: ReturnType<typeof setTimeout> | null = null;
-  readonly perf: PerfLog = { boxToMaskMs: [], brushFrameMs: [] };
+  readonly perf: PerfLog = { boxToMaskMs: [], promptServerMs: [], brushFrameMs: [] };
 
   // DOM
   private readonly stage = h("div", { class: "stage", tabindex: 0 });
@@ -166,6 +169,9 @@ export class Viewer {
     const crumbs = [{ text: "Project", href: `/projects/${projectId}/` }, { text: "Series" }];
     const head = header(this.ctx.username, crumbs);
     this.stage.append(this.imageCanvas, this.maskCanvas, this.promptCanvas, this.help);
+    // Messages float over the top of the image, below the toolbar: fixed under the page header they hid the
+    // toolbar's Accept / Undo buttons (seen in the end-to-end screenshots).
+    this.stage.append(this.ctx.banner.element);
     root.append(
       head,
       h(
@@ -209,7 +215,36 @@ export class Viewer {
 
     this.connectSocket();
     await Promise.all([this.loadMasks(), this.showSlice(Math.floor(this.depth / 2))]);
-    (window as unknown as { __delineate: unknown }).__delineate = { viewer: this, perf: this.perf };
+    (window as unknown as { __delineate: unknown }).__delineate = { viewer: this, ...this.probe() };
+  }
+
+  /** What the end-to-end tests read (probe.ts); set once the saved masks and the first slice are loaded. */
+  private probe(): ViewerProbe {
+    const maskOf = (z: number, labelId: number, mask: Uint8Array): ProbeMask => ({
+      slice: z,
+      labelId,
+      pixels: countSet(mask),
+      rle: encode(mask, this.height, this.width),
+    });
+    return {
+      perf: this.perf,
+      imageToScreen: (x, y) => imageToClient(this.viewport, this.promptCanvas.getBoundingClientRect(), x, y),
+      slice: () => this.slice,
+      activeLabelId: () => this.activeLabel?.id ?? null,
+      embeddingReady: () => this.ready.has(this.slice),
+      mask: (z = this.slice, labelId = this.activeLabel?.id ?? 0) =>
+        maskOf(z, labelId, this.volume.peek(labelId, z) ?? new Uint8Array(this.width * this.height)),
+      candidate: () => {
+        const c = this.candidate;
+        return c ? { ...maskOf(c.slice, c.labelId, c.masks[c.index]!.mask), iou: c.masks[c.index]!.iou } : null;
+      },
+      overlayPixels: () => (this.maskData ? countOpaque(this.maskData.data) : 0),
+      screenMaskPixels: () => {
+        const { width, height } = this.maskCanvas;
+        return countOpaque(this.maskCanvas.getContext("2d")!.getImageData(0, 0, width, height).data);
+      },
+      hasUnsaved: () => this.autosave.hasUnsaved,
+    };
   }
 
   // --- setup -------------------------------------------------------------------------------------------
@@ -371,19 +406,23 @@ export class Viewer {
     const label = this.labels.find((l) => l.id === labelId);
     if (!label) return;
     try {
+      // Say when it is done: loading the other save takes a request, and the canvas change may be small.
       if (keepMine) {
         const data = await this.api.get<{ revision: RevisionSummary | null }>(endpoints.labelMask(this.series.id, labelId));
         this.autosave.resolveConflict(labelId, data.revision?.id ?? null, true);
+        this.ctx.banner.show(`Saving your ${label.name} changes on top of ${revisionName(data.revision)}.`, "ok");
       } else {
-        await this.reloadLabel(label);
+        const revision = await this.reloadLabel(label);
         this.autosave.resolveConflict(labelId, this.autosave.baseOf(labelId), false);
+        this.ctx.banner.show(`Loaded ${label.name} ${revisionName(revision)}; your unsaved changes to it were dropped.`, "ok");
       }
     } catch (error) {
       this.ctx.banner.error(error, "Resolving the conflict");
     }
   }
 
-  private async reloadLabel(label: LabelInfo): Promise<void> {
+  /** Replace the label's masks by its saved head; returns that revision. */
+  private async reloadLabel(label: LabelInfo): Promise<RevisionSummary | null> {
     const data = await this.api.get<{ revision: RevisionSummary | null; slices: Record<string, Rle> }>(
       endpoints.labelMask(this.series.id, label.id),
     );
@@ -394,6 +433,7 @@ export class Viewer {
     this.history.clear();
     this.updateHistoryButtons();
     this.renderMask();
+    return data.revision;
   }
 
   // --- slices and rendering ----------------------------------------------------------------------------
@@ -1060,6 +1100,7 @@ export class Viewer {
       this.renderCandidate();
       this.renderMask();
       requestAnimationFrame(() => this.perf.boxToMaskMs.push(performance.now() - t0));
+      this.perf.promptServerMs.push(result.timings.total_ms);
       this.hint(`Model ${result.model}: decoded in ${Math.round(result.timings.decode_ms)} ms, ${Math.round(result.timings.total_ms)} ms in all.`);
     } catch (error) {
       this.promptPending = false;
