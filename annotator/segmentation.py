@@ -18,10 +18,10 @@ from ml_worker import scheduling
 from webapp.celery import QUEUE_INTERACTIVE
 from webapp.celery import app as celery_app
 
-# A person clicks a few times a second at most; 15 prompts/s sustained with bursts of 30 leaves room for
-# dragging a box (the client sends at most one prompt per animation frame) and stops floods.
-PROMPT_RATE_PER_S = 15.0
-PROMPT_BURST = 30
+# A person clicks a few times a second; a client previewing masks while a box is dragged sends up to
+# ~20 prompts/s. 30/s sustained with bursts of 60 leaves room for that and still stops floods.
+PROMPT_RATE_PER_S = 30.0
+PROMPT_BURST = 60
 LATEST_TTL_S = 600
 
 

@@ -28,6 +28,7 @@ from celery import Celery
 from scripts.livestack import LiveStack
 
 USERS = 20
+WORKER_MS: list[float] = []  # the worker's own time per prompt (embedding lookup, decode, encode, send)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -90,6 +91,7 @@ class Client:
         result = await self.request(
             {"type": "prompt", "series_id": self.seeded["series"], "slice_index": slice_index, "box": box}
         )
+        WORKER_MS.append(result["timings"]["total_ms"])
         return (time.perf_counter() - started) * 1000, result
 
     async def wait_ready(self, preset: str, count: int, timeout: float = 600) -> None:
@@ -98,6 +100,14 @@ class Client:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"only {len(self.ready)} embeddings ready")
             await asyncio.sleep(0.1)
+
+
+async def paced(prompt) -> float:
+    """One prompt's round trip, then a pause so one annotator sends at most 20 prompts/s (a box-drag
+    preview's rate, under the server's rate limit)."""
+    elapsed, _ = await prompt
+    await asyncio.sleep(max(0.0, 0.05 - elapsed / 1000))
+    return elapsed
 
 
 async def run(stack: LiveStack, seeded: dict, jars: list, prompts: int) -> dict:
@@ -111,15 +121,19 @@ async def run(stack: LiveStack, seeded: dict, jars: list, prompts: int) -> dict:
         print(f"  {total} slices embedded in {time.perf_counter() - started:.1f} s", flush=True)
         for _ in range(10):  # warm-up
             await annotator.box(z)
-        idle = [(await annotator.box(z))[0] for _ in range(prompts)]
+        WORKER_MS.clear()
+        idle = [await paced(annotator.box(z)) for _ in range(prompts)]
         report["idle"] = idle
+        report["worker_idle"] = list(WORKER_MS)
 
         async with Client(stack, jars[1], seeded) as viewer:
             await viewer.subscribe(preset="soft_tissue")
             await asyncio.sleep(1.0)  # the runner has started on the soft-tissue embeddings
             before = len(viewer.ready)
-            background = [(await annotator.box(z))[0] for _ in range(prompts)]
+            WORKER_MS.clear()
+            background = [await paced(annotator.box(z)) for _ in range(prompts)]
             report["background"] = background
+            report["worker_background"] = list(WORKER_MS)
             report["embedded_during_background"] = len(viewer.ready) - before
             await viewer.request({"type": "unsubscribe", "scope": {"kind": "series", "id": seeded["series"]}})
 
@@ -135,7 +149,9 @@ async def run(stack: LiveStack, seeded: dict, jars: list, prompts: int) -> dict:
                 times.append((await client.box(random.choice([z - 1, z, z + 1])))[0])
             return times
 
+        WORKER_MS.clear()
         per_user = await asyncio.gather(*(annotate(c) for c in clients))
+        report["worker_users"] = list(WORKER_MS)
         for client in clients:
             await client.__aexit__(None, None, None)
         report["users"] = [t for times in per_user for t in times]
@@ -199,6 +215,12 @@ def main() -> None:
             f"p99 {percentile(values, 99):7.1f} ms  max {max(values):7.1f} ms"
         )
     print(f"slices embedded in the background during phase 3: {report['embedded_during_background']}")
+    for phase in ("idle", "background", "users"):
+        values = report[f"worker_{phase}"]
+        print(
+            f"worker's own time per prompt, {phase}: p50 {percentile(values, 50):.1f} ms, "
+            f"p99 {percentile(values, 99):.1f} ms"
+        )
     print(
         f"pipeline overhead at p50 over the bare decoder: {percentile(idle, 50) - floor['median_ms']:.1f} ms"
     )
