@@ -186,7 +186,8 @@ def decode_prompt(request: dict) -> dict | None:
             points=points,
             point_labels=labels,
             mask_input=mask_input,
-            multimask=bool(request.get("multimask")),
+            # Candidates come after the single output, which is what LiteMedSAM was trained to predict.
+            all_masks=bool(request.get("multimask")),
         )
         decode_ms = (time.perf_counter() - decode_started) * 1000
     except PromptError as exc:
@@ -198,7 +199,7 @@ def decode_prompt(request: dict) -> dict | None:
         }
         send(reply, payload)
         return payload
-    order = np.argsort(-result.iou[0])
+    order = np.argsort(-result.iou[0], kind="stable")
     best = int(order[0])
     seg.redis_client().set(
         logits_key(request["user_id"], series.id, index),

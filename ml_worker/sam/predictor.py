@@ -42,7 +42,7 @@ BACKENDS = ("auto", "torch", "openvino")
 class DecodeResult:
     """``masks`` bool ``(N, K, H, W)`` in the image frame; ``iou`` float32 ``(N, K)`` predicted IoU;
     ``low_res_logits`` float32 ``(N, K, 256, 256)`` in the low-res frame (feed back as ``mask_input``).
-    K is 1, or 3 with ``multimask``."""
+    K is 1, 3 with ``multimask``, or 4 with ``all_masks``."""
 
     masks: np.ndarray
     iou: np.ndarray
@@ -150,6 +150,7 @@ class SamPredictor:
         point_labels=None,
         mask_input=None,
         multimask: bool = False,
+        all_masks: bool = False,
     ) -> DecodeResult:
         """Masks for N prompts against one embedding, decoded in one batch.
 
@@ -161,8 +162,11 @@ class SamPredictor:
             point_labels: ``(N, P)`` or ``(P,)``: 1 foreground, 0 background, −1 ignored (padding).
             mask_input: ``(N, 1, 256, 256)`` low-res logits, typically a previous ``low_res_logits``.
             multimask: return 3 candidate masks per prompt instead of 1.
+            all_masks: return the single-mask output followed by the 3 candidates (K = 4). LiteMedSAM was
+                trained on the single output: its candidates can be better masks for ambiguous prompts, but
+                their predicted IoU is uninformative (≈0.24 against ≈0.85 for the single output on lung1).
         Returns:
-            :class:`DecodeResult` with K = 3 if ``multimask`` else 1.
+            :class:`DecodeResult` with K = 4 if ``all_masks``, 3 if ``multimask``, else 1.
         Raises:
             PromptError: empty/inverted/outside boxes, NaN coordinates, points without labels, shape mismatch.
         """
@@ -170,7 +174,7 @@ class SamPredictor:
         geom = input_geometry(_image_size(image_size), self.spec.preprocessing)
         coords, labels, masks = self._encode_prompts(geom, boxes, points, point_labels, mask_input)
         logits, iou = self.runner.decode(emb, coords, labels, masks)
-        sel = slice(1, None) if multimask else slice(0, 1)
+        sel = slice(0, None) if all_masks else slice(1, None) if multimask else slice(0, 1)
         logits, iou = logits[:, sel], iou[:, sel]
         full = postprocess_logits(torch.from_numpy(logits), geom)
         return DecodeResult(masks=(full > 0).numpy(), iou=iou.astype(np.float32), low_res_logits=logits)

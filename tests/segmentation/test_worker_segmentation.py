@@ -138,6 +138,21 @@ def test_a_box_prompt_on_a_real_ct_slice_pushes_a_mask_to_the_asking_socket(pers
     second = worker.decode_prompt(refine)
     assert second["embedding_computed"] is False
     assert dice(rle.decode(second["masks"][0]["rle"]), reference[z]) > 0.75
+    # Asking for candidates gives the single output first, then the three multi-mask candidates.
+    candidates = request_for(
+        series,
+        personas.annotator,
+        z,
+        box_of(reference[z]),
+        request_id="r3",
+        reply_channel=channel,
+        multimask=True,
+    )
+    seg.redis_client().set(seg.latest_key(personas.annotator.id, series.id), "r3")
+    third = worker.decode_prompt(candidates)
+    assert len(third["masks"]) == 4
+    assert dice(rle.decode(third["masks"][0]["rle"]), rle.decode(pushed["masks"][0]["rle"])) > 0.95
+    assert third["masks"][0]["iou"] == max(m["iou"] for m in third["masks"])
 
 
 @pytest.mark.slow
