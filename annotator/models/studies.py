@@ -78,6 +78,10 @@ class Series(models.Model):
     source_format = models.CharField(max_length=16, blank=True)
     # Facts about the import a reader may need (e.g. inverted MONOCHROME1, frames converted to grey).
     import_notes = models.JSONField(default=dict, blank=True)
+    # The source's grid before reorientation ({"shape": [x, y, z], "affine": 4x4 LPS}) and, for DICOM, the
+    # de-identified UIDs of the source instances per slice: what exports need to go back to the source
+    # (annotator.imaging.orientation.Oriented.source). Not in the API: it can be large.
+    source_header = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
