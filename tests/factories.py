@@ -43,3 +43,50 @@ class LabelFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"label{n}")
     value = factory.Sequence(lambda n: n + 1)
     color = "#ff8800"
+
+
+class StudyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "annotator.Study"
+
+    project = factory.SubFactory(ProjectFactory)
+    uid = factory.Sequence(lambda n: f"2.25.{1000 + n}")
+    description = factory.Sequence(lambda n: f"Study {n}")
+    source = "dicom"
+
+
+class SeriesFactory(factory.django.DjangoModelFactory):
+    """A series row without pixels; import real files (tests/test_import.py) when pixels matter."""
+
+    class Meta:
+        model = "annotator.Series"
+
+    study = factory.SubFactory(StudyFactory)
+    uid = factory.Sequence(lambda n: f"2.25.{5000 + n}")
+    kind = "volume"
+    modality = "CT"
+    shape = [4, 8, 8]
+    spacing = [1.0, 1.0, 1.0]
+    affine = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+    dtype = "int16"
+    num_slices = 4
+    window_presets = [{"name": "soft_tissue", "level": 40.0, "width": 400.0}]
+    default_window = "soft_tissue"
+    content_hash = factory.Sequence(lambda n: f"{n:064x}")
+    volume = "missing.npy"
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "annotator.Task"
+
+    series = factory.SubFactory(SeriesFactory)
+    project = factory.LazyAttribute(lambda task: task.series.study.project)
+
+
+class AssignmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "annotator.Assignment"
+
+    task = factory.SubFactory(TaskFactory)
+    annotator = factory.SubFactory(UserFactory)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotator.api import masks, studies, views
+from annotator.api import exports, masks, members, studies, tasks, views
 
 urlpatterns = [
     path("projects/", views.ProjectListView.as_view(), name="api-projects"),
@@ -43,4 +43,51 @@ urlpatterns = [
     ),
     path("jobs/<int:job_id>/", studies.JobDetailView.as_view(), name="api-job"),
     path("jobs/<int:job_id>/cancel/", studies.JobCancelView.as_view(), name="api-job-cancel"),
+    # members and invitations (annotator/api/members.py)
+    path("projects/<int:project_id>/members/", members.MemberListView.as_view(), name="api-members"),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>/",
+        members.MemberDetailView.as_view(),
+        name="api-member",
+    ),
+    path(
+        "projects/<int:project_id>/invitations/",
+        members.ProjectInvitationsView.as_view(),
+        name="api-project-invitations",
+    ),
+    path(
+        "projects/<int:project_id>/invitations/<int:invitation_id>/",
+        members.ProjectInvitationDetailView.as_view(),
+        name="api-project-invitation",
+    ),
+    path("invitations/", members.MyInvitationsView.as_view(), name="api-invitations"),
+    path(
+        "invitations/<int:invitation_id>/accept/", members.AnswerInvitationView.as_view(), name="api-accept"
+    ),
+    path(
+        "invitations/<int:invitation_id>/decline/",
+        members.DeclineInvitationView.as_view(),
+        name="api-decline",
+    ),
+    # tasks, review, queues, progress (annotator/api/tasks.py)
+    path("projects/<int:project_id>/tasks/", tasks.TaskListView.as_view(), name="api-tasks"),
+    path("projects/<int:project_id>/queue/", tasks.QueueView.as_view(), name="api-queue"),
+    path("projects/<int:project_id>/queue/next/", tasks.NextCaseView.as_view(), name="api-queue-next"),
+    path("projects/<int:project_id>/reviews/", tasks.ReviewQueueView.as_view(), name="api-reviews"),
+    path("projects/<int:project_id>/progress/", tasks.ProgressView.as_view(), name="api-progress"),
+    path("tasks/<int:task_id>/", tasks.TaskDetailView.as_view(), name="api-task"),
+    path("tasks/<int:task_id>/assignments/", tasks.TaskAssignView.as_view(), name="api-task-assign"),
+    path(
+        "assignments/<int:assignment_id>/<str:action>/",
+        tasks.AssignmentActionView.as_view(),
+        name="api-assignment-action",
+    ),
+    # exports and reference-label imports (annotator/api/exports.py)
+    path("projects/<int:project_id>/exports/", exports.ExportListView.as_view(), name="api-exports"),
+    path("exports/<int:job_id>/download", exports.ExportDownloadView.as_view(), name="api-export-download"),
+    path(
+        "series/<int:series_id>/reference-labels/",
+        exports.ReferenceLabelsView.as_view(),
+        name="api-series-reference-labels",
+    ),
 ]

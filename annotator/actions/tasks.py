@@ -1,0 +1,283 @@
+"""Annotation tasks, per-annotator assignments, the review workflow, queues and progress.
+
+The order of an annotator's queue is pluggable: ``register_ordering("name")`` adds an ordering of open tasks
+(the active-learning work adds one by model uncertainty); a project picks one with
+``settings["queue_ordering"]`` (default "priority").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from django.db import transaction
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from annotator import events
+from annotator.errors import Conflict, Forbidden, InvalidInput
+from annotator.models import Assignment, Label, Membership, Project, Role, Series, Task
+
+QueueOrdering = Callable[[QuerySet, object, Project], Iterable[Task]]
+_ORDERINGS: dict[str, QueueOrdering] = {}
+ASSIGNABLE_ROLES = {Role.OWNER, Role.ANNOTATOR}
+OPEN_STATES = (Assignment.State.RETURNED, Assignment.State.IN_PROGRESS, Assignment.State.TODO)
+
+
+def register_ordering(name: str) -> Callable[[QueueOrdering], QueueOrdering]:
+    """Register ``fn(open_tasks, user, project) -> tasks in the order to offer them``."""
+
+    def decorator(fn: QueueOrdering) -> QueueOrdering:
+        _ORDERINGS[name] = fn
+        return fn
+
+    return decorator
+
+
+@register_ordering("priority")
+def by_priority(tasks: QuerySet, user, project: Project) -> Iterable[Task]:
+    return tasks.order_by("-priority", "id")
+
+
+def ordering_for(project: Project) -> QueueOrdering:
+    name = project.settings.get("queue_ordering", "priority")
+    return _ORDERINGS.get(name, by_priority)
+
+
+def orderings() -> list[str]:
+    return sorted(_ORDERINGS)
+
+
+# -- creating and assigning ----------------------------------------------------------------------------
+
+
+def check_series(project: Project, series_ids: list[int]) -> list[Series]:
+    if not series_ids:
+        raise InvalidInput("Choose at least one series.")
+    found = {s.id: s for s in Series.objects.filter(pk__in=series_ids, study__project=project)}
+    missing = [i for i in series_ids if i not in found]
+    if missing:
+        raise InvalidInput(f"Series {missing} are not in this project.")
+    return [found[i] for i in dict.fromkeys(series_ids)]
+
+
+def check_labels(project: Project, label_ids: list[int]) -> list[Label]:
+    found = {label.id: label for label in Label.objects.filter(pk__in=label_ids, project=project)}
+    missing = [i for i in label_ids if i not in found]
+    if missing:
+        raise InvalidInput(f"Labels {missing} are not in this project.")
+    return [found[i] for i in dict.fromkeys(label_ids)]
+
+
+def check_assignees(project: Project, user_ids: list[int]) -> list:
+    memberships = {
+        m.user_id: m
+        for m in Membership.objects.filter(project=project, user_id__in=user_ids).select_related("user")
+    }
+    for user_id in user_ids:
+        membership = memberships.get(user_id)
+        if membership is None:
+            raise InvalidInput(f"User {user_id} is not a member of this project.")
+        if membership.role not in ASSIGNABLE_ROLES:
+            raise InvalidInput(
+                f"{membership.user.username} is a {membership.role}; only annotators annotate."
+            )
+    return [memberships[i].user for i in dict.fromkeys(user_ids)]
+
+
+@transaction.atomic
+def do_create_tasks(
+    user,
+    project: Project,
+    series_ids: list[int],
+    label_ids: list[int],
+    annotator_ids: list[int],
+    priority: int = 0,
+    instructions: str = "",
+) -> list[Task]:
+    """One task per series, each given to every annotator in ``annotator_ids`` (none: an open task)."""
+    series = check_series(project, series_ids)
+    labels = check_labels(project, label_ids or list(project.labels.values_list("id", flat=True)))
+    annotators = check_assignees(project, annotator_ids)
+    tasks = []
+    for item in series:
+        task = Task.objects.create(
+            project=project, series=item, priority=priority, instructions=instructions, created_by=user
+        )
+        task.labels.set(labels)
+        Assignment.objects.bulk_create([Assignment(task=task, annotator=a) for a in annotators])
+        tasks.append(task)
+    for annotator in annotators:
+        events.send_on_commit(
+            events.user_group(annotator.id),
+            {"type": "queue.changed", "project": project.id, "added": len(tasks)},
+        )
+    return tasks
+
+
+@transaction.atomic
+def do_assign(task: Task, annotator_ids: list[int]) -> list[Assignment]:
+    annotators = check_assignees(task.project, annotator_ids)
+    existing = set(task.assignments.values_list("annotator_id", flat=True))
+    created = Assignment.objects.bulk_create(
+        [Assignment(task=task, annotator=a) for a in annotators if a.id not in existing]
+    )
+    for assignment in created:
+        events.send_on_commit(
+            events.user_group(assignment.annotator_id), {"type": "queue.changed", "project": task.project_id}
+        )
+    return list(task.assignments.select_related("annotator"))
+
+
+@transaction.atomic
+def do_delete_task(task: Task) -> None:
+    task.delete()
+
+
+# -- the review workflow -------------------------------------------------------------------------------
+
+
+def check_transition(user, membership: Membership, assignment: Assignment, action: str, comment: str) -> None:
+    if action not in Assignment.TRANSITIONS:
+        raise InvalidInput(f"Unknown action {action!r}; use one of {', '.join(Assignment.TRANSITIONS)}.")
+    if action in ("start", "submit"):
+        if assignment.annotator_id != user.id:
+            raise Forbidden("Only the annotator this case is assigned to can work on it.")
+    else:
+        if membership.role not in (Role.OWNER, Role.REVIEWER):
+            raise Forbidden("Only reviewers and owners review cases.")
+        if assignment.annotator_id == user.id:
+            raise Forbidden("Nobody reviews their own work.")
+    if action == "send_back" and not comment.strip():
+        raise InvalidInput("Say what needs fixing when sending a case back.")
+    sources, _ = Assignment.TRANSITIONS[action]
+    if assignment.state not in sources:
+        raise Conflict(
+            f"This case is {assignment.get_state_display().lower()}: {action.replace('_', ' ')} is not possible now.",
+            details={"state": assignment.state},
+        )
+
+
+@transaction.atomic
+def do_transition(
+    user, membership: Membership, assignment: Assignment, action: str, comment: str = ""
+) -> Assignment:
+    check_transition(user, membership, assignment, action, comment)
+    sources, target = Assignment.TRANSITIONS[action]
+    now = timezone.now()
+    changes: dict = {"state": target, "updated_at": now}
+    if action == "start":
+        changes["started_at"] = assignment.started_at or now
+    elif action == "submit":
+        changes["submitted_at"] = now
+    else:
+        changes.update(reviewed_by=user, reviewed_at=now, review_comment=comment.strip())
+    # Conditional update: of two reviewers pressing at once, one wins and the other gets a conflict.
+    if not Assignment.objects.filter(pk=assignment.pk, state__in=list(sources)).update(**changes):
+        assignment.refresh_from_db()
+        raise Conflict(
+            f"Someone changed this case first; it is now {assignment.get_state_display().lower()}."
+        )
+    assignment.refresh_from_db()
+    events.send_on_commit(
+        events.user_group(assignment.annotator_id),
+        {"type": "assignment.updated", "assignment": {"id": assignment.id, "state": assignment.state}},
+    )
+    return assignment
+
+
+# -- queues --------------------------------------------------------------------------------------------
+
+
+def open_tasks(project: Project) -> QuerySet:
+    return Task.objects.filter(project=project, assignments__isnull=True)
+
+
+def queue_for(user, project: Project) -> tuple[list[Assignment], list[Task]]:
+    """The user's unfinished assignments (sent back first, then in progress, then to do) and the open
+    tasks they may take, in the project's queue ordering."""
+    mine = list(
+        Assignment.objects.filter(
+            task__project=project, annotator=user, state__in=OPEN_STATES
+        ).select_related("task__series")
+    )
+    rank = {state: i for i, state in enumerate(OPEN_STATES)}
+    mine.sort(key=lambda a: (rank[a.state], -a.task.priority, a.task_id))
+    return mine, list(ordering_for(project)(open_tasks(project), user, project))
+
+
+@transaction.atomic
+def do_next_case(user, membership: Membership) -> Assignment | None:
+    """Start the next case of the user's queue, taking an open task when nothing is assigned; None when
+    the queue is empty."""
+    if membership.role not in ASSIGNABLE_ROLES:
+        raise Forbidden("Only annotators and owners take cases.")
+    project = membership.project
+    mine, candidates = queue_for(user, project)
+    if mine:
+        assignment = mine[0]
+        if assignment.state != Assignment.State.IN_PROGRESS:
+            assignment = do_transition(user, membership, assignment, "start")
+        return assignment
+    for task in candidates:
+        # Lock the task row, then re-check it is still open: two annotators never take the same task.
+        locked = Task.objects.select_for_update().get(pk=task.pk)
+        if locked.assignments.exists():
+            continue
+        return Assignment.objects.create(
+            task=locked, annotator=user, state=Assignment.State.IN_PROGRESS, started_at=timezone.now()
+        )
+    return None
+
+
+# -- progress ------------------------------------------------------------------------------------------
+
+
+def progress(project: Project) -> dict:
+    """Counts of assignments per state, overall, per annotator and per label, and the number of open tasks."""
+    states = [s.value for s in Assignment.State]
+    blank = dict.fromkeys(states, 0)
+    assignments = Assignment.objects.filter(task__project=project)
+    totals = dict(blank)
+    for row in assignments.values("state").annotate(n=Count("id")):
+        totals[row["state"]] = row["n"]
+    per_user: dict[int, dict] = {}
+    for row in assignments.values("annotator_id", "annotator__username", "state").annotate(n=Count("id")):
+        entry = per_user.setdefault(
+            row["annotator_id"],
+            {"user": row["annotator_id"], "username": row["annotator__username"], **blank},
+        )
+        entry[row["state"]] = row["n"]
+    per_label_counts: dict[int, dict] = defaultdict(lambda: dict(blank))
+    for row in assignments.values("task__labels", "state").annotate(n=Count("id")):
+        if row["task__labels"] is not None:
+            per_label_counts[row["task__labels"]][row["state"]] = row["n"]
+    tasks_per_label = dict(
+        Task.objects.filter(project=project)
+        .values_list("labels")
+        .annotate(n=Count("id"))
+        .values_list("labels", "n")
+    )
+    open_count = open_tasks(project).count()
+    labels = [
+        {
+            "label": label.id,
+            "name": label.name,
+            "color": label.color,
+            "tasks": tasks_per_label.get(label.id, 0),
+            **per_label_counts[label.id],
+        }
+        for label in project.labels.all()
+    ]
+    for entry in [totals, *per_user.values(), *labels]:
+        done = entry["approved"]
+        count = sum(entry[s] for s in states)
+        entry["total"] = count
+        entry["fraction_approved"] = round(done / count, 4) if count else 0.0
+    return {
+        "tasks": Task.objects.filter(project=project).count(),
+        "open_tasks": open_count,
+        "assignments": totals,
+        "per_annotator": sorted(per_user.values(), key=lambda e: e["username"]),
+        "per_label": labels,
+    }
