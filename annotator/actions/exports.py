@@ -1,0 +1,340 @@
+"""Exporting masks (NIfTI, DICOM SEG, PNG, COCO) as a background job, and importing masks as reference labels.
+
+An export is a ``Job`` (kind "export") whose worker writes one zip to the media storage under ``exports/``;
+the zip is downloaded through the API by members of the project. Which masks: for each series and label, the
+head revision of each annotator's track, one set of files per annotator (or only the chosen annotator's).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import numpy as np
+from django.core.files import File
+from django.db import transaction
+from pydantic import BaseModel, Field
+
+from annotator.actions.jobs import push_progress, report
+from annotator.actions.masks import mask_shape, read_volume
+from annotator.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge, UnsupportedMedia
+from annotator.exporting import coco, dicom_seg, masks_import, nifti, png
+from annotator.exporting.common import AnnotatorMasks, LabelInfo, label_map
+from annotator.imaging import volumes
+from annotator.imaging.limits import limit
+from annotator.models import Job, Label, MaskTrack, Membership, Project, Series
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "export"
+FORMATS = ("nifti", "dicom-seg", "png", "coco")
+EXPORTS_FOLDER = "exports"
+
+
+class ExportRequest(BaseModel):
+    """The body of ``POST /api/projects/{id}/exports/`` and the payload of the export job."""
+
+    format: Literal["nifti", "dicom-seg", "png", "coco"]
+    series: list[int] | None = Field(default=None, min_length=1, max_length=10_000)
+    annotator: str | None = Field(default=None, min_length=1, max_length=150)
+
+
+# -- starting an export --------------------------------------------------------------------------------
+
+
+def check_export(project: Project, request: ExportRequest) -> list[Series]:
+    """The series to export; refuses unknown series or annotators and formats none of them can take."""
+    queryset = Series.objects.filter(study__project=project).order_by("study_id", "number", "id")
+    if request.series is not None:
+        wanted = set(request.series)
+        chosen = list(queryset.filter(pk__in=wanted))
+        missing = sorted(wanted - {s.pk for s in chosen})
+        if missing:
+            raise InvalidInput(
+                f"No such series in this project: {', '.join(map(str, missing))}.",
+                details={"series": missing},
+            )
+    else:
+        chosen = list(queryset)
+    if not chosen:
+        raise InvalidInput("The project has no series to export.")
+    if request.annotator is not None:
+        if not Membership.objects.filter(project=project, user__username=request.annotator).exists():
+            raise InvalidInput(f"{request.annotator!r} is not a member of this project.")
+    if request.format == "dicom-seg" and not any(s.source_format == "dicom" for s in chosen):
+        raise InvalidInput("DICOM SEG references DICOM source images: none of these series came from DICOM.")
+    return chosen
+
+
+@transaction.atomic
+def do_start_export(user, project: Project, request: ExportRequest) -> Job:
+    """Queue an export job on the embed queue; its progress is pushed to the user's sockets."""
+    chosen = check_export(project, request)
+    payload = request.model_copy(update={"series": [s.pk for s in chosen]})
+    job = Job.objects.create(
+        kind=JOB_KIND,
+        project=project,
+        created_by=user,
+        payload=payload.model_dump(mode="json"),
+        message=f"Waiting for a worker to export {len(chosen)} series as {request.format}.",
+    )
+    push_progress(job)
+    from annotator import tasks  # the Celery module imports the actions
+
+    transaction.on_commit(lambda: tasks.enqueue_export(job.id))
+    return job
+
+
+# -- the worker's side ---------------------------------------------------------------------------------
+
+
+def project_labels(project_id: int) -> list[LabelInfo]:
+    return [
+        LabelInfo(lab.id, lab.name, lab.value, lab.color)
+        for lab in Label.objects.filter(project_id=project_id).order_by("value")
+    ]
+
+
+def head_masks(series: Series, annotator: str | None) -> list[AnnotatorMasks]:
+    """Per annotator (by username), the head revision of each of their label tracks on ``series``."""
+    tracks = (
+        MaskTrack.objects.filter(series=series, head__isnull=False)
+        .select_related("head", "annotator")
+        .order_by("annotator__username", "label__value")
+    )
+    if annotator is not None:
+        tracks = tracks.filter(annotator__username=annotator)
+    shape = mask_shape(series)
+    out: dict[str, AnnotatorMasks] = {}
+    for track in tracks:
+        name = track.annotator.get_username()
+        out.setdefault(name, AnnotatorMasks(name, {})).masks[track.label_id] = read_volume(track.head, shape)
+    return list(out.values())
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._")[:60] or "x"
+
+
+def series_folder(series: Series) -> str:
+    return f"series-{series.pk}"
+
+
+@dataclass
+class Exporter:
+    """Writes one series' masks into the open zip in the chosen format; returns what the manifest says."""
+
+    archive: zipfile.ZipFile
+    fmt: str
+    labels: list[LabelInfo]
+    dataset: coco.CocoDataset
+
+    def series(self, series: Series, annotators: list[AnnotatorMasks]) -> dict:
+        entry: dict = {
+            "id": series.pk,
+            "study_uid": series.study.uid,
+            "series_uid": series.uid,
+            "description": series.description,
+            "source_format": series.source_format,
+            "shape": list(mask_shape(series)),
+            "files": [],
+            "annotators": [a.annotator for a in annotators],
+        }
+        if self.fmt == "coco":
+            self._coco(series, annotators)
+            return entry
+        for masks in annotators:
+            folder = f"{series_folder(series)}/{safe_name(masks.annotator)}"
+            if self.fmt == "dicom-seg":
+                try:
+                    data = dicom_seg.segmentation_bytes(
+                        series, masks.masks, self.labels, annotator=masks.annotator
+                    )
+                except dicom_seg.NotReferenceable as exc:
+                    entry.setdefault("skipped", []).append({"annotator": masks.annotator, "reason": str(exc)})
+                    continue
+                self._write(entry, f"{folder}/segmentation.dcm", data)
+                continue
+            labels_zyx, overlaps = label_map(masks.masks, self.labels, mask_shape(series))
+            if overlaps:
+                entry.setdefault("overlaps", {})[masks.annotator] = overlaps
+            if self.fmt == "nifti":
+                self._write(entry, f"{folder}/labels.nii.gz", nifti.label_map_bytes(labels_zyx, series))
+            else:
+                for name, data in png.slices(labels_zyx):
+                    self._write(entry, f"{folder}/{name}", data)
+        return entry
+
+    def _write(self, entry: dict, name: str, data: bytes) -> None:
+        self.archive.writestr(name, data)
+        entry["files"].append(name)
+
+    def _coco(self, series: Series, annotators: list[AnnotatorMasks]) -> None:
+        depth, height, width = mask_shape(series)
+        by_id = {lab.id: lab for lab in self.labels}
+        for z in range(depth):
+            image_id = self.dataset.add_image(
+                file_name=f"{series_folder(series)}/{png.SLICE_NAME.format(z=z)}",
+                height=height,
+                width=width,
+                series_id=series.pk,
+                slice_index=z,
+            )
+            for masks in annotators:
+                for label_id, mask in masks.masks.items():
+                    self.dataset.add_mask(image_id, by_id[label_id], masks.annotator, mask[z])
+
+
+README = """Masks exported from Delineate.
+
+Per series (folder series-<id>) and annotator (sub-folder), the head revision of each label's mask.
+- nifti: labels.nii.gz, one label map on the grid of the imported file (same voxel order and affine), label
+  values as in manifest.json; where masks overlap, the higher label value is written.
+- dicom-seg: segmentation.dcm, a binary DICOM SEG, one segment per label, referencing the source instances.
+- png: slice-<z>.png per slice holding any label (z = slice index as shown in Delineate, rows top to bottom),
+  label values as grey levels (16-bit when a value is over 255).
+- coco: annotations.json, one image per slice, one RLE annotation per (slice, label, annotator); category ids
+  are label values.
+"""
+
+
+def build_archive(job: Job, request: ExportRequest, path: Path) -> dict:
+    """Write the export zip for ``request`` to ``path``; returns the manifest. Raises InterruptedError when
+    the job was cancelled meanwhile."""
+    project = job.project
+    labels = project_labels(project.pk)
+    series_list = list(
+        Series.objects.filter(pk__in=request.series or [], study__project=project)
+        .select_related("study")
+        .order_by("study_id", "number", "id")
+    )
+    manifest: dict = {
+        "project": {"id": project.pk, "name": project.name},
+        "format": request.format,
+        "annotator": request.annotator,
+        "labels": [{"name": lab.name, "value": lab.value, "color": lab.color} for lab in labels],
+        "series": [],
+    }
+    dataset = coco.CocoDataset(description=f"{project.name}: masks exported from Delineate")
+    dataset.set_labels(labels)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        exporter = Exporter(archive, request.format, labels, dataset)
+        for done, series in enumerate(series_list):
+            if not report(job, 0.95 * done / len(series_list), f"Exporting {series}"):
+                raise InterruptedError("cancelled")
+            manifest["series"].append(exporter.series(series, head_masks(series, request.annotator)))
+        if request.format == "coco":
+            archive.writestr("annotations.json", json.dumps(dataset.as_json()))
+        archive.writestr("manifest.json", json.dumps(manifest, indent=2))
+        archive.writestr("README.txt", README)
+    return manifest
+
+
+def archive_name(job: Job, fmt: str) -> str:
+    return f"{safe_name(job.project.name)}-{fmt}-export-{job.pk}.zip"
+
+
+def run_export_job(job_id: int) -> Job:
+    """Build an export (the body of the Celery task). Safe to call twice: only one caller claims the job."""
+    job = Job.objects.select_related("project").get(pk=job_id)
+    if not job.claim():
+        return job
+    push_progress(job)
+    stored = ""
+    try:
+        request = ExportRequest.model_validate(job.payload)
+        with tempfile.TemporaryDirectory(prefix="delineate-export-") as tmp:
+            path = Path(tmp) / "export.zip"
+            manifest = build_archive(job, request, path)
+            if not report(job, 0.97, "Saving the archive"):
+                raise InterruptedError("cancelled")
+            filename = archive_name(job, request.format)
+            with open(path, "rb") as handle:
+                stored = volumes.storage().save(f"{EXPORTS_FOLDER}/job-{job.pk}/{filename}", File(handle))
+            size = path.stat().st_size
+        files = sum(len(s["files"]) for s in manifest["series"])
+        skipped = sum(len(s.get("skipped", [])) for s in manifest["series"])
+        summary = f"Exported {len(manifest['series'])} series ({files} files)" + (
+            f"; {skipped} skipped, see manifest.json." if skipped else "."
+        )
+        result = {"file": stored, "filename": filename, "size": size, "files": files, "skipped": skipped}
+        with transaction.atomic():
+            if not job.finish({**result, "download_url": f"/api/exports/{job.pk}/download"}, message=summary):
+                raise InterruptedError("cancelled")
+            push_progress(job)
+    except InterruptedError:
+        volumes.delete_files([stored])
+        job.refresh_from_db()
+    except DomainError as exc:
+        volumes.delete_files([stored])
+        job.fail(exc.message)
+        push_progress(job)
+    except Exception as exc:  # noqa: BLE001 - the job must end failed, with the cause logged
+        log.exception("export job %s failed", job.pk)
+        volumes.delete_files([stored])
+        job.fail(f"The export failed unexpectedly ({type(exc).__name__}).")
+        push_progress(job)
+    return job
+
+
+def export_file(user, job_id: int) -> tuple[BinaryIO, str]:
+    """The finished export's zip (open) and its file name, for a member of the job's project (404 for anyone
+    else, so outsiders cannot tell an export exists)."""
+    job = Job.objects.filter(pk=job_id, kind=JOB_KIND).first()
+    if job is None or job.project_id is None or not user.is_authenticated:
+        raise NotFound("No such export.")
+    if not Membership.objects.filter(project_id=job.project_id, user=user).exists():
+        raise NotFound("No such export.")
+    if job.state != Job.State.DONE:
+        raise Conflict(f"The export is not ready ({job.state}).", details={"state": job.state})
+    name = job.result.get("file", "")
+    if not name or not volumes.storage().exists(name):
+        raise NotFound("The export's file is gone; start the export again.")
+    return volumes.storage().open(name, "rb"), job.result.get("filename") or Path(name).name
+
+
+# -- importing masks as reference labels ---------------------------------------------------------------
+
+
+def check_reference_upload(size: int | None) -> None:
+    most = limit("MAX_UPLOAD_BYTES")
+    if size is not None and size > most:
+        raise TooLarge(f"The upload is {size} bytes, over the limit of {most} bytes.")
+
+
+def do_import_reference_labels(user, series: Series, name: str, upload: BinaryIO) -> Series:
+    """Replace ``series``' reference label map with the uploaded mask file (NIfTI, NRRD, DICOM SEG, PNG or a
+    zip of slice PNGs). The file must have the series' geometry; otherwise nothing is written."""
+    labels = project_labels(series.study.project_id)
+    try:
+        values = masks_import.read(name, upload, series, labels)
+    except masks_import.Unsupported as exc:
+        raise UnsupportedMedia(f"{name}: {exc}") from exc
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: {exc}") from exc
+    folder = str(Path(series.volume.name).parent)
+    stored, _ = volumes.save_array(f"{folder}/reference_labels.npy", values)
+    old = series.reference_labels.name
+    try:
+        with transaction.atomic():
+            locked = Series.objects.select_for_update().get(pk=series.pk)
+            locked.reference_labels = stored
+            locked.save(update_fields=["reference_labels"])
+            if old and old != stored:
+                transaction.on_commit(lambda: volumes.delete_files([old]))
+    except BaseException:
+        volumes.delete_files([stored])
+        raise
+    series.reference_labels = stored
+    return series
+
+
+def reference_summary(values: np.ndarray) -> dict[str, int]:
+    found, counts = np.unique(values[values > 0], return_counts=True)
+    return {str(int(v)): int(c) for v, c in zip(found, counts, strict=True)}
