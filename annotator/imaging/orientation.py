@@ -37,11 +37,9 @@ class Oriented:
     affine: np.ndarray  # 4x4, (x, y, z) index -> LPS mm
     spacing: tuple[float, float, float]  # (z, y, x) mm
     plane: str  # axial | coronal | sagittal | "" when the source has no patient geometry
-    # The source grid before reorientation: {"shape": [x, y, z], "affine": 4x4 LPS}, plus, for DICOM, the
-    # de-identified instance references per stored slice (what exports need to go back to the source).
-    source: dict = field(default_factory=dict)
     # JSON-safe facts about the source grid, kept so that exports can go back to it voxel for voxel:
-    # "shape" (x, y, z) and "affine" (4x4, source indices -> LPS mm) before reorientation; DICOM adds "dicom".
+    # "shape" (x, y, z) and "affine" (4x4, source indices -> LPS mm) before reorientation; DICOM adds "dicom"
+    # (de-identified instance references per source slice, in the source's slice order).
     source: dict = field(default_factory=dict)
 
 
