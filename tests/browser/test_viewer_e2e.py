@@ -147,9 +147,15 @@ def test_box_to_model_mask_then_brush_undo_save_and_reload(stack, sessions):
     assert ines.errors == []
 
 
+def neighbour_slice(seeded: dict) -> int:
+    """A slice next to the nodule's: the tests that only paint leave the box test's slice untouched."""
+    z = seeded["slice"]
+    return z + 1 if z + 1 < seeded["slices"] else z - 1
+
+
 def test_a_colleague_on_the_same_series_sees_the_saved_revision_arrive_live(stack, sessions):
     seeded = stack.seeded
-    z, box = seeded["slice"], seeded["box"]
+    z, box = neighbour_slice(seeded), seeded["box"]
     ines, jon = sessions("ines"), sessions("jon")
     for session in (ines, jon):
         open_viewer(session.page, seeded["series"])
@@ -176,7 +182,7 @@ def test_a_colleague_on_the_same_series_sees_the_saved_revision_arrive_live(stac
 
 def test_a_conflicting_save_shows_a_readable_banner_and_the_page_stays_usable(stack, sessions):
     seeded = stack.seeded
-    z, box = seeded["slice"], seeded["box"]
+    z, box = neighbour_slice(seeded), seeded["box"]
     cx, cy = box_centre(box)
     # Ines has the series open in two windows.
     first, second = sessions("ines"), sessions("ines")
@@ -206,6 +212,7 @@ def test_a_conflicting_save_shows_a_readable_banner_and_the_page_stays_usable(st
     )
     banner = second.page.wait_for_selector(f".banner-item.error:has-text('{message}')")
     assert second.page.inner_text(".status-save") == message
+    assert second.page.inner_text(".status-hint") == "Saving nodule is paused until the conflict is resolved."
     second.shot("09-conflict-banner")
     # ... and it covers neither the toolbar nor the status bar
     box_of = second.page.evaluate(
@@ -230,6 +237,7 @@ def test_a_conflicting_save_shows_a_readable_banner_and_the_page_stays_usable(st
     assert second.page.evaluate(PROBE_MASK)["rle"] == first_mask["rle"]
     brush_stroke(second.page, (cx, cy + 60), (cx + 30, cy + 60))
     assert save_now(second.page) == theirs + 1
+    assert "paused" not in second.page.inner_text(".status-hint")
     second.shot("10-after-conflict")
     assert first.errors == [] and second.errors == []
 

@@ -407,6 +407,7 @@ export class Viewer {
     if (!label) return;
     try {
       // Say when it is done: loading the other save takes a request, and the canvas change may be small.
+      // The status line's "saving is paused" hint no longer holds either.
       if (keepMine) {
         const data = await this.api.get<{ revision: RevisionSummary | null }>(endpoints.labelMask(this.series.id, labelId));
         this.autosave.resolveConflict(labelId, data.revision?.id ?? null, true);
@@ -416,6 +417,7 @@ export class Viewer {
         this.autosave.resolveConflict(labelId, this.autosave.baseOf(labelId), false);
         this.ctx.banner.show(`Loaded ${label.name} ${revisionName(revision)}; your unsaved changes to it were dropped.`, "ok");
       }
+      this.hint("");
     } catch (error) {
       this.ctx.banner.error(error, "Resolving the conflict");
     }
