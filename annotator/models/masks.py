@@ -35,6 +35,9 @@ class MaskTrack(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"mask of label {self.label_id} on series {self.series_id} by user {self.annotator_id}"
+
 
 def revision_path(revision: MaskRevision, filename: str) -> str:
     track = revision.track
