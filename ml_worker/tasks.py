@@ -65,7 +65,11 @@ def load_model_when_worker_starts(**_: object) -> None:
 
     global _model_status
     try:
-        _model_status = {"loaded": True, **serving.get_predictor().describe()}
+        predictor = serving.get_predictor()
+        from ml_worker.segmentation import warm_up
+
+        warm_up(predictor)
+        _model_status = {"loaded": True, **predictor.describe()}
     except Exception as exc:  # the worker still serves non-model tasks; /healthz reports the failure
         logger.exception("could not load the serving model")
         _model_status = {"loaded": False, "error": f"{type(exc).__name__}: {exc}"}
