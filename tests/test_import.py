@@ -82,6 +82,10 @@ def test_a_real_mr_series_uploaded_in_shuffled_order_is_stacked_by_slice_positio
     assert series.spacing[0] == pytest.approx(7.0, abs=0.01)
     assert series.spacing[1:] == pytest.approx([0.859375, 0.859375])
     assert series.import_notes["plane"] == "axial"
+    # Exports find the (de-identified) source instance of every stored slice.
+    instances = series.source_header["instances"]
+    assert len(instances) == 20 and all(i["sop_instance_uid"].startswith("2.25.") for i in instances)
+    assert series.source_header["shape"] == [256, 256, 20]
 
 
 def test_a_large_upload_becomes_a_queued_job_on_the_embed_queue(

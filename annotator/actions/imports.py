@@ -40,8 +40,6 @@ from annotator.models import Job, Project, Series, Study
 log = logging.getLogger(__name__)
 
 JOB_KIND = "import"
-# Series.source_header is being added by the export work; fill it once the field exists.
-HAS_SOURCE_HEADER = any(f.name == "source_header" for f in Series._meta.get_fields())
 MODALITIES = {"CT", "MR", "PT", "NM", "US", "CR", "DX", "MG", "XA", "RF", "OT", "SM", "OCT", "ES", "XC"}
 LABEL_MAP_FORMATS = {"nifti", "nrrd"}
 
