@@ -83,8 +83,9 @@ def test_a_real_mr_series_uploaded_in_shuffled_order_is_stacked_by_slice_positio
     assert series.spacing[1:] == pytest.approx([0.859375, 0.859375])
     assert series.import_notes["plane"] == "axial"
     # Exports find the (de-identified) source instance of every stored slice.
-    instances = series.source_header["instances"]
+    instances = series.source_header["dicom"]["slices"]
     assert len(instances) == 20 and all(i["sop_instance_uid"].startswith("2.25.") for i in instances)
+    assert [i["position"][2] for i in instances] == sorted(i["position"][2] for i in instances)
     assert series.source_header["shape"] == [256, 256, 20]
 
 
