@@ -7,6 +7,7 @@ import { Api, ApiError } from "../api";
 import { endpoints, type ProjectInfo, type SeriesInfo, type StudyInfo } from "../endpoints";
 import type { PageContext } from "../main";
 import { header } from "../ui/chrome";
+import { mountExportPanel } from "./exportPanel";
 import { h } from "../ui/dom";
 
 interface Member {
@@ -99,7 +100,7 @@ export async function mount(ctx: PageContext): Promise<void> {
       "main",
       { class: "page wide" },
       title,
-      h("div", { class: "columns" }, h("div", { class: "col-main" }, studies.el, tasks.el), h("div", { class: "col-side" }, labels.el, members.el, models.el)),
+      h("div", { class: "columns" }, h("div", { class: "col-main" }, studies.el, tasks.el), h("div", { class: "col-side" }, labels.el, members.el, models.el, mountExportPanel(id, api).element)),
     ),
   );
 
