@@ -634,3 +634,24 @@ def test_mask_shape_helper_matches_the_stored_grid(personas, media):
     # Guards the assumption every writer makes: a 2D colour image has a (1, Y, X) label grid.
     series = make_series(personas.project, np.zeros((1, 5, 7, 3), dtype=np.uint8), kind="image")
     assert mask_shape(series) == (1, 5, 7)
+
+
+def test_series_a_dicom_seg_cannot_reference_are_skipped_with_the_reason_in_the_manifest(
+    personas, media, labels, django_capture_on_commit_callbacks
+):
+    liver, _ = labels
+    client = personas.client_for("owner")
+    ct = import_files(client, personas.project, [(n, d) for n, d, _ in ct_dicom_series()])
+    plain = make_series(personas.project, np.zeros((2, 4, 4), dtype=np.int16))
+    save_masks(personas.owner, ct, {liver: load_volume(ct) > 0})
+    save_masks(personas.owner, plain, {liver: np.ones((2, 4, 4), bool)})
+
+    job = export(client, personas.project, {"format": "dicom-seg"}, django_capture_on_commit_callbacks)
+
+    assert job.state == "done" and job.result["skipped"] == 1 and "skipped" in job.message
+    manifest = {s["id"]: s for s in json.loads(download(client, job).read("manifest.json"))["series"]}
+    assert manifest[ct.id]["files"] == [f"series-{ct.id}/olivia_owner/segmentation.dcm"]
+    assert manifest[plain.id]["files"] == []
+    assert manifest[plain.id]["skipped"] == [
+        {"annotator": "olivia_owner", "reason": "DICOM SEG needs a series imported from DICOM"}
+    ]

@@ -12,6 +12,7 @@ import logging
 import re
 import tempfile
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -101,8 +102,11 @@ def project_labels(project_id: int) -> list[LabelInfo]:
     ]
 
 
-def head_masks(series: Series, annotator: str | None) -> list[AnnotatorMasks]:
-    """Per annotator (by username), the head revision of each of their label tracks on ``series``."""
+def head_masks(series: Series, annotator: str | None) -> Iterator[AnnotatorMasks]:
+    """Per annotator (by username), the head revision of each of their label tracks on ``series``.
+
+    A generator: one annotator's volumes are in memory at a time (a 512x512x200 mask is 52 MB as bool).
+    """
     tracks = (
         MaskTrack.objects.filter(series=series, head__isnull=False)
         .select_related("head", "annotator")
@@ -110,12 +114,12 @@ def head_masks(series: Series, annotator: str | None) -> list[AnnotatorMasks]:
     )
     if annotator is not None:
         tracks = tracks.filter(annotator__username=annotator)
-    shape = mask_shape(series)
-    out: dict[str, AnnotatorMasks] = {}
+    by_annotator: dict[str, list[MaskTrack]] = {}
     for track in tracks:
-        name = track.annotator.get_username()
-        out.setdefault(name, AnnotatorMasks(name, {})).masks[track.label_id] = read_volume(track.head, shape)
-    return list(out.values())
+        by_annotator.setdefault(track.annotator.get_username(), []).append(track)
+    shape = mask_shape(series)
+    for name, owned in by_annotator.items():
+        yield AnnotatorMasks(name, {t.label_id: read_volume(t.head, shape) for t in owned})
 
 
 def safe_name(text: str) -> str:
@@ -135,7 +139,7 @@ class Exporter:
     labels: list[LabelInfo]
     dataset: coco.CocoDataset
 
-    def series(self, series: Series, annotators: list[AnnotatorMasks]) -> dict:
+    def series(self, series: Series, annotators: Iterable[AnnotatorMasks]) -> dict:
         entry: dict = {
             "id": series.pk,
             "study_uid": series.study.uid,
@@ -144,12 +148,15 @@ class Exporter:
             "source_format": series.source_format,
             "shape": list(mask_shape(series)),
             "files": [],
-            "annotators": [a.annotator for a in annotators],
+            "annotators": [],
         }
         if self.fmt == "coco":
-            self._coco(series, annotators)
-            return entry
+            image_ids = self._coco_images(series)
         for masks in annotators:
+            entry["annotators"].append(masks.annotator)
+            if self.fmt == "coco":
+                self._coco_masks(image_ids, masks)
+                continue
             folder = f"{series_folder(series)}/{safe_name(masks.annotator)}"
             if self.fmt == "dicom-seg":
                 try:
@@ -175,20 +182,24 @@ class Exporter:
         self.archive.writestr(name, data)
         entry["files"].append(name)
 
-    def _coco(self, series: Series, annotators: list[AnnotatorMasks]) -> None:
+    def _coco_images(self, series: Series) -> list[int]:
         depth, height, width = mask_shape(series)
-        by_id = {lab.id: lab for lab in self.labels}
-        for z in range(depth):
-            image_id = self.dataset.add_image(
+        return [
+            self.dataset.add_image(
                 file_name=f"{series_folder(series)}/{png.SLICE_NAME.format(z=z)}",
                 height=height,
                 width=width,
                 series_id=series.pk,
                 slice_index=z,
             )
-            for masks in annotators:
-                for label_id, mask in masks.masks.items():
-                    self.dataset.add_mask(image_id, by_id[label_id], masks.annotator, mask[z])
+            for z in range(depth)
+        ]
+
+    def _coco_masks(self, image_ids: list[int], masks: AnnotatorMasks) -> None:
+        by_id = {lab.id: lab for lab in self.labels}
+        for label_id, mask in masks.masks.items():
+            for z in np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1)):
+                self.dataset.add_mask(image_ids[z], by_id[label_id], masks.annotator, mask[z])
 
 
 README = """Masks exported from Delineate.
