@@ -655,3 +655,15 @@ def test_series_a_dicom_seg_cannot_reference_are_skipped_with_the_reason_in_the_
     assert manifest[plain.id]["skipped"] == [
         {"annotator": "olivia_owner", "reason": "DICOM SEG needs a series imported from DICOM"}
     ]
+
+
+def test_the_export_task_runs_on_the_embed_queue_and_calls_the_plain_function(personas, media, labels):
+    from annotator import tasks
+
+    job = Job.objects.create(kind="export", project=personas.project, created_by=personas.owner)
+    with mock.patch.object(tasks.run_export_job, "apply_async") as apply_async:
+        tasks.enqueue_export(job.id)
+    apply_async.assert_called_once_with(args=[job.id], queue="embed")
+    with mock.patch("annotator.actions.exports.run_export_job", return_value=job) as plain:
+        assert tasks.run_export_job(job.id) == "pending"
+    plain.assert_called_once_with(job.id)
