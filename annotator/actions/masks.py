@@ -19,11 +19,10 @@ def series_group(series_id: int) -> str:
 
 
 def mask_shape(series) -> tuple[int, int, int]:
-    """The (Z, Y, X) shape of a label map of ``series`` (a 2D image is one slice)."""
-    shape = [int(v) for v in series.shape]
-    if getattr(series, "kind", "volume") == "image":
-        return (1, shape[-3], shape[-2]) if len(shape) >= 3 and shape[-1] in (3, 4) else (1, *shape[-2:])
-    return (shape[0], shape[1], shape[2])
+    """The (Z, Y, X) shape of a label map of ``series``: the stored array is (Z, Y, X) or, for a colour
+    image, (1, Y, X, 3), so the first three axes are always the label map's."""
+    depth, height, width = (int(v) for v in series.shape[:3])
+    return depth, height, width
 
 
 def pack(volume: np.ndarray) -> bytes:

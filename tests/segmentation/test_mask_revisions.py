@@ -159,3 +159,12 @@ def test_a_mask_of_a_2d_image_has_one_slice(personas, label):
     response = save(personas.client_for("owner"), image, label, None, {0: mask})
     assert response.status_code == 201, response.content
     assert load(personas.client_for("owner"), image, label)["shape"] == [1, 6, 5]
+
+
+def test_a_narrow_grey_image_is_not_mistaken_for_a_colour_one(personas, label):
+    narrow = make_series(personas.project, np.zeros((1, 6, 3), np.int16), modality="OT", kind="image")
+    mask = np.zeros((6, 3), bool)
+    mask[2:4, 1] = True
+    response = save(personas.client_for("owner"), narrow, label, None, {0: mask})
+    assert response.status_code == 201, response.content
+    assert load(personas.client_for("owner"), narrow, label)["shape"] == [1, 6, 3]
