@@ -7,6 +7,7 @@ wrappers over :func:`decode_prompt`, :func:`run_embedding_runner` and :func:`run
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import threading
@@ -15,7 +16,6 @@ from collections import OrderedDict
 from functools import lru_cache
 
 import numpy as np
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -130,8 +130,55 @@ def series_row(series_id: int) -> Series:
     return Series.objects.select_related("study__project").get(pk=series_id)
 
 
+# A series' pixels and geometry never change after import, so a worker keeps the rows it decodes against
+# (saves a database round trip on every prompt; bench-ws: see the note on issue 5).
+_series_cache: OrderedDict[int, Series] = OrderedDict()
+_series_lock = threading.Lock()
+SERIES_CACHE_SIZE = 256
+
+
+def cached_series(series_id: int) -> Series:
+    with _series_lock:
+        series = _series_cache.get(series_id)
+        if series is not None:
+            _series_cache.move_to_end(series_id)
+            return series
+    series = series_row(series_id)
+    with _series_lock:
+        _series_cache[series_id] = series
+        while len(_series_cache) > SERIES_CACHE_SIZE:
+            _series_cache.popitem(last=False)
+    return series
+
+
+class _Sender:
+    """Channel-layer sends from worker threads through one long-lived event loop, so each send reuses the
+    layer's Redis connection instead of building a loop and a connection per call (async_to_sync)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or not self._loop.is_running():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="channel-sender", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    def send(self, channel: str, message: dict) -> None:
+        future = asyncio.run_coroutine_threadsafe(
+            get_channel_layer().send(channel, message), self._ensure_loop()
+        )
+        future.result(timeout=10)
+
+
+_sender = _Sender()
+
+
 def send(channel: str, payload: dict) -> None:
-    async_to_sync(get_channel_layer().send)(channel, events.push_message(payload))
+    _sender.send(channel, events.push_message(payload))
 
 
 def announce_ready(series_id: int, preset: str, index: int) -> None:
@@ -171,7 +218,7 @@ def decode_prompt(request: dict) -> dict | None:
         return None
     reply = request["reply_channel"]
     try:
-        series = series_row(request["series_id"])
+        series = cached_series(request["series_id"])
         store = embedding_store()
         index, preset = request["slice_index"], request["preset"]
         embedding, computed = store.get(series, index, preset)
