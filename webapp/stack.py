@@ -21,7 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
-EMBEDDED_REDIS_PORT = 6390
+# The embedded Redis listens here (REDIS_URL unset); EMBEDDED_REDIS_PORT moves it (tests use a free port).
+EMBEDDED_REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT", "6390"))
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "delineate-demo"
 
@@ -143,6 +144,13 @@ def prepare() -> None:
 
     log("fetching the LiteMedSAM weights (once)")
     ensure_lite_medsam()
+    log("preparing the model for this machine (converted once per checkpoint, then cached)")
+    # Once here rather than in both workers at the same time (the OpenVINO conversion takes ~1 min on 2 cores).
+    subprocess.run(
+        [sys.executable, "-c", "from ml_worker.serving import get_predictor; get_predictor()"],
+        check=True,
+        cwd=ROOT,
+    )
     log("migrating the database")
     manage("migrate", "--no-input", "-v", "0")
     log("loading the demo data (once)")
