@@ -21,6 +21,7 @@ from django.conf import settings
 
 from annotator import events, rle
 from annotator import segmentation as seg
+from annotator.actions import jobs
 from annotator.actions.masks import series_group
 from annotator.imaging.volumes import load_slice
 from annotator.models import Job, Series
@@ -344,7 +345,7 @@ def run_propagation(job_id: int) -> Job:
     if not job.claim():
         return job
     p = job.payload
-    reply, user_group = p["reply_channel"], events.user_group(job.created_by_id)
+    reply = p["reply_channel"]
     try:
         series = series_row(p["series_id"])
         store = embedding_store()
@@ -397,16 +398,14 @@ def run_propagation(job_id: int) -> Job:
                         "iou": round(iou, 4),
                     },
                 )
-                if not job.set_progress(min(0.99, (len(made) - 1) / planned), f"{len(made)} slices"):
-                    events.send_to_group(user_group, {"type": "job.progress", "job": job.as_event()})
-                    return job
-                events.send_to_group(user_group, {"type": "job.progress", "job": job.as_event()})
+                if not jobs.report(job, min(0.99, (len(made) - 1) / planned), f"{len(made)} slices"):
+                    return job  # cancelled: the cancel itself told the browser
                 previous, index = mask, index + step
         job.finish({"slices": sorted(made)}, message=f"Propagated through {len(made)} slices.")
     except Exception as exc:
         log.exception("propagation job %s failed", job_id)
         job.fail(f"{type(exc).__name__}: {exc}")
-    events.send_to_group(user_group, {"type": "job.progress", "job": job.as_event()})
+    jobs.push_progress(job)
     return job
 
 

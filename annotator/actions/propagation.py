@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from annotator import events
+from annotator.actions import jobs
 from annotator.errors import Forbidden, NotFound
 from annotator.models import Job, Label, Role
 from webapp.celery import QUEUE_EMBED
@@ -52,9 +52,10 @@ def do_start_propagation(user, message, info: dict, *, reply_channel: str) -> Jo
 
 
 def do_cancel_job(user, job_id: int) -> Job:
-    job = Job.objects.filter(pk=job_id, created_by=user).first()
-    if job is None:
+    """Cancel a job from the socket: the same rules as the REST cancel (creator or project owner)."""
+    job = Job.objects.filter(pk=job_id).select_related("project").first()
+    if job is None or (job.created_by_id != user.id and job.project_id is None):
         raise NotFound("No such job.")
-    if job.cancel():
-        events.send_to_group(events.user_group(user.id), {"type": "job.progress", "job": job.as_event()})
-    return job
+    if job.project_id is not None and not job.project.memberships.filter(user=user).exists():
+        raise NotFound("No such job.")
+    return jobs.do_cancel_job(user, job)
