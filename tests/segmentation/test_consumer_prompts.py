@@ -147,3 +147,23 @@ async def test_presence_shows_who_else_is_viewing_the_series(personas_async, ct,
     presence = await anna.receive_json_from()
     assert [u["username"] for u in presence["users"]] == ["anna_annotator"]
     await anna.disconnect()
+
+
+async def test_a_job_is_cancelled_from_the_socket_by_its_creator_only(personas_async, ct, sent):
+    from channels.db import database_sync_to_async
+
+    from annotator.models import Job
+
+    job = await database_sync_to_async(Job.objects.create)(
+        kind="propagate", created_by=personas_async.annotator, project=personas_async.project, state="running"
+    )
+    outsider = await connect(personas_async.outsider)
+    await outsider.send_json_to({"type": "cancel_job", "request_id": "c0", "job_id": job.id})
+    assert (await outsider.receive_json_from())["code"] == "not_found"
+    await outsider.disconnect()
+    annotator = await connect(personas_async.annotator)
+    await annotator.send_json_to({"type": "cancel_job", "request_id": "c1", "job_id": job.id})
+    replies = [await annotator.receive_json_from(), await annotator.receive_json_from()]
+    mine = next(r for r in replies if r.get("request_id") == "c1")
+    assert mine["type"] == "job.progress" and mine["job"]["state"] == "cancelled"
+    await annotator.disconnect()
