@@ -8,6 +8,8 @@ import { endpoints, type ProjectInfo, type SeriesInfo, type StudyInfo } from "..
 import type { PageContext } from "../main";
 import { header } from "../ui/chrome";
 import { mountExportPanel } from "./exportPanel";
+import { mountInvitePanel } from "./invitePanel";
+import { mountUploadPanel } from "./uploadPanel";
 import { h } from "../ui/dom";
 
 interface Member {
@@ -120,7 +122,7 @@ export async function mount(ctx: PageContext): Promise<void> {
       : [h("p", { class: "muted" }, "No labels yet.")]),
   );
 
-  await Promise.all([
+  const loadStudies = () =>
     fill(
       studies.body,
       () => api.get<StudyInfo[]>(endpoints.studies(id)),
@@ -129,13 +131,23 @@ export async function mount(ctx: PageContext): Promise<void> {
           h("div", { class: "study" }, h("h3", {}, study.description || "Study", study.study_date ? h("span", { class: "muted" }, ` · ${study.study_date}`) : null), h("div", { class: "series-grid" }, ...study.series.map(seriesTile))),
         ),
       "No studies yet.",
-    ),
+    );
+  const loadMembers = () =>
     fill(
       members.body,
       () => api.get<Member[]>(endpoints.members(id)),
-      (list) => list.map((m) => h("div", { class: "member" }, m.username, h("span", { class: "muted" }, ` · ${m.role}`))),
+      (list) => list.map((m) => h("div", { class: "member", "data-username": m.username }, m.username, h("span", { class: "muted" }, ` · ${m.role}`))),
       "No members.",
-    ),
+    );
+  // Owner-only actions (the API refuses them to other roles anyway).
+  if (project.role === "owner") {
+    studies.el.before(mountUploadPanel(id, () => void loadStudies(), api).element);
+    members.el.after(mountInvitePanel(id, () => void loadMembers(), api).element);
+  }
+
+  await Promise.all([
+    loadStudies(),
+    loadMembers(),
     fill(
       tasks.body,
       () => api.get<TaskInfo[] | { results: TaskInfo[] }>(endpoints.tasks(id)),
