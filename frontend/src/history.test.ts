@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyFlips, diffMasks, History, type SliceChange, xorIndices } from "./history";
+import { applyFlips, diffMasks, History, nearestSlice, type SliceChange, xorIndices } from "./history";
 
 function editable() {
   const masks = new Map<string, Uint8Array>();
@@ -101,5 +101,14 @@ describe("history", () => {
     applyFlips(mask, Uint32Array.from([4, 9]));
     applyFlips(mask, merged);
     expect(mask).toEqual(start);
+  });
+});
+
+describe("nearestSlice", () => {
+  it("shows the touched slice closest to the current one after a multi-slice undo", () => {
+    expect(nearestSlice([1, 2, 3, 7, 8], 6)).toBe(7);
+    expect(nearestSlice([9, 3], 6)).toBe(3); // a tie goes to the lower slice
+    expect(nearestSlice([4], 0)).toBe(4);
+    expect(() => nearestSlice([], 0)).toThrow(RangeError);
   });
 });

@@ -141,3 +141,13 @@ export function xorIndices(a: Uint32Array, b: Uint32Array): Uint32Array {
   }
   return Uint32Array.from(out);
 }
+
+/** The slice of `slices` closest to `current` (the earlier one on a tie): where an undo of several slices is shown. */
+export function nearestSlice(slices: readonly number[], current: number): number {
+  if (!slices.length) throw new RangeError("no slices");
+  return slices.reduce((best, z) => {
+    const d = Math.abs(z - current);
+    const b = Math.abs(best - current);
+    return d < b || (d === b && z < best) ? z : best;
+  }, slices[0]!);
+}

@@ -31,6 +31,28 @@ export interface ViewerProbe {
   /** Pixels of the on-screen mask canvas that are not transparent. */
   screenMaskPixels(): number;
   hasUnsaved(): boolean;
+  /** Slices whose embedding (for the model's preset) the viewer knows to be ready, ascending. */
+  readySlices(): number[];
+  /** How many embedding.ready messages the viewer has received. */
+  embeddingEvents(): number;
+  /** The display window now (right-drag changes it in the browser). */
+  displayWindow(): { level: number; width: number };
+  /** The current or last 3D propagation. */
+  propagation(): PropagationProbe | null;
+}
+
+export interface PropagationProbe {
+  jobId: number;
+  phase: "running" | "cancelling" | "done" | "cancelled" | "failed";
+  /** propagate.slice messages received, applied or not */
+  received: number;
+  /** slices whose mask it changed */
+  slices: number[];
+  /** propagate.slice messages that arrived after Cancel / the end and were not applied */
+  dropped: number;
+  /** job.progress messages that arrived after it ended here */
+  lateEvents: number;
+  text: string;
 }
 
 /** Client coordinates of image point (ix, iy): the viewport's transform plus where the canvas sits. */

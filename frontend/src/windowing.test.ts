@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyWindow, CT_PRESETS, dragWindow, percentileWindow, quantile } from "./windowing";
+import { applyWindow, CT_PRESETS, describeWindow, dragWindow, percentileWindow, quantile } from "./windowing";
 
 const grey = (rgba: Uint8ClampedArray) => Array.from({ length: rgba.length / 4 }, (_, i) => rgba[i * 4]!);
 
@@ -67,5 +67,9 @@ describe("windowing", () => {
   it("changes width horizontally and level vertically when right-dragging, never below width 1", () => {
     expect(dragWindow({ level: 40, width: 400 }, 10, -20, 2)).toEqual({ level: 0, width: 420 });
     expect(dragWindow({ level: 40, width: 400 }, -1000, 0, 2).width).toBe(1);
+  });
+
+  it("describes the window the panel shows while right-dragging", () => {
+    expect(describeWindow({ level: -600.4, width: 1500.6 })).toBe("L -600 · W 1501 (right-drag)");
   });
 });

@@ -117,6 +117,11 @@ export function intensityRange(values: Intensities): { min: number; max: number 
   return min === Infinity ? { min: 0, max: 0 } : { min, max };
 }
 
+/** The window as the side panel shows it while and after right-dragging. */
+export function describeWindow(window: DisplayWindow): string {
+  return `L ${Math.round(window.level)} · W ${Math.round(window.width)} (right-drag)`;
+}
+
 /** The preset the window matches, if any (for highlighting the preset button). */
 export function matchingPreset(window: DisplayWindow, presets: readonly Preset[] = CT_PRESETS): Preset | undefined {
   return presets.find((p) => p.level === window.level && p.width === window.width);

@@ -16,10 +16,11 @@ import {
   type SeriesInfo,
   type WindowPresetInfo,
 } from "../endpoints";
-import { applyFlips, diffMasks, History, xorIndices, type EditSource, type SliceChange } from "../history";
+import { applyFlips, diffMasks, History, nearestSlice, type EditSource, type SliceChange } from "../history";
 import type { PageContext } from "../main";
 import { countOpaque, countSet, imageToClient, type ProbeMask, type ViewerProbe } from "../probe";
 import { composite, MaskVolume, parseColor, unionRect, type OverlayLayer, type Rect } from "../maskLayer";
+import { EarlyMessages, PropagationRun } from "../propagation";
 import type { JobState, PresenceUser, PromptResult, RevisionSummary, ServerMessage } from "../protocol";
 import { decode, encode, type Rle } from "../rle";
 import { actionForKey, SHORTCUTS, type Action } from "../shortcuts";
@@ -27,7 +28,7 @@ import { rgbToRgba, SliceSource, type RawSlice } from "../sliceSource";
 import { AnnotatorSocket, describeStatus, socketUrl, type SocketStatus } from "../socket";
 import { header } from "../ui/chrome";
 import { clear, h } from "../ui/dom";
-import { CT_PRESETS, applyWindow, dragSensitivity, dragWindow, intensityRange, percentileWindow, type DisplayWindow } from "../windowing";
+import { CT_PRESETS, applyWindow, describeWindow, dragSensitivity, dragWindow, intensityRange, percentileWindow, type DisplayWindow } from "../windowing";
 import { clamp, Viewport, wheelZoomFactor } from "../viewport";
 
 type Tool = "box" | "point-positive" | "point-negative" | "brush" | "eraser" | "fill" | "pan";
@@ -65,6 +66,8 @@ interface Drag {
   lastX: number;
   lastY: number;
   startWindow?: DisplayWindow;
+  /** intensity units per screen pixel of a window drag, from the slice's range at the drag's start */
+  sensitivity?: number;
   imageStart?: Point;
   imageLast?: Point;
   before?: Uint8Array;
@@ -124,7 +127,13 @@ export class Viewer {
   private prompt: PromptState | null = null;
   private firstPredictions = new Map<string, { rle: Rle; iou: number; model: string }>();
   private promptPending = false;
-  private job: { id: number; labelId: number; changes: Map<number, SliceChange>; state: JobState | null } | null = null;
+  /** The current or last propagation (its panel line stays after it ends). */
+  private propagation: PropagationRun | null = null;
+  /** A propagate request waits for its job.created reply; the job's messages arriving first are held. */
+  private startingJob = false;
+  private readonly early = new EarlyMessages<ServerMessage>();
+  /** embedding.ready messages received (the window/level test checks that dragging causes none). */
+  private embeddingEvents = 0;
   private drag: Drag | null = null;
   private spaceHeld = false;
   private pointer: Point | null = null;
@@ -244,6 +253,15 @@ export class Viewer {
         return countOpaque(this.maskCanvas.getContext("2d")!.getImageData(0, 0, width, height).data);
       },
       hasUnsaved: () => this.autosave.hasUnsaved,
+      readySlices: () => [...this.ready].sort((a, b) => a - b),
+      embeddingEvents: () => this.embeddingEvents,
+      displayWindow: () => ({ ...this.window }),
+      propagation: () => {
+        const r = this.propagation;
+        return r
+          ? { jobId: r.jobId, phase: r.phase, received: r.received, slices: r.slices, dropped: r.dropped, lateEvents: r.lateEvents, text: r.describe() }
+          : null;
+      },
     };
   }
 
@@ -355,6 +373,7 @@ export class Viewer {
         this.renderPresence();
         break;
       case "embedding.ready":
+        this.embeddingEvents += 1;
         if (message.series_id === this.series.id && (!this.embeddingPreset || message.preset === this.embeddingPreset)) {
           this.ready.add(message.slice_index);
           this.renderReadiness();
@@ -367,10 +386,12 @@ export class Viewer {
         }
         break;
       case "propagate.slice":
-        this.onPropagatedSlice(message.job_id, message.slice_index, message.rle);
+        if (this.propagation?.jobId === message.job_id) this.onPropagatedSlice(this.propagation, message.slice_index, message.rle);
+        else if (this.startingJob) this.early.hold(message.job_id, message);
         break;
       case "job.progress":
-        this.onJobProgress(message.job);
+        if (this.propagation?.jobId === message.job.id) this.onJobProgress(this.propagation, message.job);
+        else if (this.startingJob && message.job.kind === "propagate") this.early.hold(message.job.id, message);
         break;
       case "revision.created":
         if (message.series_id === this.series.id) void this.onRevision(message.label_id, message.annotator, message.revision);
@@ -702,7 +723,7 @@ export class Viewer {
       b.addEventListener("click", () => this.setWindow({ level: preset.level, width: preset.width }, preset.name));
       this.windowBox.append(b);
     }
-    this.windowBox.append(h("div", { class: "muted window-now" }, `L ${Math.round(this.window.level)} · W ${Math.round(this.window.width)} (right-drag)`));
+    this.windowBox.append(h("div", { class: "muted window-now" }, describeWindow(this.window)));
   }
 
   private setWindow(window: DisplayWindow, name: string): void {
@@ -839,7 +860,10 @@ export class Viewer {
     const base = { startX: sx, startY: sy, lastX: sx, lastY: sy };
     this.promptCanvas.setPointerCapture(ev.pointerId);
     if (ev.button === 2) {
-      this.drag = { kind: "window", ...base, startWindow: { ...this.window } };
+      // The sensitivity comes from the slice's intensity range once per drag (a 2048² slice has 4 M values).
+      const raw = this.source.cached(this.slice);
+      const range = raw && raw.channels === 1 ? intensityRange(raw.values) : { min: 0, max: 1000 };
+      this.drag = { kind: "window", ...base, startWindow: { ...this.window }, sensitivity: dragSensitivity(range) };
       return;
     }
     if (ev.button === 1 || this.spaceHeld || this.tool === "pan") {
@@ -896,10 +920,13 @@ export class Viewer {
     }
     const [sx, sy] = this.local(ev);
     if (d.kind === "window" && d.startWindow) {
-      const range = this.source.cached(this.slice) ? intensityRange(this.source.cached(this.slice)!.values) : { min: 0, max: 1000 };
-      this.window = dragWindow(d.startWindow, sx - d.startX, sy - d.startY, dragSensitivity(range));
+      // In the browser on the cached raw intensities: no request, and the model's window is not touched.
+      if (this.channels === 3) return;
+      this.window = dragWindow(d.startWindow, sx - d.startX, sy - d.startY, d.sensitivity ?? 1);
       this.windowName = "";
       this.renderImage();
+      const now = this.windowBox.querySelector(".window-now");
+      if (now) now.textContent = describeWindow(this.window);
     } else if (d.kind === "pan") {
       this.viewport.panBy(sx - d.lastX, sy - d.lastY);
       this.requestDraw();
@@ -1046,7 +1073,7 @@ export class Viewer {
     this.updateHistoryButtons();
     this.hint(`${which === "undo" ? "Undid" : "Redid"}: ${entry.description}`);
     if (touched.has(this.slice)) this.renderMask();
-    else if (touched.size) void this.showSlice([...touched][0]!);
+    else if (touched.size) void this.showSlice(nearestSlice([...touched], this.slice));
   }
 
   private clearSlice(): void {
@@ -1151,9 +1178,14 @@ export class Viewer {
   }
 
   // --- 3D propagation ----------------------------------------------------------------------------------
+  /**
+   * Propagate the active label's mask on this slice through the neighbouring slices. The slices arrive one
+   * by one and are painted as model masks straight away (they are saved like accepted masks); the whole run
+   * is one undo step, recorded when the job ends. Cancel stops applying at once.
+   */
   private async propagate(): Promise<void> {
     if (this.readOnly || !this.activeLabel || this.depth <= 1) return;
-    if (this.job) {
+    if (this.startingJob || (this.propagation && !this.propagation.ended)) {
       this.ctx.banner.show("A propagation is already running; cancel it first.", "warn");
       return;
     }
@@ -1164,6 +1196,8 @@ export class Viewer {
       this.ctx.banner.show(`Draw or accept a ${this.activeLabel.name} mask on this slice first; propagation starts from it.`, "warn");
       return;
     }
+    this.startingJob = true;
+    this.renderJob();
     try {
       const reply = await this.socket.request<Extract<ServerMessage, { type: "job.created" }>>({
         type: "propagate",
@@ -1173,59 +1207,90 @@ export class Viewer {
         label_id: labelId,
         direction: "both",
       });
-      this.job = { id: reply.job.id, labelId, changes: new Map(), state: reply.job };
-      this.renderJob();
+      this.propagation = new PropagationRun(reply.job.id, labelId);
+      this.startingJob = false;
+      this.onJobProgress(this.propagation, reply.job);
+      for (const message of this.early.take(reply.job.id)) this.onServerMessage(message);
     } catch (error) {
+      this.startingJob = false;
+      this.early.take(-1);
       this.ctx.banner.error(error, "Starting the propagation");
-    }
-  }
-
-  private onPropagatedSlice(jobId: number, z: number, rle: Rle): void {
-    const job = this.job;
-    if (!job || job.id !== jobId) return;
-    const mask = this.volume.get(job.labelId, z);
-    const before = mask.slice();
-    try {
-      decode(rle, [this.height, this.width], mask, 1);
-    } catch (error) {
-      this.ctx.banner.error(error, `Propagated slice ${z + 1}`);
-      return;
-    }
-    const flipped = diffMasks(before, mask);
-    const previous = job.changes.get(z);
-    job.changes.set(z, { labelId: job.labelId, slice: z, flipped: previous ? xorIndices(previous.flipped, flipped) : flipped });
-    this.autosave.markDirty(job.labelId, z, "model");
-    if (z === this.slice) this.renderMask();
-  }
-
-  private onJobProgress(state: JobState): void {
-    const job = this.job;
-    if (!job || job.id !== state.id) return;
-    job.state = state;
-    if (state.state === "done" || state.state === "cancelled" || state.state === "failed") {
-      this.history.record({ description: "3D propagation", source: "model", changes: [...job.changes.values()] });
-      this.updateHistoryButtons();
-      if (state.state === "failed") this.ctx.banner.show(`Propagation failed: ${state.error || state.message}`, "error");
-      else this.ctx.banner.show(state.state === "done" ? `Propagated to ${job.changes.size} slices.` : `Propagation cancelled after ${job.changes.size} slices (kept; Ctrl+Z removes them).`, "ok");
-      this.job = null;
     }
     this.renderJob();
   }
 
+  private onPropagatedSlice(run: PropagationRun, z: number, rle: Rle): void {
+    if (z < 0 || z >= this.depth || !run.admit()) {
+      this.renderJob();
+      return;
+    }
+    const mask = this.volume.get(run.labelId, z);
+    const before = mask.slice();
+    try {
+      decode(rle, [this.height, this.width], mask, 1);
+    } catch (error) {
+      mask.set(before);
+      this.ctx.banner.error(error, `Propagated slice ${z + 1}`);
+      return;
+    }
+    const flipped = diffMasks(before, mask);
+    if (flipped.length) {
+      run.record(z, flipped);
+      this.autosave.markDirty(run.labelId, z, "model");
+    }
+    if (z === this.slice) this.renderMask();
+    this.renderJob();
+  }
+
+  private onJobProgress(run: PropagationRun, state: JobState): void {
+    const entry = run.update(state);
+    if (entry) {
+      this.history.record(entry);
+      this.updateHistoryButtons();
+      const n = run.slices.length;
+      if (run.phase === "failed") this.ctx.banner.show(run.describe(), "error");
+      else this.ctx.banner.show(run.phase === "done" ? `Propagated to ${n} slice${n === 1 ? "" : "s"}.` : run.describe(), "ok");
+    }
+    this.renderJob();
+  }
+
+  private cancelPropagation(): void {
+    const run = this.propagation;
+    if (!run || run.phase !== "running") return;
+    run.cancel(); // from now on nothing the worker still sends is applied
+    this.renderJob();
+    this.socket.request<Extract<ServerMessage, { type: "job.progress" }>>({ type: "cancel_job", job_id: run.jobId }).then(
+      (reply) => this.onJobProgress(run, reply.job),
+      (error) => this.ctx.banner.error(error, "Cancelling"),
+    );
+  }
+
   private renderJob(): void {
     clear(this.jobBox);
-    const job = this.job;
-    this.propagateButton.disabled = this.readOnly || job !== null;
-    if (!job) return;
-    const pct = Math.round(100 * (job.state?.progress ?? 0));
-    const cancel = h("button", { type: "button" }, "Cancel");
-    cancel.addEventListener("click", () => {
-      this.socket.request({ type: "cancel_job", job_id: job.id }).then((m) => this.onServerMessage(m), (e) => this.ctx.banner.error(e, "Cancelling"));
-    });
+    const run = this.propagation;
+    const busy = this.startingJob || (run !== null && !run.ended);
+    this.propagateButton.disabled = this.readOnly || busy;
+    if (this.startingJob) {
+      this.jobBox.append(h("div", { class: "job-line" }, "Starting the propagation…"));
+      return;
+    }
+    if (!run) return;
+    const pct = Math.round(100 * run.progress);
+    this.jobBox.dataset.state = run.phase;
     this.jobBox.append(
-      h("div", { class: "progress", title: job.state?.message ?? "" }, h("div", { class: "progress-fill", style: `width:${pct}%` }), h("span", {}, `Propagating… ${pct}%`)),
-      cancel,
+      h(
+        "div",
+        { class: `progress job-${run.phase}`, title: run.message },
+        h("div", { class: "progress-fill", style: `width:${pct}%` }),
+        h("span", { class: "job-state" }, run.phase === "running" ? `Propagating… ${pct}%` : prettyPreset(run.phase)),
+      ),
+      h("div", { class: "job-line" }, run.describe()),
     );
+    if (run.phase === "running") {
+      const cancel = h("button", { type: "button", class: "job-cancel", title: "Stop the propagation; slices already filled are kept" }, "Cancel") as HTMLButtonElement;
+      cancel.addEventListener("click", () => this.cancelPropagation());
+      this.jobBox.append(cancel);
+    }
   }
 
   private scheduleView(): void {
