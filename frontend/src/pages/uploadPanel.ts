@@ -99,6 +99,7 @@ export function mountUploadPanel(
   const start = (picked: PickedFile[]) => {
     if (tracker.busy) {
       status.textContent = "An upload is still running; drop the next one when it is done.";
+      status.dataset.phase = tracker.view.phase;
       return;
     }
     // The socket first, so no job.progress is missed; polling covers a socket that never opens.
@@ -145,6 +146,7 @@ export function mountUploadPanel(
     const walking = filesFromDrop(dt?.items ?? null, dt?.files ?? null);
     status.className = "upload-status muted";
     status.textContent = "Reading the dropped files…";
+    status.dataset.phase = "reading";
     walking.then(start, (error: unknown) => {
       status.className = "upload-status error";
       status.textContent = `The dropped files could not be read: ${(error as Error)?.message ?? error}`;
