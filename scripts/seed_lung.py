@@ -1,7 +1,14 @@
 """Seed a live stack's database with a project, a label and a real CT series (run inside `manage.py shell`).
 
 The series is the pyradiomics lung1 CT (512×512, with its nodule label map); only a few slices around the
-nodule are stored, to keep the encoder work of integration tests small.
+nodule are stored, to keep the encoder work of integration tests small. The printed JSON carries the
+nodule's reference mask of the central slice (``reference_rle``) and of every slice that holds it
+(``references``: slice index → RLE).
+
+Options for the viewer's browser tests: ``image2d`` also stores a 2D 2048×2048 image, the nodule's central
+CT slice upsampled 4× (bilinear intensities, nearest-neighbour reference), so the large-image path runs on
+real anatomy with a known answer; ``soft_tissue_label`` adds a second label whose model window is the soft
+tissue preset (its embeddings are separate from the nodule label's lung-window ones).
 """
 
 from __future__ import annotations
@@ -10,7 +17,9 @@ import json
 
 import nrrd
 import numpy as np
+from scipy import ndimage
 
+from annotator import rle
 from annotator.imaging.volumes import save_array, series_folder
 from annotator.imaging.windows import CT_PRESETS
 from annotator.models import Label, Membership, Project, Role, Series, Study
@@ -31,7 +40,27 @@ def lung_slices(count: int = 5) -> tuple[np.ndarray, np.ndarray, int]:
     return image[lo : lo + count].astype(np.int16), (labels[lo : lo + count] > 0), centre - lo
 
 
-def main(usernames: list[str], slices: int = 5) -> None:
+LARGE = 2048
+
+
+def upsampled_slice(
+    plane: np.ndarray, reference: np.ndarray, size: int = LARGE
+) -> tuple[np.ndarray, np.ndarray]:
+    """A (Y, X) int16 slice resized to ``size``×``size`` (bilinear) and its reference mask (nearest)."""
+    zoom = (size / plane.shape[0], size / plane.shape[1])
+    image = ndimage.zoom(plane.astype(np.float32), zoom, order=1)
+    mask = ndimage.zoom(reference.astype(np.uint8), zoom, order=0).astype(bool)
+    return np.rint(image).astype(np.int16)[:size, :size], mask[:size, :size]
+
+
+def box_of(mask: np.ndarray) -> list[int]:
+    ys, xs = np.nonzero(mask)
+    return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+
+
+def main(
+    usernames: list[str], slices: int = 5, image2d: bool = False, soft_tissue_label: bool = False
+) -> None:
     from django.contrib.auth import get_user_model
 
     users = [get_user_model().objects.get(username=name) for name in usernames]
@@ -60,16 +89,49 @@ def main(usernames: list[str], slices: int = 5) -> None:
         volume=name,
     )
     ys, xs = np.nonzero(reference[centre])
-    print(
-        json.dumps(
-            {
-                "project": project.id,
-                "label": label.id,
-                "series": series.id,
-                "slice": centre,
-                "slices": int(volume.shape[0]),
-                "box": [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1],
-                "reference_rle": {"size": list(reference.shape[1:]), "ys": ys.tolist(), "xs": xs.tolist()},
-            }
+    seeded = {
+        "project": project.id,
+        "label": label.id,
+        "series": series.id,
+        "slice": centre,
+        "slices": int(volume.shape[0]),
+        "box": box_of(reference[centre]),
+        "reference_rle": {"size": list(reference.shape[1:]), "ys": ys.tolist(), "xs": xs.tolist()},
+        "references": {str(z): rle.encode(reference[z]) for z in range(len(reference)) if reference[z].any()},
+    }
+    if soft_tissue_label:
+        other = Label.objects.create(
+            project=project,
+            name="nodule (soft tissue)",
+            value=2,
+            color="#3cb44b",
+            window_preset="soft_tissue",
         )
-    )
+        seeded["soft_tissue_label"] = other.id
+    if image2d:
+        image, mask = upsampled_slice(volume[centre], reference[centre])
+        flat = Study.objects.create(project=project, uid="2.25.1003", source="image")
+        name, digest = save_array(f"{series_folder(project.id)}/large.npy", image[None])
+        large = Series.objects.create(
+            study=flat,
+            uid="2.25.1004",
+            kind="image",
+            modality="CT",
+            description=f"lung1 slice upsampled to {LARGE}x{LARGE}",
+            shape=[1, LARGE, LARGE],
+            spacing=[1.0, 0.7 / 4, 0.7 / 4],
+            affine=np.eye(4).tolist(),
+            dtype="int16",
+            num_slices=1,
+            window_presets=CT_PRESETS,
+            default_window="soft_tissue",
+            content_hash=digest,
+            volume=name,
+        )
+        seeded["image2d"] = {
+            "series": large.id,
+            "size": [LARGE, LARGE],
+            "box": box_of(mask),
+            "reference": rle.encode(mask),
+        }
+    print(json.dumps(seeded))
