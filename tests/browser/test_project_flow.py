@@ -189,6 +189,18 @@ def test_create_invite_upload_view_and_outsider(stack, uploads, open_as):
     olivia.wait_for_selector(".member[data-username=pablo]")
     assert olivia.locator(".invite-panel .invitation").count() == 0
 
+    # A file the server cannot import is refused with its message, readably, and nothing is listed.
+    olivia.set_input_files(
+        ".upload-panel input[name=files]",
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not an image"}],
+    )
+    olivia.wait_for_selector(".upload-status[data-phase=failed]")
+    refusal = olivia.inner_text(".upload-status")
+    assert refusal.startswith("Unsupported file type: notes.txt."), refusal
+    assert "error" in olivia.get_attribute(".upload-status", "class").split()
+    assert olivia.locator(".series-tile").count() == 0
+    shot(olivia, "05a-refused")
+
     # She uploads the DICOM series, the NIfTI and the PNG with the file picker, in one request.
     files = [*uploads["dicom"], uploads["nifti"], uploads["png"]]
     olivia.set_input_files(".upload-panel input[name=files]", [str(f) for f in files])
