@@ -240,6 +240,14 @@ def test_create_invite_upload_view_and_outsider(stack, uploads, open_as):
     )
     shot(olivia, "07-dropped-ct")
 
+    # Picking the MR series' folder again (the folder picker) is refused with the reason; nothing changes.
+    olivia.set_input_files(".upload-panel input[name=folder]", str(uploads["dicom"][0].parent))
+    olivia.wait_for_selector(".upload-status[data-phase=failed]")
+    again = olivia.inner_text(".upload-status")
+    assert "this series is already in the project" in again, again
+    assert olivia.locator(".series-tile").count() == 4
+    shot(olivia, "07a-folder-again-refused")
+
     # She opens the MR series and scrolls its slices with the arrow keys and the mouse wheel.
     olivia.click(f".series-tile[data-series-id='{mr['id']}']")
     wait_viewer_ready(olivia)
