@@ -87,3 +87,9 @@ def test_healthz_is_503_and_names_redis_when_redis_is_down(client):
     assert report["database"]["ok"] is True
     assert report["redis"]["ok"] is False
     assert report["status"] == "unavailable"
+
+
+def test_an_outsider_gets_a_readable_404_page(personas):
+    response = personas.client_for("outsider").get(f"/projects/{personas.project.id}/")
+    assert response.status_code == 404
+    assert "belongs to a project you are not a member of" in response.content.decode()
