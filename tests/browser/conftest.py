@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,3 +180,31 @@ def pytest_terminal_summary(terminalreporter) -> None:
     for key, value in PERF.items():
         terminalreporter.write_line(f"{key}: {json.dumps(value)}")
     terminalreporter.write_line(f"written to {ARTIFACTS / 'perf.json'}")
+
+
+# --- A stack seeded with options (tests/browser/test_viewer_more.py) -------------------------------------
+def seed_with(live: LiveStack, usernames: list[str], **options) -> dict:
+    """scripts/seed_lung.py's ``main`` with keyword options (slices, image2d, soft_tissue_label)."""
+    args = "".join(f", {key}={value!r}" for key, value in options.items())
+    code = f"import scripts.seed_lung as s; s.main({usernames!r}{args})"
+    return json.loads(live.manage("shell", "-c", code).strip().splitlines()[-1])
+
+
+@contextmanager
+def running_stack(artifacts: Path, **seed_options) -> Iterator[LiveStack]:
+    """Like the ``stack`` fixture, seeded with ``seed_options``; the process logs go to ``artifacts``/logs."""
+    live = LiveStack()
+    try:
+        live.start_redis()
+        live.start_web()
+        live.start_workers()
+        for name, password in USERS.items():
+            live.create_user(name, password)
+        live.seeded = seed_with(live, list(USERS), **seed_options)
+        yield live
+    finally:
+        logs = artifacts / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for path in live.workdir.glob("*.log"):
+            shutil.copy(path, logs / path.name)
+        live.stop_all()

@@ -166,6 +166,7 @@ export class Viewer {
   private readonly help: HTMLElement;
   private readonly undoButton = h("button", { type: "button", title: "Undo (Ctrl+Z)" }, "Undo") as HTMLButtonElement;
   private readonly redoButton = h("button", { type: "button", title: "Redo (Ctrl+Shift+Z)" }, "Redo") as HTMLButtonElement;
+  private readonly cancelButton = h("button", { type: "button", class: "job-cancel", title: "Stop the propagation; slices already filled are kept" }, "Cancel") as HTMLButtonElement;
   private readonly propagateButton = h("button", { type: "button", title: "Propagate through the volume (G)" }, "Propagate 3D") as HTMLButtonElement;
 
   constructor(private readonly ctx: PageContext) {
@@ -641,6 +642,7 @@ export class Viewer {
     this.undoButton.addEventListener("click", () => this.run("undo"));
     this.redoButton.addEventListener("click", () => this.run("redo"));
     this.propagateButton.addEventListener("click", () => this.run("propagate"));
+    this.cancelButton.addEventListener("click", () => this.cancelPropagation());
     for (const b of [accept, clearButton, this.propagateButton]) b.disabled = this.readOnly;
     this.propagateButton.hidden = this.depth <= 1;
     this.toolbar.append(
@@ -1286,11 +1288,8 @@ export class Viewer {
       ),
       h("div", { class: "job-line" }, run.describe()),
     );
-    if (run.phase === "running") {
-      const cancel = h("button", { type: "button", class: "job-cancel", title: "Stop the propagation; slices already filled are kept" }, "Cancel") as HTMLButtonElement;
-      cancel.addEventListener("click", () => this.cancelPropagation());
-      this.jobBox.append(cancel);
-    }
+    // One button element for the whole run: re-rendering on every slice must not swap it under the mouse.
+    if (run.phase === "running") this.jobBox.append(this.cancelButton);
   }
 
   private scheduleView(): void {
