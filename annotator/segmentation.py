@@ -92,6 +92,9 @@ class PromptMessage(BaseModel):
         return self
 
 
+MIN_PROPAGATION_IOU = 0.75
+
+
 class PropagateMessage(BaseModel):
     series_id: int
     slice_index: int = Field(ge=0)
@@ -100,7 +103,10 @@ class PropagateMessage(BaseModel):
     label_id: int | None = None
     preset: str | None = None
     direction: Literal["both", "up", "down"] = "both"
-    min_iou: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Measured on the lung1 nodule (3 slices of 2.5 mm): predicted IoU 0.80–0.87 on its slices, 0.60–0.79 on
+    # the vessels the propagation runs into beyond it (0.74 and below after the first slice past the
+    # end). 0.5 let it fill the whole series; 0.75 stops one slice past the nodule on each side at most.
+    min_iou: float = Field(default=MIN_PROPAGATION_IOU, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def has_a_start(self):

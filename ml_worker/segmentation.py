@@ -384,7 +384,7 @@ def run_propagation(job_id: int) -> Job:
                 if box is None:
                     break
                 mask, iou = predict(index, box)
-                if not mask.any() or iou < p.get("min_iou", 0.5):
+                if not mask.any() or iou < p.get("min_iou", seg.MIN_PROPAGATION_IOU):
                     break
                 made.append(index)
                 send(

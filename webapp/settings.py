@@ -102,7 +102,13 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6390/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+        # The layer blocks on Redis for up to 5 s per read; a socket timeout at or under that drops
+        # consumers under load (seen in the browser tests), so it must stay well above it.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
+            "capacity": 1500,
+            "expiry": 30,
+        },
     }
 }
 
