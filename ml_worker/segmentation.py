@@ -199,6 +199,11 @@ def warm_up(predictor) -> None:
     predictor.decode(embedding, (256, 256), boxes=box, mask_input=result.low_res_logits[:, :1])
 
 
+def model_version(predictor) -> str:
+    """What a saved mask records as the model behind its first prediction: name@checkpoint-prefix."""
+    return f"{predictor.model_name}@{predictor.checkpoint_sha256[:12]}"
+
+
 # Prompts -------------------------------------------------------------------------------------------------
 def logits_key(user_id: int, series_id: int, index: int) -> str:
     return f"prompt:logits:{user_id}:{series_id}:{index}"
@@ -265,7 +270,6 @@ def decode_prompt(request: dict) -> dict | None:
     )
     if superseded(request):
         return None
-    describe = store.predictor.describe()
     payload = {
         "type": "prompt.result",
         "request_id": request["request_id"],
@@ -274,7 +278,7 @@ def decode_prompt(request: dict) -> dict | None:
         "masks": [
             {"rle": rle.encode(result.masks[0, k]), "iou": round(float(result.iou[0, k]), 4)} for k in order
         ],
-        "model": f"{describe['name']}@{describe['checkpoint_sha256'][:12]}",
+        "model": model_version(store.predictor),
         "embedding_computed": computed,
         "timings": {
             "decode_ms": round(decode_ms, 2),
@@ -373,6 +377,8 @@ def run_propagation(job_id: int) -> Job:
                 "slice_index": start,
                 "rle": rle.encode(first),
                 "iou": round(first_iou, 4),
+                # The start slice is the model's only when it started from a box, not from the user's mask.
+                "model": None if p.get("mask") else model_version(store.predictor),
             },
         )
         directions = {"both": (1, -1), "up": (1,), "down": (-1,)}[p.get("direction", "both")]
@@ -396,6 +402,7 @@ def run_propagation(job_id: int) -> Job:
                         "slice_index": index,
                         "rle": rle.encode(mask),
                         "iou": round(iou, 4),
+                        "model": model_version(store.predictor),
                     },
                 )
                 if not jobs.report(job, min(0.99, (len(made) - 1) / planned), f"{len(made)} slices"):

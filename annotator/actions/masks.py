@@ -224,6 +224,8 @@ def revision_summary(revision: MaskRevision) -> dict:
         "created_at": revision.created_at.isoformat(),
         "source": revision.source,
         "model_version": revision.model_version,
+        # slices saved with the model's first prediction and its predicted IoU (active learning)
+        "predicted_slices": sorted(int(z) for z in revision.predicted_iou),
         "slices": revision.changed_slices,
         "voxel_count": revision.voxel_count,
         "restored_from": revision.restored_from_id,

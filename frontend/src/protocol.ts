@@ -65,7 +65,7 @@ export type ServerMessage =
   | { type: "unsubscribed"; request_id?: string }
   | PromptResult
   | { type: "embedding.ready"; series_id: number; slice_index: number; preset: string }
-  | { type: "propagate.slice"; job_id: number; series_id: number; slice_index: number; rle: Rle; iou: number }
+  | { type: "propagate.slice"; job_id: number; series_id: number; slice_index: number; rle: Rle; iou: number; model: string | null }
   | { type: "job.created"; request_id?: string; job: JobState }
   | { type: "job.progress"; request_id?: string; job: JobState }
   | { type: "revision.created"; series_id: number; label_id: number; annotator: string; revision: RevisionSummary }

@@ -201,6 +201,7 @@ def test_propagation_streams_masks_through_the_nodule_and_stops_where_it_ends(pe
     for _ in job.result["slices"]:
         message = receive(channel)
         assert message["type"] == "propagate.slice" and message["job_id"] == job.id
+        assert message["model"] == worker.model_version(worker.embedding_store().predictor)
         streamed[message["slice_index"]] = rle.decode(message["rle"])
     assert sorted(streamed) == job.result["slices"] and z in streamed
     with_nodule = [i for i in range(5) if reference[i].any()]

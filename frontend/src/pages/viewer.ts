@@ -21,7 +21,7 @@ import type { PageContext } from "../main";
 import { countOpaque, countSet, imageToClient, type ProbeMask, type ViewerProbe } from "../probe";
 import { composite, MaskVolume, parseColor, unionRect, type OverlayLayer, type Rect } from "../maskLayer";
 import { EarlyMessages, PropagationRun } from "../propagation";
-import type { JobState, PresenceUser, PromptResult, RevisionSummary, ServerMessage } from "../protocol";
+import type { JobState, PresenceUser, PromptResult, RevisionSummary, ServerMessage, ServerMessageOf } from "../protocol";
 import { decode, encode, type Rle } from "../rle";
 import { actionForKey, SHORTCUTS, type Action } from "../shortcuts";
 import { rgbToRgba, SliceSource, type RawSlice } from "../sliceSource";
@@ -387,7 +387,7 @@ export class Viewer {
         }
         break;
       case "propagate.slice":
-        if (this.propagation?.jobId === message.job_id) this.onPropagatedSlice(this.propagation, message.slice_index, message.rle);
+        if (this.propagation?.jobId === message.job_id) this.onPropagatedSlice(this.propagation, message);
         else if (this.startingJob) this.early.hold(message.job_id, message);
         break;
       case "job.progress":
@@ -1221,7 +1221,8 @@ export class Viewer {
     this.renderJob();
   }
 
-  private onPropagatedSlice(run: PropagationRun, z: number, rle: Rle): void {
+  private onPropagatedSlice(run: PropagationRun, message: ServerMessageOf<"propagate.slice">): void {
+    const { slice_index: z, rle } = message;
     if (z < 0 || z >= this.depth || !run.admit()) {
       this.renderJob();
       return;
@@ -1239,6 +1240,11 @@ export class Viewer {
     if (flipped.length) {
       run.record(z, flipped);
       this.autosave.markDirty(run.labelId, z, "model");
+    }
+    // The model's first prediction on this slice goes with the save, for the active-learning loop.
+    const key = `${run.labelId}:${z}`;
+    if (message.model && !this.firstPredictions.has(key)) {
+      this.firstPredictions.set(key, { rle, iou: message.iou, model: message.model });
     }
     if (z === this.slice) this.renderMask();
     this.renderJob();
