@@ -6,6 +6,7 @@
  */
 
 import { errorFrom } from "./api";
+import { JobPoller, type PollOptions } from "./jobPoller";
 import type { ServerMessage } from "./protocol";
 
 // -- the File and Directory Entries API, as far as the walker needs it -----------------------------------
@@ -217,11 +218,7 @@ export const importEndpoints = {
   job: (jobId: number) => `/api/jobs/${jobId}/`,
 };
 
-export interface UploadTrackerOptions {
-  pollMs?: number;
-  setTimer?: (fn: () => void, ms: number) => unknown;
-  clearTimer?: (handle: unknown) => void;
-  now?: () => number;
+export interface UploadTrackerOptions extends PollOptions {
   /** GET a job (the Api's get); polled while the socket is silent. */
   getJob: (jobId: number) => Promise<ImportJob>;
 }
@@ -241,12 +238,7 @@ function parse<T>(text: string): T | null {
 
 export class UploadTracker {
   view: UploadView = { ...IDLE_UPLOAD };
-  private timer: unknown = null;
-  private lastEventAt = -Infinity;
-  private readonly pollMs: number;
-  private readonly setTimer: (fn: () => void, ms: number) => unknown;
-  private readonly clearTimer: (handle: unknown) => void;
-  private readonly now: () => number;
+  private readonly poller: JobPoller<ImportJob>;
 
   constructor(
     private readonly projectId: number,
@@ -254,10 +246,12 @@ export class UploadTracker {
     private readonly onChange: (view: UploadView) => void,
     private readonly options: UploadTrackerOptions,
   ) {
-    this.pollMs = options.pollMs ?? 2000;
-    this.setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
-    this.clearTimer = options.clearTimer ?? ((handle) => clearTimeout(handle as ReturnType<typeof setTimeout>));
-    this.now = options.now ?? (() => Date.now());
+    this.poller = new JobPoller<ImportJob>(
+      () => (this.view.jobId === null ? null : this.options.getJob(this.view.jobId)),
+      (job) => this.onJob(job),
+      () => this.view.phase === "processing",
+      options,
+    );
   }
 
   get busy(): boolean {
@@ -299,7 +293,7 @@ export class UploadTracker {
   /** A job state from the upload's answer, the socket or a poll. Other jobs are ignored. */
   onJob(job: ImportJob, fromSocket = false): void {
     if (this.view.phase !== "processing" || job.id !== this.view.jobId) return;
-    if (fromSocket) this.lastEventAt = this.now();
+    if (fromSocket) this.poller.heard();
     if (job.state === "done") {
       this.stopPolling();
       const seriesIds = job.result?.series ?? [];
@@ -310,7 +304,7 @@ export class UploadTracker {
       this.set({ ...this.view, phase: "failed", error, message: "" });
     } else {
       this.set({ ...this.view, progress: Math.max(this.view.progress, job.progress), message: job.message || "Importing…" });
-      if (this.timer === null) this.schedulePoll();
+      this.poller.ensure();
     }
   }
 
@@ -319,30 +313,7 @@ export class UploadTracker {
   }
 
   stopPolling(): void {
-    if (this.timer !== null) this.clearTimer(this.timer);
-    this.timer = null;
-  }
-
-  private schedulePoll(): void {
-    this.timer = this.setTimer(() => {
-      this.timer = null;
-      void this.poll();
-    }, this.pollMs);
-  }
-
-  private async poll(): Promise<void> {
-    const jobId = this.view.jobId;
-    if (jobId === null || this.view.phase !== "processing") return;
-    if (this.now() - this.lastEventAt < this.pollMs) {
-      this.schedulePoll(); // the socket is delivering
-      return;
-    }
-    try {
-      this.onJob(await this.options.getJob(jobId));
-    } catch {
-      /* a blip: the next tick asks again */
-    }
-    if (this.view.phase === "processing" && this.timer === null) this.schedulePoll();
+    this.poller.stop();
   }
 
   private set(view: UploadView): void {

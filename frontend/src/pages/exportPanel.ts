@@ -7,6 +7,7 @@
  */
 
 import { Api, ApiError } from "../api";
+import { JobPoller, type PollOptions } from "../jobPoller";
 import type { ServerMessage } from "../protocol";
 import { AnnotatorSocket, socketUrl } from "../socket";
 import { h } from "../ui/dom";
@@ -54,13 +55,7 @@ export interface ExportView {
   error: string | null;
 }
 
-export interface TrackerOptions {
-  /** Poll the job this often while no socket message has arrived for as long (the socket may be down). */
-  pollMs?: number;
-  setTimer?: (fn: () => void, ms: number) => unknown;
-  clearTimer?: (handle: unknown) => void;
-  now?: () => number;
-}
+export type TrackerOptions = PollOptions;
 
 const FINISHED = new Set(["done", "failed", "cancelled"]);
 
@@ -76,12 +71,7 @@ export const IDLE: ExportView = {
 
 export class ExportTracker {
   view: ExportView = { ...IDLE };
-  private timer: unknown = null;
-  private lastEventAt = 0;
-  private readonly pollMs: number;
-  private readonly setTimer: (fn: () => void, ms: number) => unknown;
-  private readonly clearTimer: (handle: unknown) => void;
-  private readonly now: () => number;
+  private readonly poller: JobPoller<ExportJob>;
 
   constructor(
     private readonly api: Api,
@@ -89,10 +79,12 @@ export class ExportTracker {
     private readonly onChange: (view: ExportView) => void,
     options: TrackerOptions = {},
   ) {
-    this.pollMs = options.pollMs ?? 2000;
-    this.setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
-    this.clearTimer = options.clearTimer ?? ((handle) => clearTimeout(handle as ReturnType<typeof setTimeout>));
-    this.now = options.now ?? (() => Date.now());
+    this.poller = new JobPoller<ExportJob>(
+      () => (this.view.jobId === null ? null : this.api.get<ExportJob>(exportEndpoints.job(this.view.jobId))),
+      (job) => this.onJob(job),
+      () => this.busy,
+      options,
+    );
   }
 
   get busy(): boolean {
@@ -122,7 +114,7 @@ export class ExportTracker {
     if (this.view.jobId === null && this.view.phase !== "starting") return;
     if (FINISHED.has(this.view.phase) && this.view.jobId === job.id) return;
     if (this.view.phase === "running" && job.state === "pending") return; // a stale poll
-    if (fromSocket) this.lastEventAt = this.now();
+    if (fromSocket) this.poller.heard();
     const finished = FINISHED.has(job.state);
     const progress = finished ? (job.state === "done" ? 1 : this.view.progress) : Math.max(this.view.progress, job.progress);
     this.set({
@@ -135,7 +127,7 @@ export class ExportTracker {
       error: job.state === "failed" ? job.error || "The export failed." : null,
     });
     if (finished) this.stopPolling();
-    else if (this.timer === null) this.schedulePoll();
+    else this.poller.ensure();
   }
 
   /** Route a socket message: only job.progress for our job matters. */
@@ -144,30 +136,7 @@ export class ExportTracker {
   }
 
   stopPolling(): void {
-    if (this.timer !== null) this.clearTimer(this.timer);
-    this.timer = null;
-  }
-
-  private schedulePoll(): void {
-    this.timer = this.setTimer(() => {
-      this.timer = null;
-      void this.poll();
-    }, this.pollMs);
-  }
-
-  private async poll(): Promise<void> {
-    const jobId = this.view.jobId;
-    if (jobId === null || !this.busy) return;
-    if (this.now() - this.lastEventAt < this.pollMs) {
-      this.schedulePoll(); // the socket is delivering: no need to ask
-      return;
-    }
-    try {
-      this.onJob(await this.api.get<ExportJob>(exportEndpoints.job(jobId)));
-    } catch {
-      /* a network blip: try again on the next tick */
-    }
-    if (this.busy && this.timer === null) this.schedulePoll();
+    this.poller.stop();
   }
 
   private set(view: ExportView): void {
