@@ -1,46 +1,19 @@
 import { describe, expect, it } from "vitest";
 
 import { JobPoller } from "./jobPoller";
-
-function fakeTime() {
-  let now = 0;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  let next = 1;
-  return {
-    options: {
-      pollMs: 1000,
-      now: () => now,
-      setTimer: (fn: () => void, ms: number) => {
-        timers.set(next, { at: now + ms, fn });
-        return next++;
-      },
-      clearTimer: (handle: unknown) => void timers.delete(handle as number),
-    },
-    async advance(ms: number) {
-      now += ms;
-      for (const [id, timer] of [...timers]) {
-        if (timer.at <= now) {
-          timers.delete(id);
-          timer.fn();
-        }
-      }
-      await Promise.resolve();
-      await Promise.resolve();
-    },
-    pending: () => timers.size,
-  };
-}
+import { manualClock } from "./testing/clock";
 
 describe("JobPoller", () => {
   it("asks the server while the socket is silent, and not while it delivers", async () => {
-    const time = fakeTime();
+    const time = manualClock();
+    const options = { pollMs: 1000, now: time.now, setTimer: time.setTimer, clearTimer: time.clearTimer };
     const fetched: number[] = [];
     let active = true;
     const poller = new JobPoller<number>(
       () => Promise.resolve(7),
       (job) => fetched.push(job),
       () => active,
-      time.options,
+      options,
     );
     poller.ensure();
     await time.advance(1000);
@@ -54,11 +27,12 @@ describe("JobPoller", () => {
     active = false;
     await time.advance(1000);
     expect(fetched).toEqual([7, 7]);
-    expect(time.pending()).toBe(0);
+    expect(time.scheduled).toBe(0);
   });
 
   it("keeps asking after a failed request and stops when told to", async () => {
-    const time = fakeTime();
+    const time = manualClock();
+    const options = { pollMs: 1000, now: time.now, setTimer: time.setTimer, clearTimer: time.clearTimer };
     let calls = 0;
     const poller = new JobPoller<number>(
       () => {
@@ -67,7 +41,7 @@ describe("JobPoller", () => {
       },
       () => undefined,
       () => true,
-      time.options,
+      options,
     );
     poller.ensure();
     await time.advance(1000);

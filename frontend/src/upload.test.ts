@@ -15,6 +15,7 @@ import {
   type UploadView,
   walkEntry,
 } from "./upload";
+import { manualClock } from "./testing/clock";
 
 // -- a fake file system of entries, with directories read in batches as Chromium does ------------------
 
@@ -129,35 +130,6 @@ function job(state: ImportJob["state"], progress = 0, extra: Partial<ImportJob> 
   return { id: 9, kind: "import", state, progress, message: `${state} ${progress}`, error: "", ...extra };
 }
 
-function clock() {
-  const pending: { fn: () => void; at: number }[] = [];
-  let now = 0;
-  return {
-    now: () => now,
-    setTimer: (fn: () => void, ms: number) => {
-      const e = { fn, at: now + ms };
-      pending.push(e);
-      return e;
-    },
-    clearTimer: (h: unknown) => {
-      const i = pending.indexOf(h as { fn: () => void; at: number });
-      if (i >= 0) pending.splice(i, 1);
-    },
-    async advance(ms: number) {
-      now += ms;
-      for (const e of pending.filter((p) => p.at <= now)) {
-        pending.splice(pending.indexOf(e), 1);
-        e.fn();
-      }
-      for (let i = 0; i < 5; i++) await Promise.resolve();
-      await new Promise((r) => setTimeout(r, 0));
-    },
-    get scheduled() {
-      return pending.length;
-    },
-  };
-}
-
 const files = [
   { file: new File(["a".repeat(600)], "1.dcm"), path: "s/1.dcm" },
   { file: new File(["b".repeat(400)], "2.dcm"), path: "s/2.dcm" },
@@ -166,7 +138,7 @@ const files = [
 function tracker(reply: TransportReply | Error, polls: (ImportJob | Error)[] = []) {
   const views: UploadView[] = [];
   const sent: { url: string; parts: string[]; modality: unknown }[] = [];
-  const time = clock();
+  const time = manualClock();
   const jobs: number[] = [];
   const t = new UploadTracker(
     4,

@@ -1,6 +1,7 @@
 import { describe as group, expect, it } from "vitest";
 import { Api } from "../api";
 import { describe, type ExportJob, ExportTracker, type ExportView } from "./exportPanel";
+import { manualClock } from "../testing/clock";
 
 type Call = { url: string; method: string; body: unknown };
 
@@ -17,40 +18,10 @@ function fakeServer(replies: Record<string, { status: number; body: unknown }[]>
   };
 }
 
-/** Manual timers and clock, so polling is driven step by step. */
-function clock() {
-  const pending: { fn: () => void; at: number }[] = [];
-  let now = 0;
-  return {
-    now: () => now,
-    setTimer: (fn: () => void, ms: number) => {
-      const entry = { fn, at: now + ms };
-      pending.push(entry);
-      return entry;
-    },
-    clearTimer: (handle: unknown) => {
-      const i = pending.indexOf(handle as { fn: () => void; at: number });
-      if (i >= 0) pending.splice(i, 1);
-    },
-    async advance(ms: number) {
-      now += ms;
-      for (const entry of pending.filter((e) => e.at <= now)) {
-        pending.splice(pending.indexOf(entry), 1);
-        entry.fn();
-      }
-      for (let i = 0; i < 5; i++) await Promise.resolve();
-      await new Promise((r) => setTimeout(r, 0));
-    },
-    get scheduled() {
-      return pending.length;
-    },
-  };
-}
-
 function tracker(replies: Record<string, { status: number; body: unknown }[]>) {
   const calls: Call[] = [];
   const views: ExportView[] = [];
-  const time = clock();
+  const time = manualClock();
   const t = new ExportTracker(new Api(fakeServer(replies, calls), () => "tok"), 3, (v) => views.push(v), {
     pollMs: 1000,
     ...time,
