@@ -315,7 +315,7 @@ def run_embedding_runner(index: int) -> int:
         sched.renew_runner(index)
         series_id, preset, slice_index = item
         try:
-            series = series_row(series_id)
+            series = cached_series(series_id)
             store.get(series, slice_index, preset)
         except Exception:  # one broken slice must not stop the runner
             log.exception("embedding slice %s of series %s failed", slice_index, series_id)
