@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,15 +52,27 @@ def manage(*args: str) -> None:
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT)
 
 
+# A child that keeps crashing is restarted after a growing pause (1, 2, 4, … up to 30 s), never given up
+# on: the probe's six crashes in 22 s used to make the supervisor stop the whole stack. A child that
+# stayed up for STABLE_AFTER_S is healthy again and its next crash restarts it at once.
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 30.0
+STABLE_AFTER_S = 60.0
+
+
 @dataclass
 class Child:
     name: str
     argv: list[str]
     process: subprocess.Popen | None = None
-    restarts: list[float] = field(default_factory=list)
+    started_at: float = 0.0
+    crashes: int = 0  # consecutive crashes, each within STABLE_AFTER_S of its start
+    restart_at: float | None = None  # when a crashed child is due to be started again
 
-    def start(self) -> None:
+    def start(self, now: float | None = None) -> None:
         self.process = subprocess.Popen(self.argv, cwd=ROOT, start_new_session=True)
+        self.started_at = time.monotonic() if now is None else now
+        self.restart_at = None
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -71,6 +83,24 @@ class Child:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+    def supervise(self, now: float) -> None:
+        """Restart the child if it has exited, after a back-off that grows while it keeps crashing."""
+        if self.process is None or self.process.poll() is None:
+            return
+        if self.restart_at is None:
+            stable = now - self.started_at >= STABLE_AFTER_S
+            self.crashes = 1 if stable else self.crashes + 1
+            delay = (
+                0.0 if self.crashes == 1 else min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (self.crashes - 2))
+            )
+            self.restart_at = now + delay
+            log(
+                f"{self.name} exited with code {self.process.returncode}; "
+                + (f"restarting it in {delay:.0f} s" if delay else "restarting it")
+            )
+        if now >= self.restart_at:
+            self.start(now)
 
 
 def worker_argvs() -> list[tuple[str, list[str]]]:
@@ -192,15 +222,8 @@ def main() -> None:
         while not stopping:
             time.sleep(0.5)
             for child in children:
-                if child.process is not None and child.process.poll() is not None and not stopping:
-                    now = time.monotonic()
-                    child.restarts = [t for t in child.restarts if now - t < 60] + [now]
-                    if len(child.restarts) > 5:
-                        log(f"{child.name} keeps exiting (code {child.process.returncode}); stopping")
-                        stopping = True
-                        break
-                    log(f"{child.name} exited with code {child.process.returncode}; restarting it")
-                    child.start()
+                if not stopping:
+                    child.supervise(time.monotonic())
     finally:
         log("stopping")
         for child in reversed(children):

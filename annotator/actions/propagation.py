@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from annotator import rle
 from annotator.actions import jobs
 from annotator.errors import Forbidden, NotFound
 from annotator.models import Job, Label, Role
@@ -23,6 +24,9 @@ def check_start(user, message, info: dict) -> None:
         and not Label.objects.filter(pk=message.label_id, project_id=info["project_id"]).exists()
     ):
         raise NotFound("No such label in this project.")
+    if message.mask is not None:
+        # Decoded here, with the same bounds as a saved mask, so a malformed mask never reaches a worker.
+        rle.decode(message.mask, expected_shape=tuple(info["shape"][1:]))
 
 
 def do_start_propagation(user, message, info: dict, *, reply_channel: str) -> Job:

@@ -167,3 +167,29 @@ async def test_a_job_is_cancelled_from_the_socket_by_its_creator_only(personas_a
     mine = next(r for r in replies if r.get("request_id") == "c1")
     assert mine["type"] == "job.progress" and mine["job"]["state"] == "cancelled"
     await annotator.disconnect()
+
+
+async def test_a_propagation_from_a_forged_mask_is_refused_and_starts_no_job(
+    personas_async, ct, sent, monkeypatch
+):
+    from channels.db import database_sync_to_async
+
+    from annotator.models import Job
+    from webapp.celery import app as celery_app
+
+    queued: list = []
+    monkeypatch.setattr(celery_app, "send_task", lambda *a, **k: queued.append((a, k)))
+    communicator = await connect(personas_async.annotator)
+    await subscribe(communicator, ct.id)
+    # Given run lengths that wrap around int64 to exactly 32 * 48 (the probe's crash, as a propagate mask)
+    forged = {"size": [32, 48], "counts": [2**63 - 1, 2**63 - 1, 32 * 48 + 2]}
+    await communicator.send_json_to(
+        {"type": "propagate", "request_id": "pr", "series_id": ct.id, "slice_index": 1, "mask": forged}
+    )
+    error = await communicator.receive_json_from()
+    assert error["type"] == "error" and error["request_id"] == "pr" and error["code"] == "invalid_input"
+    assert "counts must be integers" in error["message"]
+    assert await database_sync_to_async(Job.objects.count)() == 0 and queued == []
+    await communicator.send_json_to({"type": "ping", "request_id": "alive"})
+    assert (await communicator.receive_json_from())["type"] == "pong"
+    await communicator.disconnect()

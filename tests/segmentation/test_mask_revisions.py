@@ -168,3 +168,19 @@ def test_a_narrow_grey_image_is_not_mistaken_for_a_colour_one(personas, label):
     response = save(personas.client_for("owner"), narrow, label, None, {0: mask})
     assert response.status_code == 201, response.content
     assert load(personas.client_for("owner"), narrow, label)["shape"] == [1, 6, 3]
+
+
+def test_a_forged_mask_whose_runs_wrap_around_int64_is_refused_and_saves_nothing(personas, label):
+    # Given a 256 x 256 slice and the probe's RLE whose int64 sum wraps to exactly 256 * 256
+    series = make_series(personas.project, np.zeros((2, 256, 256), dtype=np.int16))
+    client = personas.client_for("annotator")
+    forged = {"size": [256, 256], "counts": [2**63 - 1, 2**63 - 1, 65538]}
+    response = client.post(
+        f"/api/series/{series.id}/masks/{label.id}/revisions/",
+        {"base_revision": None, "source": "manual", "slices": {"0": forged}},
+        content_type="application/json",
+    )
+    # Then the server answers 400 with the reason (it used to segfault) and nothing is stored
+    assert response.status_code == 400, response.content
+    assert "counts must be integers from 0 to 65536" in response.json()["error"]["message"]
+    assert MaskRevision.objects.count() == 0
