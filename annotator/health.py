@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from celery import current_app as celery_app
 from django.conf import settings
 from django.db import connection
 
-from webapp.celery import QUEUES
-from webapp.celery import app as celery_app
+from annotator.queues import QUEUES
 
 INSPECT_TIMEOUT_S = 1.0
 

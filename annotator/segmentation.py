@@ -10,13 +10,13 @@ from functools import lru_cache
 from typing import Literal
 
 import redis
+from celery import current_app as celery_app
 from django.conf import settings
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from annotator.errors import InvalidInput
+from annotator.queues import QUEUE_INTERACTIVE
 from ml_worker import scheduling
-from webapp.celery import QUEUE_INTERACTIVE
-from webapp.celery import app as celery_app
 
 # A person clicks a few times a second; a client previewing masks while a box is dragged sends up to
 # ~20 prompts/s. 30/s sustained with bursts of 60 leaves room for that and still stops floods.

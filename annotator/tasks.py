@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from webapp.celery import QUEUE_EMBED
+from annotator.queues import QUEUE_EMBED
 
 
 @shared_task(name="annotator.tasks.run_import_job", acks_late=True)

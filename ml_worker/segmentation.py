@@ -298,7 +298,7 @@ def run_embedding_runner(index: int) -> int:
 
     Re-queues itself after RUNNER_SLICE_S so other embed-queue jobs get a turn (returns -1 then).
     """
-    from webapp.celery import app as celery_app
+    from celery import current_app as celery_app
 
     sched = seg.scheduler()
     store = embedding_store()

@@ -9,10 +9,9 @@ from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
-QUEUE_INTERACTIVE = "interactive"
-QUEUE_EMBED = "embed"
-QUEUE_TRAIN = "train"
-QUEUES = (QUEUE_INTERACTIVE, QUEUE_EMBED, QUEUE_TRAIN)
+from annotator.queues import QUEUE_EMBED, QUEUE_INTERACTIVE, QUEUE_TRAIN, QUEUES
+
+__all__ = ["QUEUES", "QUEUE_EMBED", "QUEUE_INTERACTIVE", "QUEUE_TRAIN", "app"]
 
 app = Celery("delineate")
 app.config_from_object("django.conf:settings", namespace="CELERY")

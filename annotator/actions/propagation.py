@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from celery import current_app as celery_app
 from django.db import transaction
 
 from annotator import rle
 from annotator.actions import jobs
 from annotator.errors import Forbidden, NotFound
 from annotator.models import Job, Label, Role
-from webapp.celery import QUEUE_EMBED
-from webapp.celery import app as celery_app
+from annotator.queues import QUEUE_EMBED
 
 PROPAGATE = "propagate"
 
