@@ -265,6 +265,7 @@ def run_bench(config: BenchConfig, log: Log = print) -> dict[str, Any]:
     """Run the loop; returns the JSON-ready result (see the module docstring)."""
     started = time.perf_counter()
     load_start = os.getloadavg()
+    find_pairs(config.data)  # a bad folder fails before the model is loaded
     parent_model = build_model(config.model)
     encoder_sha = encoder_digest(parent_model.state_dict())
     embedder = SamPredictor(config.model, backend=config.embed_backend, device="auto")

@@ -9,13 +9,17 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..evaluation.clicks import box_from_mask
 from ..sam.modeling import SamModel
+from ..sam.predictor import SamPredictor
+from ..sam.runtime import export_key, share_encoder_export
 from ..training.cases import TrainingCase
+from ..training.checkpoint import encoder_digest
 from ..training.trainer import Recipe, TrainingProgress, TrainingResult, fine_tune
 from .selection import Decoder, get_strategy, oversampling_weights
 
@@ -71,3 +75,19 @@ def train_candidate(
     oversampling: dict[str, Any] = {"strategy": strategy, "boost": boost}
     result.recipe = {**result.recipe, "oversampling": oversampling}
     return result
+
+
+def export_for_openvino(candidate: SamModel, parent: SamPredictor, cache_root: Path) -> Path | None:
+    """Convert a candidate for the OpenVINO backend once, reusing the parent's converted image encoder.
+
+    Only when the parent is served by OpenVINO and the candidate's image-encoder tensors are byte-identical
+    to the parent's (always true for :func:`train_candidate`'s output, checked again here); otherwise
+    returns None and the first :class:`SamPredictor` on the candidate converts everything itself.
+    """
+    parent_export = getattr(parent.runner, "export_dir", None)
+    if parent_export is None:
+        return None
+    if encoder_digest(candidate.state_dict()) != encoder_digest(parent.model.state_dict()):
+        return None
+    key = export_key(parent.model_name, str(candidate.checkpoint_sha256))
+    return share_encoder_export(candidate, Path(cache_root), key, Path(parent_export))

@@ -324,7 +324,10 @@ def _low_res_dice(logits: torch.Tensor, targets: np.ndarray, valid: np.ndarray) 
 # -- the trainer ----------------------------------------------------------------------------------------
 
 
-class _Trainer:
+class Trainer:
+    """The optimiser and the interactive rounds around a :class:`TrainableSam` (used by :func:`fine_tune`;
+    public so that a single step can be tested and timed)."""
+
     def __init__(
         self,
         parent: SamModel,
@@ -501,7 +504,7 @@ def fine_tune(
     parent_state = parent.state_dict()
     parent_encoder = encoder_digest(parent_state)
     dev = resolve_device(device)
-    trainer = _Trainer(parent, model_name, recipe, dev)
+    trainer = Trainer(parent, model_name, recipe, dev)
     rng = np.random.default_rng(recipe.seed)
     steps_per_epoch = math.ceil(len(fit) / recipe.batch_size)
     loss_curve: list[dict[str, Any]] = []
