@@ -19,6 +19,12 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Behind a TLS-terminating proxy (deploy/nginx): trust its X-Forwarded-Proto, so HTTP (CSRF) and the
+# WebSocket origin check (webapp/origin.py) both know the site is https, and send cookies only over TLS.
+TRUST_X_FORWARDED_PROTO = env_bool("TRUST_X_FORWARDED_PROTO", False)
+if TRUST_X_FORWARDED_PROTO:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 
 INSTALLED_APPS = [
     "daphne",
@@ -42,6 +48,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "webapp.middleware.BusyDatabaseMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -68,8 +75,16 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web server, worker and launcher share one file: wait for a lock rather than fail at once.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # Web servers, workers and the launcher share one file. WAL lets readers run beside the one writer;
+    # IMMEDIATE takes the write lock when a transaction begins, so a second writer waits up to the busy
+    # timeout instead of failing at once with "database is locked" (a deferred transaction that upgrades
+    # from read to write cannot wait: SQLite refuses it to avoid a deadlock; the probe saw 41 of 80
+    # concurrent saves fail that way). synchronous=NORMAL is the documented safe pairing with WAL.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT_S", 20),
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -97,7 +112,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 # Redis: the embedded server that `make run` starts listens here unless REDIS_URL points elsewhere.
-REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6390/0")
+EMBEDDED_REDIS_PORT = env_int("EMBEDDED_REDIS_PORT", 6390)
+REDIS_URL = env_str("REDIS_URL", f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
 
 CHANNEL_LAYERS = {
     "default": {
@@ -115,6 +131,38 @@ CHANNEL_LAYERS = {
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Long work (imports, exports, propagation, training) is acknowledged only when done, so a worker that dies
+# leaves its message in Redis, which hands it out again after the visibility timeout. That timeout must
+# exceed the longest task, or a task still running would be delivered a second time meanwhile
+# (webapp/celery.py applies both; JOB_TIME_LIMIT_S is also the hard time limit of those tasks).
+JOB_TIME_LIMIT_S = env_int("JOB_TIME_LIMIT_S", 4 * 3600)
+CELERY_VISIBILITY_TIMEOUT_S = env_int("CELERY_VISIBILITY_TIMEOUT_S", JOB_TIME_LIMIT_S + 3600)
+if CELERY_VISIBILITY_TIMEOUT_S <= JOB_TIME_LIMIT_S:
+    raise ConfigError(
+        f"CELERY_VISIBILITY_TIMEOUT_S={CELERY_VISIBILITY_TIMEOUT_S} must exceed JOB_TIME_LIMIT_S="
+        f"{JOB_TIME_LIMIT_S}: a task still running would be delivered a second time"
+    )
+
+# Jobs whose worker died (annotator/actions/reaper.py, run by every embed worker every REAPER_INTERVAL_S).
+# A running job's worker records a heartbeat every JOB_HEARTBEAT_S, even through a long step that reports
+# no progress; a job silent for JOB_HEARTBEAT_TIMEOUT_S is reaped: sent to a worker again when its task can
+# start over (imports, exports; at most JOB_MAX_ATTEMPTS claims in all), failed with the reason otherwise.
+JOB_HEARTBEAT_S = env_int("JOB_HEARTBEAT_S", 10)
+JOB_HEARTBEAT_TIMEOUT_S = env_int("JOB_HEARTBEAT_TIMEOUT_S", 120)
+if JOB_HEARTBEAT_TIMEOUT_S < 3 * JOB_HEARTBEAT_S:
+    raise ConfigError("JOB_HEARTBEAT_TIMEOUT_S must be at least three heartbeats (3 × JOB_HEARTBEAT_S)")
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
+# A pending job no worker has claimed (its message lost with a Redis restart) is sent again after
+# JOB_PENDING_RESEND_S (a duplicate of a message still queued is harmless: only one claim can win), and
+# failed once it has waited JOB_PENDING_MAX_S in all.
+JOB_PENDING_RESEND_S = env_int("JOB_PENDING_RESEND_S", 600)
+JOB_PENDING_MAX_S = env_int("JOB_PENDING_MAX_S", 6 * 3600)
+REAPER_INTERVAL_S = env_int("REAPER_INTERVAL_S", 30)
+
+# Retention (annotator/actions/reaper.py, every RETENTION_INTERVAL_S): export zips are removed this many
+# days after they were made; embedding files of series that no longer exist are removed.
+EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 7)
+RETENTION_INTERVAL_S = env_int("RETENTION_INTERVAL_S", 3600)
 
 MODEL_DIR = Path(env_str("MODEL_DIR", str(VAR_DIR / "models")))
 DEVICE = env_choice("DEVICE", "auto", {"auto", "cpu", "cuda"})
