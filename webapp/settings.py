@@ -114,6 +114,8 @@ WHITENOISE_USE_FINDERS = True
 # Redis: the embedded server that `make run` starts listens here unless REDIS_URL points elsewhere.
 EMBEDDED_REDIS_PORT = env_int("EMBEDDED_REDIS_PORT", 6390)
 REDIS_URL = env_str("REDIS_URL", f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
+# Set by `make run` for its children: the token its embedded Redis holds (/healthz checks it).
+REDIS_INSTALL_TOKEN = env_str("REDIS_INSTALL_TOKEN", "")
 
 CHANNEL_LAYERS = {
     "default": {
