@@ -306,3 +306,16 @@ def test_celery_acknowledges_long_work_late_and_interactive_decodes_at_once():
     assert app.conf.worker_prefetch_multiplier == 1
     visibility = app.conf.broker_transport_options["visibility_timeout"]
     assert visibility > settings.JOB_TIME_LIMIT_S == app.tasks["ml_worker.tasks.propagate"].time_limit
+
+
+def test_a_test_process_removes_its_temporary_folder_when_it_exits(tmp_path):
+    import subprocess
+    import sys
+
+    from scripts.livestack import ROOT
+
+    env = {**os.environ, "TMPDIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "webapp.test_settings"}
+    code = "from django.conf import settings; import os; print(os.path.isdir(settings.MEDIA_ROOT.rsplit('/', 1)[0]))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.stdout.strip() == "True", result.stderr
+    assert not list(tmp_path.glob("delineate-test-*"))
