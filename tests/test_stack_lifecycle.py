@@ -261,3 +261,12 @@ def test_settings_follow_the_embedded_redis_port_when_redis_url_is_unset():
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["redis://127.0.0.1:16399/0"] * 3
+
+
+def test_the_stack_module_loads_without_a_secret_key_as_on_a_fresh_clone():
+    # make run generates the key after importing webapp.stack: nothing may read the settings at import
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DJANGO_SETTINGS_MODULE")}
+    result = subprocess.run(
+        [sys.executable, "-c", "import webapp.stack"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

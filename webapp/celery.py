@@ -32,7 +32,8 @@ LONG_WORK = ("*.run_*_job", "*.propagate", "*train*")
 
 class LongWorkOptions:
     """Celery task annotations by name pattern: late acknowledgement, a lost worker's message put back,
-    and the hard time limit the visibility timeout is checked against (enforced by the prefork pool)."""
+    and the hard time limit the visibility timeout is checked against (enforced by the prefork pool).
+    Applied when the tasks are bound, after Django's settings are loaded."""
 
     def annotate(self, task) -> dict | None:
         if any(fnmatchcase(task.name, pattern) for pattern in LONG_WORK):
@@ -57,7 +58,8 @@ app.conf.update(
     task_annotations=[LongWorkOptions()],
     task_acks_late=False,  # the default for everything not in LONG_WORK (interactive decodes)
     worker_prefetch_multiplier=1,
-    broker_transport_options={"visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT_S},
+    # broker_transport_options (the visibility timeout) come from settings.CELERY_BROKER_TRANSPORT_OPTIONS:
+    # read lazily, so importing this module never needs the settings loaded.
     # Keep reconnecting for as long as Redis is away (a restart), never give up after N tries.
     broker_connection_max_retries=None,
     # A long task keeps running through a lost broker connection and records its outcome in the database;

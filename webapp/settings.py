@@ -144,6 +144,7 @@ if CELERY_VISIBILITY_TIMEOUT_S <= JOB_TIME_LIMIT_S:
         f"CELERY_VISIBILITY_TIMEOUT_S={CELERY_VISIBILITY_TIMEOUT_S} must exceed JOB_TIME_LIMIT_S="
         f"{JOB_TIME_LIMIT_S}: a task still running would be delivered a second time"
     )
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S}
 
 # Jobs whose worker died (annotator/actions/reaper.py, run by every embed worker every REAPER_INTERVAL_S).
 # A running job's worker records a heartbeat every JOB_HEARTBEAT_S, even through a long step that reports
