@@ -205,6 +205,12 @@ def _create_revision(
         revision.first_prediction.save(
             f"r{number:05d}-first.npz", ContentFile(pack_slices(first_predictions)), save=False
         )
+    committed = False
+
+    def mark_committed() -> None:
+        nonlocal committed
+        committed = True
+
     try:
         with transaction.atomic():
             locked = MaskTrack.objects.select_for_update(of=("self",)).select_related("head").get(pk=track.pk)
@@ -212,6 +218,9 @@ def _create_revision(
             revision.save()
             locked.head = revision
             locked.save(update_fields=["head"])
+            # Registered first, so it runs first after the commit: a later hook that fails (a broadcast
+            # while Redis is away) must never make us delete the files of a revision that is stored.
+            transaction.on_commit(mark_committed)
             payload = {
                 "type": "revision.created",
                 "series_id": locked.series_id,
@@ -221,9 +230,10 @@ def _create_revision(
             }
             events.send_on_commit(series_group(locked.series_id), payload, skip_channel=skip_channel)
     except BaseException:
-        for field in (revision.data, revision.first_prediction):
-            if field.name:
-                field.storage.delete(field.name)
+        if not committed:
+            for field in (revision.data, revision.first_prediction):
+                if field.name:
+                    field.storage.delete(field.name)
         raise
     return revision
 
