@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from webapp.env import ConfigError, env_bool, env_choice, env_int, env_list, env_str
 
@@ -122,8 +125,20 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # The layer blocks on Redis for up to 5 s per read; a socket timeout at or under that drops
         # consumers under load (seen in the browser tests), so it must stay well above it.
+        # After a Redis restart every pooled connection is dead: without retries the first command on each
+        # fails (a worker's prompt result or propagation slice vanished, a socket closed with 1011; seen in
+        # `make test-stack`). Retried on a fresh connection, with back-off, for ~6 s (a restart takes ~1 s).
         "CONFIG": {
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": 30,
+                    "socket_connect_timeout": 5,
+                    "retry": Retry(ExponentialBackoff(cap=2.0, base=0.1), 6),
+                    "retry_on_error": [RedisConnectionError],
+                    "health_check_interval": 15,
+                }
+            ],
             "capacity": 1500,
             "expiry": 30,
         },
