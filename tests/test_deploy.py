@@ -35,6 +35,7 @@ class Spec:
     loglevel: str = ""
     application: str = ""
     proxy_headers: bool = False
+    flags: frozenset = frozenset()
 
 
 def spec_of(argv: list[str], nice: int = 0) -> Spec:
@@ -50,7 +51,7 @@ def spec_of(argv: list[str], nice: int = 0) -> Spec:
     flags: set[str] = set()
     i = 0
     while i < len(rest):
-        if rest[i] in ("--proxy-headers",):
+        if rest[i] in ("--proxy-headers", "--without-gossip", "--without-mingle"):
             flags.add(rest[i])
             i += 1
         elif rest[i].startswith("-"):
@@ -71,6 +72,7 @@ def spec_of(argv: list[str], nice: int = 0) -> Spec:
             node=options.pop("-n"),
             prefetch=int(options.pop("--prefetch-multiplier")),
             loglevel=options.pop("-l"),
+            flags=frozenset(flags),
         )
     else:
         assert module == "daphne", argv

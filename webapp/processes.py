@@ -32,6 +32,10 @@ from annotator.queues import QUEUE_EMBED, QUEUE_INTERACTIVE, QUEUE_TRAIN
 
 ASGI_APPLICATION = "webapp.asgi:application"
 PREFETCH_MULTIPLIER = 1
+# Workers neither gossip nor mingle (exchange state with every other worker at start and after each broker
+# reconnect): nothing here uses it, and it lengthened the reconnect after a Redis restart and flooded the
+# logs with errors while the broker was away (`make test-stack`).
+WORKER_FLAGS = ("--without-gossip", "--without-mingle")
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class Worker:
             f"{node or self.node}@%h",
             "--prefetch-multiplier",
             str(PREFETCH_MULTIPLIER),
+            *WORKER_FLAGS,
         ]
 
 
