@@ -22,6 +22,7 @@ from django.core.files import File
 from django.db import transaction
 from pydantic import BaseModel, Field
 
+from annotator.actions import jobs
 from annotator.actions.jobs import push_progress, report
 from annotator.actions.masks import mask_shape, read_volume
 from annotator.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge, UnsupportedMedia
@@ -74,22 +75,17 @@ def check_export(project: Project, request: ExportRequest) -> list[Series]:
 
 
 @transaction.atomic
-def do_start_export(user, project: Project, request: ExportRequest) -> Job:
-    """Queue an export job on the embed queue; its progress is pushed to the user's sockets."""
+def do_start_export(user: jobs.User, project: Project, request: ExportRequest) -> Job:
+    """Queue an export job (``jobs.JOB_ROUTES``); its progress is pushed to the user's sockets."""
     chosen = check_export(project, request)
     payload = request.model_copy(update={"series": [s.pk for s in chosen]})
-    job = Job.objects.create(
-        kind=JOB_KIND,
+    return jobs.start_job(
+        JOB_KIND,
         project=project,
-        created_by=user,
+        user=user,
         payload=payload.model_dump(mode="json"),
         message=f"Waiting for a worker to export {len(chosen)} series as {request.format}.",
     )
-    push_progress(job)
-    from annotator import tasks  # the Celery module imports the actions
-
-    transaction.on_commit(lambda: tasks.enqueue_export(job.id))
-    return job
 
 
 # -- the worker's side ---------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from django.db import IntegrityError, transaction
 from pydantic import BaseModel
 from pydicom.dataset import Dataset
 
+from annotator.actions import jobs
 from annotator.actions.jobs import push_progress, report
 from annotator.errors import Conflict, DomainError, InvalidInput, TooLarge
 from annotator.imaging import deid, dicom, formats, render, volumes
@@ -532,18 +533,13 @@ def _stage(user, project: Project, payload: ImportPayload, datasets: dict[str, D
             )
             written.append(payload.reference_labels)
         payload.staging = prefix
-        with transaction.atomic():
-            job = Job.objects.create(
-                kind=JOB_KIND,
-                project=project,
-                created_by=user,
-                payload=payload.model_dump(mode="json"),
-                message=f"Waiting for a worker to import {sum(i.slices for i in payload.series)} slices.",
-            )
-            push_progress(job)
-            from annotator import tasks  # the Celery module imports this one
-
-            transaction.on_commit(lambda: tasks.enqueue_import(job.id))
+        job = jobs.start_job(
+            JOB_KIND,
+            project=project,
+            user=user,
+            payload=payload.model_dump(mode="json"),
+            message=f"Waiting for a worker to import {sum(i.slices for i in payload.series)} slices.",
+        )
     except BaseException:
         volumes.delete_files(written)
         raise

@@ -240,7 +240,7 @@ class JobDetailView(APIView):
 
 class JobCancelView(APIView):
     def post(self, request: Request, job_id: int) -> Response:
-        job = do_cancel_job(request.user, access.get_job(request.user, job_id))
+        job = do_cancel_job(request.user, job_id)
         return Response(job_body(job))
 
 
