@@ -22,6 +22,7 @@ from django.core.files import File
 from django.db import transaction
 from pydantic import BaseModel, Field
 
+from annotator import access
 from annotator.actions import jobs
 from annotator.actions.jobs import push_progress, report
 from annotator.actions.masks import mask_shape, read_volume
@@ -75,7 +76,7 @@ def check_export(project: Project, request: ExportRequest) -> list[Series]:
 
 
 @transaction.atomic
-def do_start_export(user: jobs.User, project: Project, request: ExportRequest) -> Job:
+def do_start_export(user: access.AnyUser, project: Project, request: ExportRequest) -> Job:
     """Queue an export job (``jobs.JOB_ROUTES``); its progress is pushed to the user's sockets."""
     chosen = check_export(project, request)
     payload = request.model_copy(update={"series": [s.pk for s in chosen]})
@@ -290,14 +291,9 @@ def run_export_job(job_id: int) -> Job:
     return job
 
 
-def export_file(user, job_id: int) -> tuple[BinaryIO, str]:
-    """The finished export's zip (open) and its file name, for a member of the job's project (404 for anyone
-    else, so outsiders cannot tell an export exists)."""
-    job = Job.objects.filter(pk=job_id, kind=JOB_KIND).first()
-    if job is None or job.project_id is None or not user.is_authenticated:
-        raise NotFound("No such export.")
-    if not Membership.objects.filter(project_id=job.project_id, user=user).exists():
-        raise NotFound("No such export.")
+def export_file(job: Job) -> tuple[BinaryIO, str]:
+    """The finished export's zip (open) and its file name; reach the job through ``access.export_with_membership``
+    (members of its project only)."""
     if job.state != Job.State.DONE:
         raise Conflict(f"The export is not ready ({job.state}).", details={"state": job.state})
     name = job.result.get("file", "")

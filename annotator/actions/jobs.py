@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import current_app as celery_app
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
 from annotator import access, events
@@ -40,8 +39,6 @@ JOB_ROUTES: dict[str, JobRoute] = {
     "propagate": JobRoute("annotator.tasks.run_propagation_job", QUEUE_EMBED),
 }
 
-User = AbstractBaseUser | AnonymousUser
-
 
 def route_for(kind: str) -> JobRoute:
     try:
@@ -56,7 +53,7 @@ def start_job(
     kind: str,
     *,
     project: Project | None,
-    user: User,
+    user: access.AnyUser,
     payload: dict[str, Any],
     message: str = "Waiting for a worker.",
 ) -> Job:
@@ -99,7 +96,7 @@ def report(job: Job, progress: float, message: str = "") -> bool:
     return running
 
 
-def check_can_cancel(user: User, job: Job) -> None:
+def check_can_cancel(user: access.AnyUser, job: Job) -> None:
     """The person who started a job may cancel it (even after leaving its project), and so may the project's
     owners; anyone else who can see the job is refused (403)."""
     if job.created_by_id != user.pk and not (
@@ -110,7 +107,7 @@ def check_can_cancel(user: User, job: Job) -> None:
         raise Conflict(f"The job has already finished ({job.state}).")
 
 
-def do_cancel_job(user: User, job_id: int) -> Job:
+def do_cancel_job(user: access.AnyUser, job_id: int) -> Job:
     """Cancel a job, from the REST API or the socket alike: a job the user cannot see is 404 (access.get_job),
     one they see but may not cancel is 403, a finished one 409."""
     with transaction.atomic():

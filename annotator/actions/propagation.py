@@ -12,7 +12,7 @@ from annotator.models import Job, Role
 PROPAGATE = "propagate"
 
 
-def check_start(user: jobs.User, message: Any, info: dict[str, Any]) -> None:
+def check_start(user: access.AnyUser, message: Any, info: dict[str, Any]) -> None:
     if info["role"] not in (Role.OWNER, Role.ANNOTATOR):
         raise Forbidden("Reviewers cannot create masks.")
     if message.slice_index >= info["shape"][0]:
@@ -24,7 +24,9 @@ def check_start(user: jobs.User, message: Any, info: dict[str, Any]) -> None:
         rle.decode(message.mask, expected_shape=tuple(info["shape"][1:]))
 
 
-def do_start_propagation(user: jobs.User, message: Any, info: dict[str, Any], *, reply_channel: str) -> Job:
+def do_start_propagation(
+    user: access.AnyUser, message: Any, info: dict[str, Any], *, reply_channel: str
+) -> Job:
     """Create the job row and, once committed, queue the task that runs it (``jobs.JOB_ROUTES``: the embed
     queue, since each step needs a new slice's embedding, which is encoder work interactive decoding must
     never wait behind)."""
@@ -42,6 +44,6 @@ def do_start_propagation(user: jobs.User, message: Any, info: dict[str, Any], *,
     )
 
 
-def do_cancel_job(user: jobs.User, job_id: int) -> Job:
+def do_cancel_job(user: access.AnyUser, job_id: int) -> Job:
     """Cancel a job from the socket: the very function the REST cancel calls, so the rules are one."""
     return jobs.do_cancel_job(user, job_id)
