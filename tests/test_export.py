@@ -26,9 +26,9 @@ from annotator import events
 from annotator.actions.exports import run_export_job
 from annotator.actions.imports import run_import_job
 from annotator.actions.masks import SaveRequest, do_save_revision, mask_shape
-from annotator.imaging import deid
 from annotator.imaging.orientation import RAS_TO_LPS
 from annotator.imaging.volumes import load_volume
+from annotator.importing import deid
 from annotator.models import Job, Label, Role, Series
 from tests.imaging_data import fresh_media, media_files, png_bytes, pyradiomics_dir
 from tests.segmentation.conftest import make_series

@@ -551,7 +551,7 @@ def test_a_background_import_that_fails_while_decoding_ends_failed_and_leaves_no
     paths = brain_series()[:10]
     with mock.patch.object(celery_app, "send_task"):
         response = upload(personas.client_for("owner"), personas.project, files_of(paths))
-    with mock.patch("annotator.imaging.dicom._decode", side_effect=dicom_decode_error):
+    with mock.patch("annotator.importing.dicom._decode", side_effect=dicom_decode_error):
         job = run_import_job(response.json()["job"]["id"])
     assert job.state == "failed"
     assert "cannot be decoded" in job.error

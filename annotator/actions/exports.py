@@ -27,10 +27,11 @@ from annotator.actions import jobs
 from annotator.actions.jobs import push_progress, report
 from annotator.actions.masks import mask_shape, read_volume
 from annotator.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge, UnsupportedMedia
-from annotator.exporting import coco, dicom_seg, masks_import, nifti, png
+from annotator.exporting import coco, dicom_seg, nifti, png
 from annotator.exporting.common import AnnotatorMasks, LabelInfo, label_map
 from annotator.imaging import volumes
 from annotator.imaging.limits import limit
+from annotator.importing import reference_masks
 from annotator.models import Job, Label, MaskTrack, Membership, Project, Series
 
 log = logging.getLogger(__name__)
@@ -316,8 +317,8 @@ def do_import_reference_labels(user, series: Series, name: str, upload: BinaryIO
     zip of slice PNGs). The file must have the series' geometry; otherwise nothing is written."""
     labels = project_labels(series.study.project_id)
     try:
-        values = masks_import.read(name, upload, series, labels)
-    except masks_import.Unsupported as exc:
+        values = reference_masks.read(name, upload, series, labels)
+    except reference_masks.Unsupported as exc:
         raise UnsupportedMedia(f"{name}: {exc}") from exc
     except ValueError as exc:
         raise InvalidInput(f"{name}: {exc}") from exc

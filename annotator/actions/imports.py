@@ -31,11 +31,12 @@ from pydicom.dataset import Dataset
 from annotator.actions import jobs
 from annotator.actions.jobs import push_progress, report
 from annotator.errors import Conflict, DomainError, InvalidInput, TooLarge
-from annotator.imaging import deid, dicom, formats, render, volumes
+from annotator.imaging import render, volumes
 from annotator.imaging.limits import limit
 from annotator.imaging.orientation import Oriented
-from annotator.imaging.sources import Source, collect
 from annotator.imaging.windows import presets_for
+from annotator.importing import deid, dicom, formats
+from annotator.importing.sources import Source, collect
 from annotator.models import Job, Project, Series, Study
 
 log = logging.getLogger(__name__)
