@@ -1,4 +1,4 @@
-"""Exporting masks (NIfTI, DICOM SEG, PNG, COCO) as a background job, and importing masks as reference labels.
+"""Exporting masks (NIfTI, DICOM SEG, PNG, COCO) as a background job.
 
 An export is a ``Job`` (kind "export") whose worker writes one zip to the media storage under ``exports/``;
 the zip is downloaded through the API by members of the project. Which masks: for each series and label, the
@@ -26,12 +26,10 @@ from annotator import access
 from annotator.actions import jobs
 from annotator.actions.jobs import push_progress, report
 from annotator.actions.masks import mask_shape, read_volume
-from annotator.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge, UnsupportedMedia
+from annotator.errors import Conflict, DomainError, InvalidInput, NotFound
 from annotator.exporting import coco, dicom_seg, nifti, png
 from annotator.exporting.common import AnnotatorMasks, LabelInfo, label_map
 from annotator.imaging import volumes
-from annotator.imaging.limits import limit
-from annotator.importing import reference_masks
 from annotator.models import Job, Label, MaskTrack, Membership, Project, Series
 
 log = logging.getLogger(__name__)
@@ -301,44 +299,3 @@ def export_file(job: Job) -> tuple[BinaryIO, str]:
     if not name or not volumes.storage().exists(name):
         raise NotFound("The export's file is gone; start the export again.")
     return volumes.storage().open(name, "rb"), job.result.get("filename") or Path(name).name
-
-
-# -- importing masks as reference labels ---------------------------------------------------------------
-
-
-def check_reference_upload(size: int | None) -> None:
-    most = limit("MAX_UPLOAD_BYTES")
-    if size is not None and size > most:
-        raise TooLarge(f"The upload is {size} bytes, over the limit of {most} bytes.")
-
-
-def do_import_reference_labels(user, series: Series, name: str, upload: BinaryIO) -> Series:
-    """Replace ``series``' reference label map with the uploaded mask file (NIfTI, NRRD, DICOM SEG, PNG or a
-    zip of slice PNGs). The file must have the series' geometry; otherwise nothing is written."""
-    labels = project_labels(series.study.project_id)
-    try:
-        values = reference_masks.read(name, upload, series, labels)
-    except reference_masks.Unsupported as exc:
-        raise UnsupportedMedia(f"{name}: {exc}") from exc
-    except ValueError as exc:
-        raise InvalidInput(f"{name}: {exc}") from exc
-    folder = str(Path(series.volume.name).parent)
-    stored, _ = volumes.save_array(f"{folder}/reference_labels.npy", values)
-    old = series.reference_labels.name
-    try:
-        with transaction.atomic():
-            locked = Series.objects.select_for_update().get(pk=series.pk)
-            locked.reference_labels = stored
-            locked.save(update_fields=["reference_labels"])
-            if old and old != stored:
-                transaction.on_commit(lambda: volumes.delete_files([old]))
-    except BaseException:
-        volumes.delete_files([stored])
-        raise
-    series.reference_labels = stored
-    return series
-
-
-def reference_summary(values: np.ndarray) -> dict[str, int]:
-    found, counts = np.unique(values[values > 0], return_counts=True)
-    return {str(int(v)): int(c) for v, c in zip(found, counts, strict=True)}

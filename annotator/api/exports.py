@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator.actions import exports
+from annotator.actions import exports, imports
 from annotator.api.masks import parse
 from annotator.api.permissions import ExportView, IsProjectOwner, ProjectView, SeriesView
 from annotator.api.studies import SeriesSerializer
@@ -39,10 +39,10 @@ class ReferenceLabelsView(SeriesView):
         upload = request.FILES.get("file")
         if upload is None:
             raise InvalidInput("No file was uploaded: send it as multipart form field 'file'.")
-        exports.check_reference_upload(upload.size)
-        series = exports.do_import_reference_labels(request.user, self.series, upload.name, upload)
+        imports.check_reference_upload(upload.size)
+        series = imports.do_import_reference_labels(request.user, self.series, upload.name, upload)
         labels = load_reference_labels(series)
         return Response(
-            {"series": SeriesSerializer(series).data, "labels": exports.reference_summary(labels)},
+            {"series": SeriesSerializer(series).data, "labels": imports.reference_summary(labels)},
             status=status.HTTP_201_CREATED,
         )
