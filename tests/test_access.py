@@ -3,6 +3,7 @@ permission classes on every scoped view, and one cancel rule for the REST API an
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from channels.db import database_sync_to_async
 from django.urls import URLPattern, get_resolver
@@ -12,6 +13,7 @@ from annotator.api.permissions import CanSeeJob, JobView, ProjectRole, ScopedVie
 from annotator.errors import Forbidden, NotFound
 from annotator.models import Job, Membership
 from tests.factories import LabelFactory, ProjectFactory
+from tests.segmentation.conftest import make_series
 from tests.test_consumer import connected
 
 # -- get_label -----------------------------------------------------------------------------------------
@@ -20,6 +22,11 @@ from tests.test_consumer import connected
 @pytest.fixture
 def liver(personas):
     return LabelFactory(project=personas.project, name="liver")
+
+
+@pytest.fixture
+def series(personas):
+    return make_series(personas.project, np.zeros((2, 4, 4), dtype=np.int16))
 
 
 @pytest.mark.parametrize("persona", ["owner", "annotator", "reviewer"])
@@ -66,15 +73,6 @@ def test_a_label_of_another_project_is_refused_by_the_mask_api(personas, liver, 
     assert (
         personas.client_for("annotator").get(f"/api/series/{series.id}/masks/{liver.id}/").status_code == 200
     )
-
-
-@pytest.fixture
-def series(personas):
-    import numpy as np
-
-    from tests.segmentation.conftest import make_series
-
-    return make_series(personas.project, np.zeros((2, 4, 4), dtype=np.int16))
 
 
 # -- every scoped REST view is guarded by a permission class --------------------------------------------
