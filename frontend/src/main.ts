@@ -1,16 +1,8 @@
 /** One entry for every page: #app's data-page says which page this is (annotator/templates/annotator/app.html). */
 
 import "./styles.css";
+import type { PageContext } from "./pageContext";
 import { Banner } from "./ui/banner";
-
-export interface PageContext {
-  root: HTMLElement;
-  banner: Banner;
-  username: string;
-  projectId: number | null;
-  seriesId: number | null;
-  role: string | null;
-}
 
 function idOf(value: string | undefined): number | null {
   const n = Number(value);

@@ -17,7 +17,7 @@ import {
   type WindowPresetInfo,
 } from "../endpoints";
 import { applyFlips, diffMasks, History, nearestSlice, type EditSource, type SliceChange } from "../history";
-import type { PageContext } from "../main";
+import type { PageContext } from "../pageContext";
 import { countOpaque, countSet, imageToClient, type ProbeMask, type ViewerProbe } from "../probe";
 import { composite, MaskVolume, parseColor, unionRect, type OverlayLayer, type Rect } from "../maskLayer";
 import { EarlyMessages, PropagationRun } from "../propagation";
