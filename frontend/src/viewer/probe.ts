@@ -4,7 +4,7 @@
  * the save state and the timings. Read-only: the tests drive the viewer with the mouse and keyboard only.
  */
 
-import type { Rle } from "./rle";
+import type { Rle } from "../rle";
 import type { Viewport } from "./viewport";
 
 export interface ProbeMask {

@@ -6,8 +6,8 @@
  */
 
 import { Api } from "../api";
-import { Autosaver, describeAutosave, revisionName, type AutosaveState } from "../autosave";
-import { floodFill, stampDisc, strokeSegment, type Point } from "../brush";
+import { Autosaver, describeAutosave, revisionName, type AutosaveState } from "./autosave";
+import { floodFill, stampDisc, strokeSegment, type Point } from "./brush";
 import {
   endpoints,
   SOCKET_HEADER,
@@ -16,20 +16,20 @@ import {
   type SeriesInfo,
   type WindowPresetInfo,
 } from "../endpoints";
-import { applyFlips, diffMasks, History, nearestSlice, type EditSource, type SliceChange } from "../history";
+import { applyFlips, diffMasks, History, nearestSlice, type EditSource, type SliceChange } from "./history";
 import type { PageContext } from "../pageContext";
-import { countOpaque, countSet, imageToClient, type ProbeMask, type ViewerProbe } from "../probe";
-import { composite, MaskVolume, parseColor, unionRect, type OverlayLayer, type Rect } from "../maskLayer";
-import { EarlyMessages, PropagationRun } from "../propagation";
+import { countOpaque, countSet, imageToClient, type ProbeMask, type ViewerProbe } from "./probe";
+import { composite, MaskVolume, parseColor, unionRect, type OverlayLayer, type Rect } from "./maskLayer";
+import { EarlyMessages, PropagationRun } from "./propagation";
 import type { JobState, PresenceUser, PromptResult, RevisionSummary, ServerMessage, ServerMessageOf } from "../protocol";
 import { decode, encode, type Rle } from "../rle";
-import { actionForKey, SHORTCUTS, type Action } from "../shortcuts";
-import { rgbToRgba, SliceSource, type RawSlice } from "../sliceSource";
+import { actionForKey, SHORTCUTS, type Action } from "./shortcuts";
+import { rgbToRgba, SliceSource, type RawSlice } from "./sliceSource";
 import { AnnotatorSocket, describeStatus, socketUrl, type SocketStatus } from "../socket";
 import { header } from "../ui/chrome";
 import { clear, h } from "../ui/dom";
-import { CT_PRESETS, applyWindow, describeWindow, dragSensitivity, dragWindow, intensityRange, percentileWindow, type DisplayWindow } from "../windowing";
-import { clamp, Viewport, wheelZoomFactor } from "../viewport";
+import { CT_PRESETS, applyWindow, describeWindow, dragSensitivity, dragWindow, intensityRange, percentileWindow, type DisplayWindow } from "./windowing";
+import { clamp, Viewport, wheelZoomFactor } from "./viewport";
 
 type Tool = "box" | "point-positive" | "point-negative" | "brush" | "eraser" | "fill" | "pan";
 
