@@ -23,27 +23,13 @@ import { composite, MaskVolume, parseColor, unionRect, type OverlayLayer, type R
 import { EarlyMessages, PropagationRun } from "./propagation";
 import type { JobState, PresenceUser, PromptResult, RevisionSummary, ServerMessage, ServerMessageOf } from "../protocol";
 import { decode, encode, type Rle } from "../rle";
-import { actionForKey, SHORTCUTS, type Action } from "./shortcuts";
+import { actionForKey, EDIT_TOOLS, keyHint, SHORTCUTS, TOOLS, type Action, type Tool } from "./tools";
 import { rgbToRgba, SliceSource, type RawSlice } from "./sliceSource";
 import { AnnotatorSocket, describeStatus, socketUrl, type SocketStatus } from "../socket";
 import { header } from "../ui/chrome";
 import { clear, h } from "../ui/dom";
 import { CT_PRESETS, applyWindow, describeWindow, dragSensitivity, dragWindow, intensityRange, percentileWindow, type DisplayWindow } from "./windowing";
 import { clamp, Viewport, wheelZoomFactor } from "./viewport";
-
-type Tool = "box" | "point-positive" | "point-negative" | "brush" | "eraser" | "fill" | "pan";
-
-const TOOLS: { tool: Tool; label: string; key: string }[] = [
-  { tool: "box", label: "Box", key: "B" },
-  { tool: "point-positive", label: "+ Point", key: "P" },
-  { tool: "point-negative", label: "− Point", key: "N" },
-  { tool: "brush", label: "Brush", key: "D" },
-  { tool: "eraser", label: "Eraser", key: "E" },
-  { tool: "fill", label: "Fill", key: "F" },
-  { tool: "pan", label: "Pan", key: "V" },
-];
-
-const EDIT_TOOLS = new Set<Tool>(["box", "point-positive", "point-negative", "brush", "eraser", "fill"]);
 
 interface Candidate {
   slice: number;
@@ -619,8 +605,8 @@ export class Viewer {
   // --- side panels -------------------------------------------------------------------------------------
   private buildToolbar(): void {
     clear(this.toolbar);
-    for (const { tool, label, key } of TOOLS) {
-      const button = h("button", { type: "button", "data-tool": tool, title: `${label} (${key})` }, label) as HTMLButtonElement;
+    for (const { tool, label } of TOOLS) {
+      const button = h("button", { type: "button", "data-tool": tool, title: `${label} (${keyHint(`tool.${tool}`)})` }, label) as HTMLButtonElement;
       button.disabled = this.readOnly && EDIT_TOOLS.has(tool);
       button.addEventListener("click", () => this.setTool(tool));
       this.toolbar.append(button);
