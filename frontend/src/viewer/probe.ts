@@ -2,9 +2,14 @@
  * What the end-to-end browser tests (tests/browser/) read from a running viewer through
  * `window.__delineate`: where an image pixel is on the screen, what the mask layer shows, the masks held,
  * the save state and the timings. Read-only: the tests drive the viewer with the mouse and keyboard only.
+ *
+ * Kept out of the viewer's own code paths: `recordPerf` listens on the viewer's bus for the timings, and
+ * `installProbe` (called once by the page, viewer/index.ts) publishes read-only views of the state.
  */
 
-import type { Rle } from "../rle";
+import { encode, type Rle } from "../rle";
+import type { Dispatched, ViewerEvent } from "./bus";
+import type { ViewerState } from "./state";
 import type { Viewport } from "./viewport";
 
 export interface ProbeMask {
@@ -14,8 +19,16 @@ export interface ProbeMask {
   rle: Rle;
 }
 
+/** Numbers the end-to-end round reads (window.__delineate.perf): box mouse-up → mask drawn; brush frames. */
+export interface PerfLog {
+  boxToMaskMs: number[];
+  /** The worker's share of each of those (prompt.result timings.total_ms). */
+  promptServerMs: number[];
+  brushFrameMs: number[];
+}
+
 export interface ViewerProbe {
-  perf: { boxToMaskMs: number[]; promptServerMs: number[]; brushFrameMs: number[] };
+  perf: PerfLog;
   /** Viewport (client) coordinates of image point (x, y): what page.mouse.move takes. */
   imageToScreen(x: number, y: number): [number, number];
   slice(): number;
@@ -73,4 +86,72 @@ export function countSet(mask: Uint8Array): number {
   let n = 0;
   for (let i = 0; i < mask.length; i++) if (mask[i]) n++;
   return n;
+}
+
+/** Where the bus can be listened to. */
+export interface BusLike {
+  onCommand(listener: (d: Dispatched) => void): () => void;
+  onEvent(listener: (e: ViewerEvent) => void): () => void;
+  now(): number;
+}
+
+/**
+ * Collect the timings from the bus: a prompt's time from the command (mouse-up) to the frame after its
+ * candidate is drawn, the worker's share of it, and how long each brush or eraser step took to paint.
+ */
+export function recordPerf(bus: BusLike, nextFrame: (run: () => void) => void = (run) => requestAnimationFrame(run)): PerfLog {
+  const perf: PerfLog = { boxToMaskMs: [], promptServerMs: [], brushFrameMs: [] };
+  bus.onEvent((event) => {
+    if (event.type !== "prompt.answered") return;
+    nextFrame(() => perf.boxToMaskMs.push(bus.now() - event.startedAt));
+    perf.promptServerMs.push(event.serverMs);
+  });
+  bus.onCommand(({ command, ms }) => {
+    if (command.type === "stroke.begin" || command.type === "stroke.extend") perf.brushFrameMs.push(ms);
+  });
+  return perf;
+}
+
+/** What the probe reads that is not in the state: the screen and the save state. */
+export interface ProbeSource {
+  state: ViewerState;
+  perf: PerfLog;
+  imageToScreen(x: number, y: number): [number, number];
+  overlayPixels(): number;
+  screenMaskPixels(): number;
+  hasUnsaved(): boolean;
+}
+
+export function viewerProbe({ state, perf, imageToScreen, overlayPixels, screenMaskPixels, hasUnsaved }: ProbeSource): ViewerProbe {
+  const { height, width } = state.geometry;
+  const maskOf = (z: number, labelId: number, mask: Uint8Array): ProbeMask => ({ slice: z, labelId, pixels: countSet(mask), rle: encode(mask, height, width) });
+  return {
+    perf,
+    imageToScreen,
+    slice: () => state.slice,
+    activeLabelId: () => state.activeLabel?.id ?? null,
+    embeddingReady: () => state.ready.has(state.slice),
+    mask: (z = state.slice, labelId = state.activeLabel?.id ?? 0) => maskOf(z, labelId, state.volume.peek(labelId, z) ?? new Uint8Array(width * height)),
+    candidate: () => {
+      const c = state.candidate;
+      return c ? { ...maskOf(c.slice, c.labelId, c.masks[c.index]!.mask), iou: c.masks[c.index]!.iou } : null;
+    },
+    overlayPixels,
+    screenMaskPixels,
+    hasUnsaved,
+    readySlices: () => [...state.ready].sort((a, b) => a - b),
+    embeddingEvents: () => state.embeddingEvents,
+    displayWindow: () => ({ ...state.window }),
+    propagation: () => {
+      const r = state.propagation;
+      return r
+        ? { jobId: r.jobId, phase: r.phase, received: r.received, slices: r.slices, dropped: r.dropped, lateEvents: r.lateEvents, text: r.describe() }
+        : null;
+    },
+  };
+}
+
+/** Publish the probe as `window.__delineate` (with the viewer itself, for debugging by hand). */
+export function installProbe(target: object, probe: ViewerProbe, viewer: unknown): void {
+  (target as { __delineate?: unknown }).__delineate = { viewer, ...probe };
 }
