@@ -34,7 +34,7 @@ async function start(): Promise<void> {
         (await import("./pages/project")).mount(context);
         break;
       case "viewer":
-        (await import("./viewer/controller")).mount(context);
+        (await import("./viewer/page")).mount(context);
         break;
       default:
         banner.show(`Unknown page ${JSON.stringify(data.page)}.`, "error");
