@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { viewerState } from "../testing/viewer";
 import type { Command } from "./bus";
-import { PointerInput, typingInto, type InputSurface } from "./input";
+import { ViewerInput, typingInto, type InputSurface } from "./input";
 import type { RawSlice } from "./sliceSource";
 import type { ViewerState } from "./state";
 
@@ -16,7 +16,7 @@ function setup(state: ViewerState = viewerState(), raw?: RawSlice) {
     release: (id) => void log.push(`release ${id}`),
     focus: () => void log.push("focus"),
   };
-  const input = new PointerInput({
+  const input = new ViewerInput({
     state,
     surface,
     dispatch: (c) => void commands.push(c),

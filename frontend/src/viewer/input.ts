@@ -60,7 +60,7 @@ export function typingInto(target: EventTarget | null): boolean {
   return (el.tagName === "INPUT" && el.type !== "range") || el.tagName === "TEXTAREA";
 }
 
-export class PointerInput {
+export class ViewerInput {
   private spaceHeld = false;
 
   constructor(private readonly deps: InputDeps) {}
@@ -196,8 +196,8 @@ export class PointerInput {
   }
 }
 
-/** Connect a PointerInput to the page: pointer and wheel events of the prompt canvas, keys of the window. */
-export function bindInput(canvas: HTMLCanvasElement, stage: HTMLElement, win: Window, make: (surface: InputSurface) => PointerInput): PointerInput {
+/** Connect a ViewerInput to the page: pointer and wheel events of the prompt canvas, keys of the window. */
+export function bindInput(canvas: HTMLCanvasElement, stage: HTMLElement, win: Window, make: (surface: InputSurface) => ViewerInput): ViewerInput {
   const input = make({
     local: (clientX, clientY) => {
       const rect = canvas.getBoundingClientRect();

@@ -9,9 +9,9 @@ import { endpoints, type ProjectInfo, type SeriesInfo } from "../endpoints";
 import type { PageContext } from "../pageContext";
 import { AnnotatorSocket, socketUrl } from "../socket";
 import { ViewerController, type SocketHandlers } from "./controller";
-import { bindInput, PointerInput } from "./input";
+import { bindInput, ViewerInput } from "./input";
 import { buildLayout } from "./layout";
-import { installProbe, recordPerf, viewerProbe } from "./probe";
+import { countOpaque, imageToClient, installProbe, recordPerf, viewerProbe } from "./probe";
 import { ViewerScreen } from "./screen";
 import { createViewerState } from "./state";
 
@@ -40,7 +40,7 @@ async function open(ctx: PageContext): Promise<ViewerController> {
   const perf = recordPerf(viewer.bus);
   new ResizeObserver(() => screen.renderer.resize()).observe(layout.stage);
   bindInput(layout.canvases.prompt, layout.stage, window, (surface) =>
-    new PointerInput({
+    new ViewerInput({
       state,
       surface,
       dispatch: viewer.bus.dispatch,
@@ -57,15 +57,15 @@ async function open(ctx: PageContext): Promise<ViewerController> {
     }
   });
   await viewer.start();
-  const renderer = screen.renderer;
+  const { prompt, mask } = layout.canvases;
   installProbe(
     window,
     viewerProbe({
       state,
       perf,
-      imageToScreen: (x, y) => renderer.imageToScreen(x, y),
-      overlayPixels: () => renderer.overlayPixels(),
-      screenMaskPixels: () => renderer.screenMaskPixels(),
+      imageToScreen: (x, y) => imageToClient(state.viewport, prompt.getBoundingClientRect(), x, y),
+      overlayPixels: () => countOpaque(screen.renderer.overlay.data),
+      screenMaskPixels: () => countOpaque(mask.getContext("2d")!.getImageData(0, 0, mask.width, mask.height).data),
       hasUnsaved: () => autosave.hasUnsaved,
     }),
     viewer,

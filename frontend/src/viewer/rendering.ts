@@ -9,7 +9,6 @@
 import { applyWindow } from "./windowing";
 import { composite, parseColor, type OverlayLayer, type Rect } from "./maskLayer";
 import { rgbToRgba, type RawSlice } from "./sliceSource";
-import { countOpaque, imageToClient } from "./probe";
 import type { ViewerState } from "./state";
 
 /** The overlay of the current slice: visible labels in order, then the candidate on top. */
@@ -66,7 +65,8 @@ export class Renderer {
   private readonly imageBuffer = document.createElement("canvas");
   private readonly maskBuffer = document.createElement("canvas");
   private readonly imageData: ImageData;
-  private readonly maskData: ImageData;
+  /** the composited overlay of the current slice, at image resolution */
+  readonly overlay: ImageData;
   private drawQueued = false;
   private resized = false;
 
@@ -78,7 +78,7 @@ export class Renderer {
     this.imageBuffer.width = this.maskBuffer.width = width;
     this.imageBuffer.height = this.maskBuffer.height = height;
     this.imageData = new ImageData(width, height);
-    this.maskData = new ImageData(width, height);
+    this.overlay = new ImageData(width, height);
   }
 
   image(raw: RawSlice | undefined): void {
@@ -91,10 +91,10 @@ export class Renderer {
 
   mask(rect?: Rect | null): void {
     const opacity = this.state.masksVisible ? this.state.opacity : 0;
-    composite(overlayLayers(this.state), opacity, this.maskData.data, this.state.geometry.width, rect ?? undefined);
+    composite(overlayLayers(this.state), opacity, this.overlay.data, this.state.geometry.width, rect ?? undefined);
     const ctx = this.maskBuffer.getContext("2d")!;
-    if (rect) ctx.putImageData(this.maskData, 0, 0, rect.x0, rect.y0, rect.x1 - rect.x0, rect.y1 - rect.y0);
-    else ctx.putImageData(this.maskData, 0, 0);
+    if (rect) ctx.putImageData(this.overlay, 0, 0, rect.x0, rect.y0, rect.x1 - rect.x0, rect.y1 - rect.y0);
+    else ctx.putImageData(this.overlay, 0, 0);
     this.redraw();
   }
 
@@ -121,22 +121,6 @@ export class Renderer {
     if (first) viewport.fit();
     this.resized = true;
     this.draw();
-  }
-
-  /** Pixels the composited overlay paints, at image resolution. */
-  overlayPixels(): number {
-    return countOpaque(this.maskData.data);
-  }
-
-  /** Pixels of the on-screen mask canvas that are not transparent. */
-  screenMaskPixels(): number {
-    const { width, height } = this.canvases.mask;
-    return countOpaque(this.canvases.mask.getContext("2d")!.getImageData(0, 0, width, height).data);
-  }
-
-  /** Client coordinates of an image point. */
-  imageToScreen(x: number, y: number): [number, number] {
-    return imageToClient(this.state.viewport, this.canvases.prompt.getBoundingClientRect(), x, y);
   }
 
   private draw(): void {
