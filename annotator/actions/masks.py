@@ -11,11 +11,8 @@ from django.db import transaction
 
 from annotator import events
 from annotator.errors import Conflict, Forbidden, InvalidInput
+from annotator.messages import RevisionCreated, RevisionSummary
 from annotator.models import Label, MaskRevision, MaskSource, MaskTrack, Role
-
-
-def series_group(series_id: int) -> str:
-    return f"series.{series_id}"
 
 
 def mask_shape(series) -> tuple[int, int, int]:
@@ -205,14 +202,13 @@ def _create_revision(
     revision.save()
     track.head = revision
     track.save(update_fields=["head"])
-    payload = {
-        "type": "revision.created",
-        "series_id": track.series_id,
-        "label_id": track.label_id,
-        "annotator": user.get_username(),
-        "revision": revision_summary(revision),
-    }
-    events.send_on_commit(series_group(track.series_id), payload, skip_channel=skip_channel)
+    message = RevisionCreated(
+        series_id=track.series_id,
+        label_id=track.label_id,
+        annotator=user.get_username(),
+        revision=RevisionSummary.model_validate(revision_summary(revision)),
+    )
+    events.send_on_commit(events.series_group(track.series_id), message, skip_channel=skip_channel)
     return revision
 
 

@@ -50,7 +50,9 @@ def do_start_propagation(user, message, info: dict, *, reply_channel: str) -> Jo
             message="Waiting for a worker.",
         )
         transaction.on_commit(
-            lambda: celery_app.send_task("ml_worker.tasks.propagate", args=[job.id], queue=QUEUE_EMBED)
+            lambda: celery_app.send_task(
+                "annotator.tasks.run_propagation_job", args=[job.id], queue=QUEUE_EMBED
+            )
         )
     return job
 
