@@ -63,10 +63,10 @@ def redis_url(redis_server, settings):
     """Point the app's Redis clients at the session's real Redis, emptied for this test."""
     import redis
 
-    from annotator import segmentation
+    from annotator import scheduling
 
     redis.Redis.from_url(redis_server).flushdb()
     settings.REDIS_URL = redis_server
-    segmentation.redis_client.cache_clear()
+    scheduling.redis_client.cache_clear()
     yield redis_server
-    segmentation.redis_client.cache_clear()
+    scheduling.redis_client.cache_clear()

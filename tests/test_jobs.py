@@ -82,9 +82,8 @@ def test_every_job_kind_runs_on_a_queue_the_workers_consume():
     assert {route.queue for route in JOB_ROUTES.values()} <= set(QUEUES)
 
 
-@pytest.mark.parametrize("kind", ["import", "export"])
+@pytest.mark.parametrize("kind", ["import", "export", "propagate"])
 def test_the_task_a_job_kind_names_is_registered_with_the_celery_app(kind):
-    # ("propagate" names a task that arrives with the ml_worker/annotator split; it joins this list then.)
     import annotator.tasks  # noqa: F401 - registers the app's tasks, as the worker's autodiscovery does
 
     assert JOB_ROUTES[kind].task in celery_app.tasks

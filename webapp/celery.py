@@ -21,11 +21,11 @@ app.conf.update(
     task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
     task_default_queue=QUEUE_EMBED,
     task_routes={
-        "ml_worker.tasks.ping": {"queue": QUEUE_INTERACTIVE},
-        "ml_worker.tasks.notify_group": {"queue": QUEUE_INTERACTIVE},
-        "ml_worker.tasks.decode_prompt": {"queue": QUEUE_INTERACTIVE},
-        "ml_worker.tasks.embed_runner": {"queue": QUEUE_EMBED},
-        "ml_worker.tasks.propagate": {"queue": QUEUE_EMBED},
+        "annotator.tasks.ping": {"queue": QUEUE_INTERACTIVE},
+        "annotator.tasks.notify_group": {"queue": QUEUE_INTERACTIVE},
+        "annotator.tasks.decode_prompt": {"queue": QUEUE_INTERACTIVE},
+        "annotator.tasks.embed_runner": {"queue": QUEUE_EMBED},
+        "annotator.tasks.run_propagation_job": {"queue": QUEUE_EMBED},
     },
     task_acks_late=True,
     worker_prefetch_multiplier=1,
@@ -35,4 +35,4 @@ app.conf.update(
     result_expires=3600,
     broker_connection_retry_on_startup=True,
 )
-app.autodiscover_tasks(["ml_worker", "annotator"])
+app.autodiscover_tasks(["annotator"])

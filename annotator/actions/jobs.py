@@ -76,12 +76,12 @@ def push_progress(job: Job) -> None:
     """Tell the job's creator (every open tab) where the job stands, once the current transaction commits."""
     if job.created_by_id is None:
         return
-    payload = {"type": "job.progress", "job": job.as_event()}
+    message = events.job_progress(job)
     group = events.user_group(job.created_by_id)
 
     def send() -> None:
         try:
-            events.send_to_group(group, payload)
+            events.send_to_group(group, message)
         except Exception as exc:  # noqa: BLE001 - a missing channel layer must not fail the job itself
             log.warning("could not push progress of job %s: %s", job.pk, exc)
 

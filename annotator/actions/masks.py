@@ -16,11 +16,8 @@ from django.db.models import QuerySet
 from annotator import events, rle
 from annotator.errors import Conflict, Forbidden, InvalidInput, NotFound
 from annotator.imaging.volumes import mask_shape
+from annotator.messages import RevisionCreated, RevisionSummary
 from annotator.models import Label, MaskRevision, MaskSource, MaskTrack, Role, Series
-
-
-def series_group(series_id: int) -> str:
-    return f"series.{series_id}"
 
 
 def pack(volume: np.ndarray) -> bytes:
@@ -203,14 +200,13 @@ def _create_revision(
     revision.save()
     track.head = revision
     track.save(update_fields=["head"])
-    payload = {
-        "type": "revision.created",
-        "series_id": track.series_id,
-        "label_id": track.label_id,
-        "annotator": user.get_username(),
-        "revision": revision_summary(revision),
-    }
-    events.send_on_commit(series_group(track.series_id), payload, skip_channel=skip_channel)
+    message = RevisionCreated(
+        series_id=track.series_id,
+        label_id=track.label_id,
+        annotator=user.get_username(),
+        revision=RevisionSummary.model_validate(revision_summary(revision)),
+    )
+    events.send_on_commit(events.series_group(track.series_id), message, skip_channel=skip_channel)
     return revision
 
 

@@ -7,12 +7,13 @@ from typing import Any
 from annotator import access, rle
 from annotator.actions import jobs
 from annotator.errors import Forbidden, NotFound
+from annotator.messages import PropagateMessage
 from annotator.models import Job, Role
 
 PROPAGATE = "propagate"
 
 
-def check_start(user: access.AnyUser, message: Any, info: dict[str, Any]) -> None:
+def check_start(user: access.AnyUser, message: PropagateMessage, info: dict[str, Any]) -> None:
     if info["role"] not in (Role.OWNER, Role.ANNOTATOR):
         raise Forbidden("Reviewers cannot create masks.")
     if message.slice_index >= info["shape"][0]:
@@ -25,7 +26,7 @@ def check_start(user: access.AnyUser, message: Any, info: dict[str, Any]) -> Non
 
 
 def do_start_propagation(
-    user: access.AnyUser, message: Any, info: dict[str, Any], *, reply_channel: str
+    user: access.AnyUser, message: PropagateMessage, info: dict[str, Any], *, reply_channel: str
 ) -> Job:
     """Create the job row and, once committed, queue the task that runs it (``jobs.JOB_ROUTES``: the embed
     queue, since each step needs a new slice's embedding, which is encoder work interactive decoding must

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from annotator import events
 from annotator.errors import Conflict, Forbidden, InvalidInput
+from annotator.messages import AssignmentState, AssignmentUpdated, QueueChanged
 from annotator.models import Assignment, Label, Membership, Project, Role, Series, Task
 
 QueueOrdering = Callable[[QuerySet, object, Project], Iterable[Task]]
@@ -109,8 +110,7 @@ def do_create_tasks(
         tasks.append(task)
     for annotator in annotators:
         events.send_on_commit(
-            events.user_group(annotator.id),
-            {"type": "queue.changed", "project": project.id, "added": len(tasks)},
+            events.user_group(annotator.id), QueueChanged(project=project.id, added=len(tasks))
         )
     return tasks
 
@@ -124,7 +124,7 @@ def do_assign(task: Task, annotator_ids: list[int]) -> list[Assignment]:
     )
     for assignment in created:
         events.send_on_commit(
-            events.user_group(assignment.annotator_id), {"type": "queue.changed", "project": task.project_id}
+            events.user_group(assignment.annotator_id), QueueChanged(project=task.project_id)
         )
     return list(task.assignments.select_related("annotator"))
 
@@ -181,7 +181,7 @@ def do_transition(
     assignment.refresh_from_db()
     events.send_on_commit(
         events.user_group(assignment.annotator_id),
-        {"type": "assignment.updated", "assignment": {"id": assignment.id, "state": assignment.state}},
+        AssignmentUpdated(assignment=AssignmentState(id=assignment.id, state=assignment.state)),
     )
     return assignment
 

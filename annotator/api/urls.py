@@ -5,6 +5,7 @@ from annotator.api import exports, masks, members, studies, tasks, views
 urlpatterns = [
     path("projects/", views.ProjectListView.as_view(), name="api-projects"),
     path("projects/<int:project_id>/", views.ProjectDetailView.as_view(), name="api-project"),
+    path("window-presets/", views.WindowPresetsView.as_view(), name="api-window-presets"),
     path("series/<int:series_id>/masks/", masks.SeriesMasksView.as_view(), name="api-series-masks"),
     path(
         "series/<int:series_id>/masks/<int:label_id>/", masks.LabelMaskView.as_view(), name="api-label-mask"

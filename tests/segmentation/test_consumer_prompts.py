@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from annotator import segmentation
+from annotator import consumers, scheduling, segmentation
 from tests.segmentation.conftest import make_series
 from webapp.asgi import application
 
@@ -17,9 +17,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 def sent(monkeypatch, redis_url):
     """Prompts handed to the workers (the Celery send is replaced; everything before it is real)."""
     calls: list[dict] = []
-    monkeypatch.setattr(segmentation, "send_decode", calls.append)
-    monkeypatch.setattr(segmentation, "start_embedding_runners", lambda: None)
-    monkeypatch.setattr(segmentation, "model_key", lambda name=None: "test-model")
+    monkeypatch.setattr(
+        segmentation, "send_decode", lambda request: calls.append(request.model_dump(mode="json"))
+    )
+    monkeypatch.setattr(consumers, "start_embedding_runners", lambda: None)
+    monkeypatch.setattr(scheduling, "embeddings_key", lambda name=None: "test-model")
     return calls
 
 

@@ -45,7 +45,7 @@ class FakeSocket implements ViewerSocket {
 
   subscribe(scope: Scope, extra?: Record<string, unknown>): Promise<ServerMessage> {
     this.subscriptions.push({ scope, extra });
-    return Promise.resolve({ type: "subscribed", embeddings: { preset: "soft_tissue", ready: [1, 2], total: 5 }, presence: [{ username: "jon", slice_index: 4 }] });
+    return Promise.resolve({ type: "subscribed", scope, series: { id: 7, shape: [5, 8, 10], preset: "soft_tissue" }, embeddings: { preset: "soft_tissue", ready: [1, 2], total: 5 }, presence: [{ username: "jon", slice_index: 4 }] });
   }
 
   prompt(message: PromptMessage): Promise<PromptResult> {
@@ -187,6 +187,7 @@ describe("the viewer controller", () => {
       slice_index: m.slice_index,
       masks: [{ rle: encode(model, 8, 10), iou: 0.9 }],
       model: "litemedsam@1",
+      embedding_computed: false,
       timings: { decode_ms: 10, total_ms: 20 },
     });
     run({ type: "prompt.box", box: [2, 2, 6, 6] });

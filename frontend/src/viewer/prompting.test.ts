@@ -27,6 +27,7 @@ function result(slice: number, masks: Uint8Array[], ious = masks.map(() => 0.9))
     slice_index: slice,
     masks: masks.map((m, i) => ({ rle: encode(m, 8, 10), iou: ious[i]! })),
     model: "litemedsam@1",
+    embedding_computed: false,
     timings: { decode_ms: 12.4, total_ms: 30.6 },
   };
 }

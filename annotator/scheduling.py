@@ -6,6 +6,9 @@ number of runner tasks on the ``embed`` queue pop the nearest wanted slice, embe
 themselves while work remains. Runners are leases (``SET NX EX``): a runner that dies frees its lease when
 it expires, and the next ``view`` starts a new one. When the last viewer leaves a series its wanted set is
 dropped, so nobody's CPU goes to a series nobody looks at.
+
+Which slices are ready is kept per image encoder (``ml_worker.sam.build.encoder_key``): a new encoder
+means new embeddings, a decoder-only fine-tune does not.
 """
 
 from __future__ import annotations
@@ -13,8 +16,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
 
 import redis
+from celery import current_app as celery_app
+from django.conf import settings
+
+from annotator.queues import QUEUE_EMBED
+
+# The embed runner task (annotator/tasks.py), sent by name so the web process never imports the worker side.
+EMBED_RUNNER_TASK = "annotator.tasks.embed_runner"
 
 # Leases outlive the slowest single embedding (ViT-B on CPU: ~10 s) by a wide margin.
 RUNNER_LEASE_S = 60
@@ -26,8 +38,8 @@ def want_key(series_id: int, preset: str) -> str:
     return f"emb:want:{series_id}:{preset}"
 
 
-def ready_key(series_id: int, preset: str, model_key: str) -> str:
-    return f"emb:ready:{series_id}:{preset}:{model_key}"
+def ready_key(series_id: int, preset: str, encoder_key: str) -> str:
+    return f"emb:ready:{series_id}:{preset}:{encoder_key}"
 
 
 def viewers_key(series_id: int) -> str:
@@ -42,20 +54,20 @@ def runner_key(index: int) -> str:
 
 
 class Scheduler:
-    def __init__(self, client: redis.Redis, model_key: str, runners: int = 1) -> None:
+    def __init__(self, client: redis.Redis, encoder_key: str, runners: int = 1) -> None:
         self.r = client
-        self.model_key = model_key
+        self.encoder_key = encoder_key
         self.runners = runners
 
     # Readiness -----------------------------------------------------------------------------------
     def mark_ready(self, series_id: int, preset: str, index: int) -> None:
         pipe = self.r.pipeline()
-        pipe.sadd(ready_key(series_id, preset, self.model_key), index)
+        pipe.sadd(ready_key(series_id, preset, self.encoder_key), index)
         pipe.zrem(want_key(series_id, preset), index)
         pipe.execute()
 
     def ready(self, series_id: int, preset: str) -> set[int]:
-        return {int(v) for v in self.r.smembers(ready_key(series_id, preset, self.model_key))}
+        return {int(v) for v in self.r.smembers(ready_key(series_id, preset, self.encoder_key))}
 
     # Viewing ---------------------------------------------------------------------------------------
     def view(self, series_id: int, preset: str, center: int, total: int, viewer: str, username: str) -> None:
@@ -99,7 +111,7 @@ class Scheduler:
             info = json.loads(raw)
             self._rescore(series_id, info["preset"], info["total"])
 
-    def viewers(self, series_id: int) -> list[dict]:
+    def viewers(self, series_id: int) -> list[dict[str, Any]]:
         now = time.time()
         users = []
         for channel, raw in self.r.hgetall(viewers_key(series_id)).items():
@@ -138,3 +150,36 @@ class Scheduler:
             series_id, preset = (key.decode() if isinstance(key, bytes) else key).split(":", 1)
             total += self.r.zcard(want_key(int(series_id), preset))
         return total
+
+
+# The app's scheduler ---------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@lru_cache(maxsize=4)
+def embeddings_key(name: str | None = None) -> str:
+    """The serving model's image-encoder identity, read from the checkpoint registry (no model loaded)."""
+    from ml_worker.sam.build import encoder_key, expected_encoder_sha256
+
+    name = name or settings.DEFAULT_MODEL
+    return encoder_key(name, expected_encoder_sha256(name))
+
+
+def scheduler() -> Scheduler:
+    return Scheduler(redis_client(), embeddings_key(), runners=settings.EMBED_RUNNERS)
+
+
+def start_embedding_runners() -> None:
+    """Start as many runners as there are free leases (none when they all run already)."""
+    sched = scheduler()
+    for _ in range(sched.runners):
+        index = sched.claim_runner()
+        if index is None:
+            return
+        enqueue_runner(index)
+
+
+def enqueue_runner(index: int) -> None:
+    celery_app.send_task(EMBED_RUNNER_TASK, args=[index], queue=QUEUE_EMBED)
