@@ -104,9 +104,16 @@ class Orthanc:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def config(root: Path, http_port: int, dicom_port: int, users: dict[str, str]) -> dict:
+def config(
+    root: Path, http_port: int, dicom_port: int, users: dict[str, str], lua: str | None = None
+) -> dict:
     storage = root / "storage"
+    scripts = []
+    if lua:
+        (root / "filter.lua").write_text(lua)
+        scripts.append(str(root / "filter.lua"))
     return {
+        "LuaScripts": scripts,
         "Name": "DELINEATE_TEST",
         "StorageDirectory": str(storage),
         "IndexDirectory": str(storage),
@@ -127,14 +134,16 @@ def config(root: Path, http_port: int, dicom_port: int, users: dict[str, str]) -
 
 
 @contextlib.contextmanager
-def temporary_orthanc(users: dict[str, str] | None = None) -> Iterator[Orthanc]:
+def temporary_orthanc(users: dict[str, str] | None = None, lua: str | None = None) -> Iterator[Orthanc]:
+    """``users``: HTTP basic credentials to require; ``lua``: an Orthanc Lua script, e.g. a
+    ``ReceivedInstanceFilter`` that refuses some instances (to test how a rejected store is reported)."""
     reason = missing()
     if reason:
         raise RuntimeError(reason)
     root = Path(tempfile.mkdtemp(prefix="delineate-orthanc-"))
     server = Orthanc(free_port(), free_port(), root, dict(users or {}))
     (root / "orthanc.json").write_text(
-        json.dumps(config(root, server.http_port, server.dicom_port, server.users))
+        json.dumps(config(root, server.http_port, server.dicom_port, server.users, lua))
     )
     log = open(root / "orthanc.log", "wb")
     server.process = subprocess.Popen(

@@ -205,7 +205,7 @@ def date_shift_days(key: bytes, identity: str) -> int:
     return 365 + int.from_bytes(_digest(key, "dates", identity)[:4], "big") % 3650
 
 
-def _shift_da(value: str, days: int) -> str:
+def shift_date(value: str, days: int) -> str:
     try:
         day = dt.datetime.strptime(value.strip()[:8], "%Y%m%d").date()
     except ValueError:
@@ -215,7 +215,7 @@ def _shift_da(value: str, days: int) -> str:
 
 def _shift_dt(value: str, days: int) -> str:
     text = value.strip()
-    shifted = _shift_da(text[:8], days)
+    shifted = shift_date(text[:8], days)
     return shifted + text[8:] if shifted else ""
 
 
@@ -235,7 +235,7 @@ def _clean(ds: Dataset, key: bytes, days: int, retain_uids: bool) -> None:
                 else remap_uid(key, str(elem.value))
             )
         elif elem.VR == "DA" and elem.value:
-            elem.value = _shift_da(str(elem.value), days)
+            elem.value = shift_date(str(elem.value), days)
         elif elem.VR == "DT" and elem.value:
             elem.value = _shift_dt(str(elem.value), days)
 
