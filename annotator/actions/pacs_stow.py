@@ -43,8 +43,10 @@ def check_stow(user, project: Project, request: StowRequest) -> list[Series]:
     if access.role_in(user, project.pk) not in access.OWNER_ONLY:
         raise Forbidden("Only a project owner can send masks to the PACS.")
     source_of(project)
+    # The file exports' checks of the selection (series of this project, a member as annotator); the
+    # format is checked below, against where the series came from.
     chosen = exports.check_export(
-        project, exports.ExportRequest(format="dicom-seg", series=request.series, annotator=request.annotator)
+        project, exports.ExportRequest(format="nifti", series=request.series, annotator=request.annotator)
     )
     if not PacsSeriesOrigin.objects.filter(series__in=chosen).exists():
         raise InvalidInput(
