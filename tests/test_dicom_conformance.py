@@ -12,12 +12,13 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from annotator.imaging import deid
-from annotator.imaging.volumes import load_volume
+from annotator.imaging.volumes import load_reference_labels, load_volume
 from annotator.models import Label
 from tests.dicom_validation import assert_valid
 from tests.factories import ProjectFactory, UserFactory
@@ -117,6 +118,27 @@ def test_a_seg_of_a_multi_frame_enhanced_ct_references_each_frame_and_passes_dci
         assert len(matches) == 1, matches
         z, f = matches[0]
         np.testing.assert_array_equal(pixels[frame - 1] > 0, flips[f](mask[z]))
+
+
+def test_the_seg_of_a_multi_frame_source_imports_back_as_the_series_reference_labels(
+    personas, media, liver, django_capture_on_commit_callbacks
+):
+    path = dicom_file("eCT_Supplemental.dcm")
+    client = personas.client_for("owner")
+    series = import_files(client, personas.project, [(path.name, path.read_bytes())])
+    mask = np.zeros((2, 512, 512), bool)
+    mask[0, 10:20, 30:300] = True
+    mask[1, 400:500, 5:9] = True
+    save_masks(personas.owner, series, {liver: mask})
+    data = exported_seg(client, personas.project, series, django_capture_on_commit_callbacks)
+
+    response = client.post(
+        f"/api/series/{series.id}/reference-labels/", {"file": SimpleUploadedFile("segmentation.dcm", data)}
+    )
+
+    assert response.status_code == 201, response.content
+    series.refresh_from_db()
+    np.testing.assert_array_equal(load_reference_labels(series), mask.astype(np.uint8) * liver.value)
 
 
 # -- the Retain UIDs Option ---------------------------------------------------------------------------------

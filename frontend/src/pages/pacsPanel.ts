@@ -354,6 +354,7 @@ export function mountPacsPanel(
     if (view.phase === "done") {
       onImported(view.result?.series ?? []);
       selection.clear();
+      refreshImportButton();
       for (const [handle, box] of openStudies) void showSeries(handle, box);
     }
     closeSocketWhenIdle();
