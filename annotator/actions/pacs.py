@@ -57,6 +57,10 @@ class SourceSettings(BaseModel):
     secret: str | None = Field(default=None, max_length=4000)
 
 
+def current_source(project: Project) -> DicomWebSource | None:
+    return DicomWebSource.objects.filter(project=project).select_related("updated_by").first()
+
+
 def source_of(project: Project) -> DicomWebSource:
     source = DicomWebSource.objects.filter(project=project).first()
     if source is None:

@@ -34,7 +34,7 @@ class SourceView(APIView):
 
     def get(self, request: Request, project_id: int) -> Response:
         project = access.get_project(request.user, project_id, roles=access.OWNER_ONLY)
-        return Response(source_body(DicomWebSource.objects.filter(project=project).first()))
+        return Response(source_body(pacs.current_source(project)))
 
     def put(self, request: Request, project_id: int) -> Response:
         project = access.get_project(request.user, project_id, roles=access.OWNER_ONLY)
