@@ -16,7 +16,6 @@ from annotator import segmentation as seg
 from annotator.actions import masks as mask_actions
 from annotator.actions import propagation
 from annotator.errors import DomainError
-from annotator.models import Label
 
 CLOSE_UNAUTHENTICATED = 4401
 
@@ -193,11 +192,7 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
 
     def _series_info(self, series_id: int, label_id: int | None, preset: str | None) -> dict:
         series, membership = access.series_with_membership(self.user, series_id)
-        label = None
-        if label_id is not None:
-            label = Label.objects.filter(pk=label_id, project_id=series.study.project_id).first()
-            if label is None:
-                raise MessageError("not_found", "No such label in this project.")
+        label = None if label_id is None else access.get_label(self.user, membership.project_id, label_id)
         return {
             "shape": list(mask_actions.mask_shape(series)),
             "preset": seg.model_preset(series, label, requested=preset),

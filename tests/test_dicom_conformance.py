@@ -17,8 +17,8 @@ from django.test import Client
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from annotator.imaging import deid
 from annotator.imaging.volumes import load_reference_labels, load_volume
+from annotator.importing import deid
 from annotator.models import Label
 from tests.dicom_validation import assert_valid
 from tests.factories import ProjectFactory, UserFactory

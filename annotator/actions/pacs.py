@@ -19,24 +19,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from celery import current_app as celery_app
 from django.db import transaction
 from django.utils import timezone
 from pydantic import BaseModel, Field
 from pydicom.dataset import Dataset
 
-from annotator.actions import imports
+from annotator.actions import imports, jobs
 from annotator.actions.jobs import push_progress, report
+from annotator.dicomweb import client, results
 from annotator.errors import Conflict, DomainError, InvalidInput, NotFound
-from annotator.imaging import deid, volumes
+from annotator.imaging import volumes
+from annotator.importing import deid
 from annotator.models import DicomWebSource, Job, PacsHandle, PacsSeriesOrigin, Project, Series
-from annotator.pacs import client, results
-from annotator.queues import QUEUE_EMBED
 
 log = logging.getLogger(__name__)
 
-JOB_KIND = "pacs-import"
-TASK = "annotator.pacs.tasks.run_pacs_import_job"
+JOB_KIND = "pacs-import"  # run by annotator.pacs.tasks.run_pacs_import_job (jobs.JOB_ROUTES)
 # Handles live as long as someone may keep a result list open; a new search renews them.
 HANDLE_LIFETIME = dt.timedelta(days=7)
 MAX_RESULTS = 100
@@ -280,16 +278,13 @@ def do_start_import(user, project: Project, request: ImportRequest) -> Job:
             details={"series": sorted(set(done.values()))},
         )
     payload = PacsImportPayload(series=todo, already_imported=len(refs) - len(todo))
-    job = Job.objects.create(
-        kind=JOB_KIND,
+    return jobs.start_job(
+        JOB_KIND,
         project=project,
-        created_by=user,
+        user=user,
         payload=payload.model_dump(mode="json"),
         message=f"Waiting for a worker to retrieve {len(todo)} series from the PACS.",
     )
-    push_progress(job)
-    transaction.on_commit(lambda: celery_app.send_task(TASK, args=[job.id], queue=QUEUE_EMBED))
-    return job
 
 
 def import_folder(user, project: Project, folder: Path) -> Job:

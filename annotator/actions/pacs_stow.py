@@ -12,24 +12,21 @@ from __future__ import annotations
 
 import logging
 
-from celery import current_app as celery_app
 from django.db import transaction
 from pydantic import BaseModel, Field
 
 from annotator import access
-from annotator.actions import exports
+from annotator.actions import exports, jobs
 from annotator.actions.jobs import push_progress, report
 from annotator.actions.pacs import connection_of, source_of
+from annotator.dicomweb import client
 from annotator.errors import DomainError, Forbidden, InvalidInput, UpstreamFailed
 from annotator.exporting import dicom_seg
 from annotator.models import Job, PacsSeriesOrigin, Project, Series
-from annotator.pacs import client
-from annotator.queues import QUEUE_EMBED
 
 log = logging.getLogger(__name__)
 
-JOB_KIND = "pacs-export"
-TASK = "annotator.pacs.tasks.run_pacs_export_job"
+JOB_KIND = "pacs-export"  # run by annotator.pacs.tasks.run_pacs_export_job (jobs.JOB_ROUTES)
 
 
 class StowRequest(BaseModel):
@@ -60,16 +57,13 @@ def check_stow(user, project: Project, request: StowRequest) -> list[Series]:
 def do_start_stow(user, project: Project, request: StowRequest) -> Job:
     chosen = check_stow(user, project, request)
     payload = request.model_copy(update={"series": [s.pk for s in chosen]})
-    job = Job.objects.create(
-        kind=JOB_KIND,
+    return jobs.start_job(
+        JOB_KIND,
         project=project,
-        created_by=user,
+        user=user,
         payload=payload.model_dump(mode="json"),
         message=f"Waiting for a worker to send the masks of {len(chosen)} series to the PACS.",
     )
-    push_progress(job)
-    transaction.on_commit(lambda: celery_app.send_task(TASK, args=[job.id], queue=QUEUE_EMBED))
-    return job
 
 
 def originals_of(origin: PacsSeriesOrigin, attributes: dict[str, str]) -> dicom_seg.Originals:

@@ -7,7 +7,7 @@ import re
 from django.db import transaction
 
 from annotator.errors import InvalidInput
-from annotator.imaging import deid
+from annotator.importing import deid
 from annotator.models import Label, Membership, Project, Role
 
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -43,7 +43,7 @@ def do_create_project(
     user, name: str, description: str = "", labels: list[dict] | None = None, *, retain_uids: bool = False
 ) -> Project:
     """A new project owned by ``user``. ``retain_uids`` (PS3.15 Retain UIDs Option, see
-    annotator.imaging.deid) is chosen here once: changing it later would give one study two sets of UIDs."""
+    annotator.importing.deid) is chosen here once: changing it later would give one study two sets of UIDs."""
     name = name.strip()
     if not name:
         raise InvalidInput("A project needs a name.")

@@ -193,6 +193,29 @@ def open_tasks(project: Project) -> QuerySet:
     return Task.objects.filter(project=project, assignments__isnull=True)
 
 
+def tasks_for(user, membership: Membership, *, series_id: str | None = None) -> QuerySet[Task]:
+    """The project's tasks a member sees: all of them, except that annotators see their own cases and the
+    open ones, not colleagues' copies (independent readings)."""
+    queryset = Task.objects.filter(project_id=membership.project_id).prefetch_related(
+        "labels", "assignments__annotator"
+    )
+    if membership.role == Role.ANNOTATOR:
+        mine = queryset.filter(assignments__annotator=user)
+        queryset = (mine | open_tasks(membership.project)).distinct()
+    if series_id:
+        queryset = queryset.filter(series_id=series_id)
+    return queryset.select_related("series")
+
+
+def review_queue(project: Project, state: str) -> QuerySet[Assignment]:
+    """Assignments of the project in ``state`` (submitted: waiting for review), oldest submission first."""
+    return (
+        Assignment.objects.filter(task__project=project, state=state)
+        .select_related("annotator", "task", "reviewed_by")
+        .order_by("submitted_at", "id")
+    )
+
+
 def queue_for(user, project: Project) -> tuple[list[Assignment], list[Task]]:
     """The user's unfinished assignments (sent back first, then in progress, then to do) and the open
     tasks they may take, in the project's queue ordering."""

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from annotator import access
 from annotator.actions.projects import do_create_project
+from annotator.api.permissions import ProjectView
 from annotator.api.serializers import ProjectCreateSerializer, ProjectSerializer
 
 
@@ -24,7 +25,6 @@ class ProjectListView(APIView):
         )
 
 
-class ProjectDetailView(APIView):
+class ProjectDetailView(ProjectView):
     def get(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id)
-        return Response(ProjectSerializer(project, context={"request": request}).data)
+        return Response(ProjectSerializer(self.project, context={"request": request}).data)

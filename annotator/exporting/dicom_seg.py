@@ -7,7 +7,7 @@ and position per slice. All of it was already de-identified at import, so a SEG 
 the same pseudonymous UIDs and names as the stored series (the original UIDs with the Retain UIDs Option).
 
 A SEG sent back to the PACS a series came from is given ``Originals`` instead: the original UIDs recorded at
-import (annotator.pacs) and the study's patient and study attributes as that PACS holds them, so it files the
+import (annotator.models.PacsSeriesOrigin) and the study's patient and study attributes as that PACS holds them, so it files the
 SEG beside its images. Sources: single-frame images (one instance per slice) or one multi-frame image with
 per-frame plane positions (enhanced CT/MR/PET...); each SEG frame references its source instance (and frame).
 """

@@ -81,7 +81,7 @@ def post_import(client, project, handles: list[str]):
 def import_series(client, project, handles: list[str], django_capture_on_commit_callbacks) -> Job:
     """Start an import through the API and run the worker's function as Celery would."""
     with (
-        mock.patch("annotator.actions.pacs.celery_app.send_task") as send,
+        mock.patch("annotator.actions.jobs.celery_app.send_task") as send,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = post_import(client, project, handles)
@@ -94,7 +94,7 @@ def import_series(client, project, handles: list[str], django_capture_on_commit_
 
 def send_to_pacs(client, project, body: dict, django_capture_on_commit_callbacks) -> Job:
     with (
-        mock.patch("annotator.actions.pacs_stow.celery_app.send_task") as send,
+        mock.patch("annotator.actions.jobs.celery_app.send_task") as send,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = client.post(

@@ -17,8 +17,8 @@ from channels.layers import get_channel_layer
 from pydicom.uid import generate_uid
 
 from annotator import events
-from annotator.imaging import deid
 from annotator.imaging.volumes import load_volume
+from annotator.importing import deid
 from annotator.models import Job, PacsSeriesOrigin, Series, Study
 from tests.imaging_data import brain_series, media_files, modality_values
 from tests.pacs.conftest import configure, find_series, import_series, post_import
@@ -266,7 +266,7 @@ def test_a_cancelled_import_leaves_nothing(personas, pacs, media, django_capture
     mr = find_series(client, personas.project, "MR")
 
     with (
-        mock.patch("annotator.actions.pacs.celery_app.send_task"),
+        mock.patch("annotator.actions.jobs.celery_app.send_task"),
         django_capture_on_commit_callbacks(execute=True),
     ):
         job_id = post_import(client, personas.project, [mr["handle"]]).json()["job"]["id"]

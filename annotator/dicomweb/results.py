@@ -1,7 +1,7 @@
 """What a PACS search shows: the de-identification rules applied to QIDO-RS results.
 
 Shown (nothing that identifies a patient; all kept by the import's de-identification profile, see
-annotator.imaging.deid):
+annotator.importing.deid):
   studies  - modalities in the study, number of series and of instances, the study date shifted by the
              patient's offset exactly as the import will shift it;
   series   - modality, series number, body part examined, number of instances, the series date (or the
@@ -21,7 +21,7 @@ import hmac
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from annotator.imaging import deid
+from annotator.importing import deid
 
 # Asked from the PACS. The patient attributes only feed the date shift and are dropped right after.
 IDENTITY_FIELDS = ["PatientID", "PatientName", "PatientBirthDate"]

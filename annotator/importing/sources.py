@@ -15,8 +15,8 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from annotator.errors import InvalidInput, TooLarge, UnsupportedMedia
-from annotator.imaging import dicom
 from annotator.imaging.limits import limit
+from annotator.importing import dicom
 
 CHUNK = 1024 * 1024
 # Files a folder drag-and-drop brings along that are not images: skipped silently.

@@ -14,12 +14,12 @@ from typing import BinaryIO
 
 import numpy as np
 
-from annotator.actions.masks import mask_shape
 from annotator.errors import DomainError
 from annotator.exporting import dicom_seg, png
 from annotator.exporting.common import LabelInfo
-from annotator.imaging import formats
 from annotator.imaging.limits import limit
+from annotator.imaging.volumes import mask_shape
+from annotator.importing import formats
 
 # The stored affine is rounded to 6 decimals and NIfTI keeps float32: 0.01 mm is far below any voxel and
 # the same tolerance the importer uses for label maps uploaded with their image.
