@@ -5,7 +5,7 @@
 
 import { Api, ApiError } from "../api";
 import { endpoints, type ProjectInfo, type SeriesInfo, type StudyInfo } from "../endpoints";
-import type { PageContext } from "../main";
+import type { PageContext } from "../pageContext";
 import { header } from "../ui/chrome";
 import { mountExportPanel } from "./exportPanel";
 import { mountInvitePanel } from "./invitePanel";

@@ -10,7 +10,7 @@
 
 import type { HistoryEntry, SliceChange } from "./history";
 import { xorIndices } from "./history";
-import type { JobState } from "./protocol";
+import type { JobState } from "../protocol";
 
 export type RunPhase = "running" | "cancelling" | "done" | "cancelled" | "failed";
 

@@ -5,9 +5,9 @@
  * who saved is shown, so nothing is silently overwritten. Other failures are retried with backoff.
  */
 
-import { ApiError } from "./api";
+import { ApiError } from "../api";
 import type { EditSource } from "./history";
-import type { RevisionSummary } from "./protocol";
+import type { RevisionSummary } from "../protocol";
 
 export type SaveSource = "model" | "manual" | "corrected";
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ApiError } from "./api";
+import { ApiError } from "../api";
 import { type AutosaveState, Autosaver, combineSources, describeAutosave, revisionName, type SaveBatch } from "./autosave";
-import type { RevisionSummary } from "./protocol";
+import type { RevisionSummary } from "../protocol";
 
 function revision(id: number, number: number): RevisionSummary {
   return { id, number, author: "anna", created_at: "2026-01-01T00:00:00Z", source: "manual", slices: [] };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { applyFlips, diffMasks, History } from "./history";
 import { EarlyMessages, PropagationRun } from "./propagation";
-import type { JobState } from "./protocol";
+import type { JobState } from "../protocol";
 
 const job = (state: JobState["state"], progress = 0, extra: Partial<JobState> = {}): JobState => ({
   id: 7,
