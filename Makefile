@@ -51,6 +51,7 @@ test: install weights data frontend
 	$(VENV)/bin/lint-imports
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	scripts/ensure_chromium.sh
+	scripts/ensure_pacs_tools.sh
 	$(PY) -m pytest
 
 # Benchmarks print numbers (compared with the plain PyTorch reference in the same run); the last line is JSON.

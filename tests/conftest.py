@@ -70,3 +70,16 @@ def redis_url(redis_server, settings):
     scheduling.redis_client.cache_clear()
     yield redis_server
     scheduling.redis_client.cache_clear()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """List what dciodvfy warned about in the DICOM objects checked by this run (errors fail the tests)."""
+    from tests.dicom_validation import WARNINGS
+
+    if not WARNINGS:
+        return
+    terminalreporter.section("dciodvfy warnings (objects passed with no errors)")
+    for name, warnings in WARNINGS.items():
+        terminalreporter.write_line(f"{name}: {len(warnings)} warning(s)")
+        for line in warnings:
+            terminalreporter.write_line(f"    {line}")

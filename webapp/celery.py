@@ -35,4 +35,4 @@ app.conf.update(
     result_expires=3600,
     broker_connection_retry_on_startup=True,
 )
-app.autodiscover_tasks(["annotator"])
+app.autodiscover_tasks(["annotator", "annotator.pacs"])

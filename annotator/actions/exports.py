@@ -118,6 +118,15 @@ def head_masks(series: Series, annotator: str | None) -> Iterator[AnnotatorMasks
         yield AnnotatorMasks(name, {t.label_id: read_volume(t.head, shape) for t in owned})
 
 
+def selected_masks(series: Series, annotator: str | None) -> Iterator[AnnotatorMasks]:
+    """The masks an export writes for ``series``: today, each annotator's head revision (or one annotator's).
+
+    The hook for "approved only": once the review workflow records approvals, filter the revisions here. The
+    file exports and the PACS export (annotator.actions.pacs_stow) both take their masks from this function.
+    """
+    return head_masks(series, annotator)
+
+
 def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._")[:60] or "x"
 
@@ -235,7 +244,7 @@ def build_archive(job: Job, request: ExportRequest, path: Path) -> dict:
         for done, series in enumerate(series_list):
             if not report(job, 0.95 * done / len(series_list), f"Exporting {series}"):
                 raise InterruptedError("cancelled")
-            manifest["series"].append(exporter.series(series, head_masks(series, request.annotator)))
+            manifest["series"].append(exporter.series(series, selected_masks(series, request.annotator)))
         if request.format == "coco":
             archive.writestr("annotations.json", json.dumps(dataset.as_json()))
         archive.writestr("manifest.json", json.dumps(manifest, indent=2))

@@ -49,3 +49,4 @@ class ProjectCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     labels = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+    retain_uids = serializers.BooleanField(required=False, default=False)

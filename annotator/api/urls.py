@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotator.api import exports, masks, members, studies, tasks, views
+from annotator.api import exports, masks, members, pacs, studies, tasks, views
 
 urlpatterns = [
     path("projects/", views.ProjectListView.as_view(), name="api-projects"),
@@ -91,4 +91,15 @@ urlpatterns = [
         exports.ReferenceLabelsView.as_view(),
         name="api-series-reference-labels",
     ),
+    # the project's PACS over DICOMweb (annotator/api/pacs.py)
+    path("projects/<int:project_id>/pacs/", pacs.SourceView.as_view(), name="api-pacs"),
+    path("projects/<int:project_id>/pacs/test/", pacs.SourceTestView.as_view(), name="api-pacs-test"),
+    path("projects/<int:project_id>/pacs/studies/", pacs.StudySearchView.as_view(), name="api-pacs-studies"),
+    path(
+        "projects/<int:project_id>/pacs/studies/<str:handle>/series/",
+        pacs.SeriesSearchView.as_view(),
+        name="api-pacs-series",
+    ),
+    path("projects/<int:project_id>/pacs/imports/", pacs.PacsImportView.as_view(), name="api-pacs-imports"),
+    path("projects/<int:project_id>/pacs/exports/", pacs.PacsExportView.as_view(), name="api-pacs-exports"),
 ]

@@ -23,6 +23,12 @@ How it is carried out, stricter than the profile's per-attribute table (PS3.15 T
 * Patient Identity Removed = YES, Longitudinal Temporal Information Modified = MODIFIED, and De-identification
   Method (+ its code sequence) record what was done.
 
+**Retain UIDs Option** (code 113110), a project setting chosen when the project is created
+(``settings["retain_uids"]``): UIDs are kept as they are instead of remapped, so masks exported as DICOM SEG
+reference the very instances a PACS, OHIF or 3D Slicer holds and overlay on them. Everything else above still
+applies (identities removed, pseudonym, dates shifted); the UIDs themselves then link the stored series to the
+hospital's records, which is what the option is for.
+
 Not covered: identifying text burned into the pixels (PS3.15's Clean Pixel Data Option). Files flagged
 Burned In Annotation = YES are refused unless the project allows them (settings["allow_burned_in_annotation"]).
 
@@ -42,10 +48,14 @@ from pydicom.sequence import Sequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
 METHOD = "PS3.15 E.1 Basic Profile; Modified Dates option (Delineate)"  # LO: <= 64 chars
+METHOD_RETAIN_UIDS = "PS3.15 E.1 Basic Profile; Retain UIDs, Modified Dates (Delineate)"[:64]
 PROFILE_CODES = [
     ("113100", "Basic Application Confidentiality Profile"),
     ("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
 ]
+RETAIN_UIDS_CODE = ("113110", "Retain UIDs Option")
+# The project setting that selects the Retain UIDs Option; fixed when the project is created.
+RETAIN_UIDS_SETTING = "retain_uids"
 
 KEEP = frozenset(
     {
@@ -155,6 +165,11 @@ KEEP = frozenset(
 )
 
 
+def retains_uids(project_settings: dict) -> bool:
+    """Whether a project (its ``settings``) keeps original UIDs (PS3.15 Retain UIDs Option)."""
+    return bool((project_settings or {}).get(RETAIN_UIDS_SETTING, False))
+
+
 def project_key(project_id: int) -> bytes:
     secret = getattr(settings, "DEID_SECRET", "") or settings.SECRET_KEY
     return hmac.new(secret.encode(), f"delineate-deid:{project_id}".encode(), hashlib.sha256).digest()
@@ -190,7 +205,7 @@ def date_shift_days(key: bytes, identity: str) -> int:
     return 365 + int.from_bytes(_digest(key, "dates", identity)[:4], "big") % 3650
 
 
-def _shift_da(value: str, days: int) -> str:
+def shift_date(value: str, days: int) -> str:
     try:
         day = dt.datetime.strptime(value.strip()[:8], "%Y%m%d").date()
     except ValueError:
@@ -200,11 +215,11 @@ def _shift_da(value: str, days: int) -> str:
 
 def _shift_dt(value: str, days: int) -> str:
     text = value.strip()
-    shifted = _shift_da(text[:8], days)
+    shifted = shift_date(text[:8], days)
     return shifted + text[8:] if shifted else ""
 
 
-def _clean(ds: Dataset, key: bytes, days: int) -> None:
+def _clean(ds: Dataset, key: bytes, days: int, retain_uids: bool) -> None:
     for elem in list(ds):
         keyword = elem.keyword
         if keyword not in KEEP:
@@ -212,32 +227,38 @@ def _clean(ds: Dataset, key: bytes, days: int) -> None:
             continue
         if elem.VR == "SQ":
             for item in elem.value:
-                _clean(item, key, days)
-        elif elem.VR == "UI":
+                _clean(item, key, days, retain_uids)
+        elif elem.VR == "UI" and not retain_uids:
             elem.value = (
                 [remap_uid(key, str(v)) for v in elem.value]
                 if elem.VM > 1
                 else remap_uid(key, str(elem.value))
             )
         elif elem.VR == "DA" and elem.value:
-            elem.value = _shift_da(str(elem.value), days)
+            elem.value = shift_date(str(elem.value), days)
         elif elem.VR == "DT" and elem.value:
             elem.value = _shift_dt(str(elem.value), days)
 
 
-def deidentify(ds: Dataset, project_id: int) -> str:
-    """De-identify ``ds`` in place (file meta included); returns the patient pseudonym."""
+def uid_after(project_id: int, uid: str, *, retain_uids: bool = False) -> str:
+    """The UID that ``uid`` becomes when a project imports it (what ``deidentify`` writes)."""
+    return uid if retain_uids else remap_uid(project_key(project_id), uid)
+
+
+def deidentify(ds: Dataset, project_id: int, *, retain_uids: bool = False) -> str:
+    """De-identify ``ds`` in place (file meta included); returns the patient pseudonym. ``retain_uids``
+    applies PS3.15's Retain UIDs Option: UIDs are kept, everything else is done as without it."""
     key = project_key(project_id)
     identity = patient_identity(ds)
     alias = pseudonym(key, identity)
-    _clean(ds, key, date_shift_days(key, identity))
+    _clean(ds, key, date_shift_days(key, identity), retain_uids)
     ds.PatientName = alias
     ds.PatientID = alias
     ds.PatientIdentityRemoved = "YES"
     ds.LongitudinalTemporalInformationModified = "MODIFIED"
-    ds.DeidentificationMethod = METHOD
+    ds.DeidentificationMethod = METHOD_RETAIN_UIDS if retain_uids else METHOD
     codes = []
-    for value, meaning in PROFILE_CODES:
+    for value, meaning in PROFILE_CODES + ([RETAIN_UIDS_CODE] if retain_uids else []):
         item = Dataset()
         item.CodeValue = value
         item.CodingSchemeDesignator = "DCM"

@@ -78,7 +78,7 @@ def plan_dicom(project: Project, sources: list[Source], datasets: dict[str, Data
             continue
         dicom.check(ds, source.name, allow_burned_in=allow_burned_in)
         dicom.ensure_transfer_syntax(ds)
-        deid.deidentify(ds, project.id)
+        deid.deidentify(ds, project.id, retain_uids=deid.retains_uids(project.settings))
         key = str(source.path)
         datasets[key] = ds
         names[key] = source.name
