@@ -169,6 +169,16 @@ def get_assignment(user: AnyUser, assignment_id: int) -> tuple[Assignment, Membe
     return assignment, membership_for(user, assignment.task.project_id, what="assignment")
 
 
+def get_assignment_on_series(user: AnyUser, assignment_id: int, series_id: int) -> Assignment:
+    """An assignment the user works on (their own) or reviews (a reviewer or owner of its project), on the
+    given series; anything else is answered like a missing assignment."""
+    assignment, membership = get_assignment(user, assignment_id)
+    own = assignment.annotator_id == user.pk
+    if assignment.task.series_id != series_id or not (own or membership.role in REVIEWERS):
+        raise NotFound("No such assignment.")
+    return assignment
+
+
 def get_member(project: Project, user_id: int) -> Membership:
     """The membership of user ``user_id`` in ``project`` (reach the project through access first)."""
     membership = Membership.objects.filter(project=project, user_id=user_id).select_related("user").first()

@@ -109,7 +109,7 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_subscribe(self, message: SubscribeMessage) -> None:
         info = await database_sync_to_async(self._series_info)(
-            message.scope.id, message.label_id, message.preset
+            message.scope.id, message.label_id, message.preset, message.assignment_id
         )
         series_id = message.scope.id
         self.series[series_id] = info
@@ -169,14 +169,19 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
             raise ProtocolError("not_subscribed", f"Subscribe to series {series_id} first.")
         return info
 
-    def _series_info(self, series_id: int, label_id: int | None, preset: str | None) -> dict[str, Any]:
+    def _series_info(
+        self, series_id: int, label_id: int | None, preset: str | None, assignment_id: int | None
+    ) -> dict[str, Any]:
         series, membership = access.series_with_membership(self.user, series_id)
         label = None if label_id is None else access.get_label(self.user, membership.project_id, label_id)
+        if assignment_id is not None:
+            access.get_assignment_on_series(self.user, assignment_id, series.id)
         return {
             "shape": list(mask_shape(series)),
             "preset": seg.model_preset(series, label, requested=preset),
             "project_id": series.study.project_id,
             "role": membership.role,
+            "assignment_id": assignment_id,
         }
 
     def _view(self, series_id: int, index: int) -> set[int]:

@@ -116,6 +116,9 @@ class SubscribeMessage(ClientMessageBase):
     # The label being annotated picks the model's input window (e.g. "lung" for nodules); or name it.
     label_id: int | None = None
     preset: str | None = None
+    # The task assignment being worked on or reviewed here (the viewer's ?assignment=), if any: the server
+    # attributes the work to it (review, timing) and applies its rules (e.g. a study's manual condition).
+    assignment_id: int | None = None
 
 
 class UnsubscribeMessage(ClientMessageBase):

@@ -73,7 +73,7 @@ def protocol_schema() -> dict[str, Any]:
 def generate(out: Path) -> None:
     """Write the TypeScript module to ``out`` (needs Node.js and ``frontend/node_modules``)."""
     subprocess.run(
-        ["node", str(CONVERTER), str(out)],
+        ["node", str(CONVERTER), str(out.resolve())],
         input=json.dumps(protocol_schema(), indent=2),
         text=True,
         check=True,

@@ -41,6 +41,7 @@ export interface SubscribeMessage {
   scope: Scope;
   label_id?: number | null;
   preset?: string | null;
+  assignment_id?: number | null;
 }
 export interface Scope {
   kind: "series";

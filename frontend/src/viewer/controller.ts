@@ -114,7 +114,7 @@ export class ViewerController {
     this.socket.connect();
     const subscribe = () =>
       this.socket
-        .subscribe({ kind: "series", id: this.state.series.id }, this.state.activeLabel ? { label_id: this.state.activeLabel.id } : {})
+        .subscribe({ kind: "series", id: this.state.series.id }, subscribeExtra(this.state, this.state.activeLabel?.id))
         .then((reply) => this.onServerMessage(reply))
         .catch((error) => this.services.notify.error(error, "Subscribing to live updates"));
     const status = this.socket.status;
@@ -235,7 +235,7 @@ export class ViewerController {
     // The model's input window is per label: a label with another preset needs other embeddings.
     if (previous && previous.window_preset !== label.window_preset && this.socket.isOpen) {
       this.socket
-        .subscribe({ kind: "series", id: state.series.id }, { label_id: label.id })
+        .subscribe({ kind: "series", id: state.series.id }, subscribeExtra(state, label.id))
         .then((reply) => this.onServerMessage(reply))
         .catch((error) => this.services.notify.error(error, "Switching label"));
     }
@@ -301,4 +301,12 @@ export class ViewerController {
         break;
     }
   }
+}
+
+/** What a subscribe carries besides the scope: the label (its preset is the model's window) and the assignment. */
+export function subscribeExtra(state: ViewerState, labelId: number | undefined): Record<string, unknown> {
+  return {
+    ...(labelId !== undefined ? { label_id: labelId } : {}),
+    ...(state.assignmentId !== null ? { assignment_id: state.assignmentId } : {}),
+  };
 }

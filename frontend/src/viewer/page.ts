@@ -27,7 +27,13 @@ async function open(ctx: PageContext): Promise<ViewerController> {
     api.get<SeriesInfo>(endpoints.series(ctx.seriesId!)),
   ]);
   layout.showTitles(project, series);
-  const state = createViewerState({ project, series, username: ctx.username, role: ctx.role });
+  const state = createViewerState({
+    project,
+    series,
+    username: ctx.username,
+    role: ctx.role,
+    assignmentId: assignmentFromUrl(window.location.search),
+  });
   // The screen's controls dispatch on the controller's bus, made just below (they are not used before).
   const screen: ViewerScreen = new ViewerScreen(
     layout,
@@ -71,4 +77,10 @@ async function open(ctx: PageContext): Promise<ViewerController> {
     viewer,
   );
   return viewer;
+}
+
+/** The task assignment named by the page's `?assignment=` (opened from a task list), or null. */
+export function assignmentFromUrl(search: string): number | null {
+  const value = new URLSearchParams(search).get("assignment");
+  return value && /^\d+$/.test(value) ? Number(value) : null;
 }

@@ -72,6 +72,8 @@ export interface ViewerState {
   readonly project: ProjectInfo;
   readonly series: SeriesInfo;
   readonly username: string;
+  /** the task assignment worked on or reviewed here, sent with every subscribe */
+  readonly assignmentId: number | null;
   /** reviewers look but do not edit */
   readonly readOnly: boolean;
   readonly geometry: Geometry;
@@ -139,16 +141,19 @@ export interface StateInit {
   series: SeriesInfo;
   username: string;
   role: string | null;
+  /** the task assignment worked on or reviewed here (the page's `?assignment=`), if any */
+  assignmentId?: number | null;
 }
 
 /** The state of a viewer that has just loaded the project and the series: middle slice, first label, box tool. */
-export function createViewerState({ project, series, username, role }: StateInit): ViewerState {
+export function createViewerState({ project, series, username, role, assignmentId = null }: StateInit): ViewerState {
   const geometry = geometryOf(series);
   const readOnly = role === "reviewer";
   return {
     project,
     series,
     username,
+    assignmentId,
     readOnly,
     geometry,
     labels: project.labels,
