@@ -42,3 +42,11 @@ class TooLarge(DomainError):
 class UnsupportedMedia(DomainError):
     code = "unsupported_media"
     status = 415
+
+
+class UpstreamFailed(DomainError):
+    """A server Delineate talks to on the user's behalf (a project's PACS) is unreachable, refused the request
+    or answered with something unusable; ``details["reason"]`` says which."""
+
+    code = "upstream_failed"
+    status = 502

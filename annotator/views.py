@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from annotator import access, frontend, health
+from annotator.api.errors import page_errors
 
 
 @never_cache
@@ -39,6 +40,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @ensure_csrf_cookie
+@page_errors
 def project_page(request: HttpRequest, project_id: int) -> HttpResponse:
     membership = access.membership_for(request.user, project_id)
     return render_app(
@@ -48,6 +50,7 @@ def project_page(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @ensure_csrf_cookie
+@page_errors
 def viewer_page(request: HttpRequest, series_id: int) -> HttpResponse:
     series, membership = access.series_with_membership(request.user, series_id)
     return render_app(

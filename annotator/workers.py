@@ -1,6 +1,6 @@
 """What a Celery worker process does beside running tasks: heartbeats and the reaper timer.
 
-* While a job task runs (any task named in ``reaper.JOB_TASKS``; its first argument is the job id), a
+* While a job task runs (any task of ``annotator.actions.jobs.JOB_ROUTES``; its argument is the job id), a
   daemon thread records the job's heartbeat every JOB_HEARTBEAT_S, so a long step that reports no
   progress (a 2-minute encoder call, a large zip) still proves its worker is alive, and a worker that dies
   stops beating at once. Wired through Celery's task signals, so no task module needs to know.
@@ -65,9 +65,9 @@ class Heartbeat:
 
 
 def job_task_names() -> set[str]:
-    from annotator.actions.reaper import JOB_TASKS
+    from annotator.actions.jobs import JOB_ROUTES
 
-    return {spec.task for spec in JOB_TASKS.values()}
+    return {route.task for route in JOB_ROUTES.values()}
 
 
 _beats: dict[str, Heartbeat] = {}

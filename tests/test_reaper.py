@@ -144,20 +144,21 @@ def test_a_pending_propagation_whose_message_was_lost_is_failed_not_rerun(person
     assert job.state == Job.State.FAILED and "Start it again" in job.error and sent == []
 
 
-def test_every_reaped_kind_names_a_task_the_celery_app_knows():
+def test_every_job_task_is_acknowledged_late_and_put_back_when_its_worker_is_lost():
+    from annotator.actions.jobs import JOB_ROUTES
     from webapp.celery import app
 
     app.loader.import_default_modules()
-    for kind, spec in reaper.JOB_TASKS.items():
-        assert spec.task in app.tasks, f"{kind}: {spec.task} is not a registered task"
-        # and its messages survive a worker's death (late acknowledgement, put back when the worker is lost)
-        assert app.tasks[spec.task].acks_late and app.tasks[spec.task].reject_on_worker_lost
+    for kind, route in JOB_ROUTES.items():
+        assert route.task in app.tasks, f"{kind}: {route.task} is not a registered task"
+        task = app.tasks[route.task]
+        assert task.acks_late and task.reject_on_worker_lost, kind
 
 
-def test_the_job_kinds_are_those_the_actions_create():
-    from annotator.actions import exports, imports, propagation
+def test_the_restartable_kinds_are_kinds_that_jobs_start_with():
+    from annotator.actions.jobs import JOB_ROUTES
 
-    assert {imports.JOB_KIND, exports.JOB_KIND, propagation.PROPAGATE} == set(reaper.JOB_TASKS)
+    assert reaper.RESTARTABLE <= set(JOB_ROUTES)
 
 
 # Staging files go with their job -------------------------------------------------------------------------
@@ -268,7 +269,7 @@ def test_embeddings_of_deleted_series_are_removed_and_live_ones_kept(personas, m
 
 
 def test_the_embedding_key_is_the_one_the_workers_store_under(personas):
-    from ml_worker.segmentation import slice_hash
+    from annotator.inference import slice_hash
 
     series = SeriesFactory(study__project=personas.project, content_hash="d" * 64, num_slices=5)
     assert reaper.embedding_key(series.content_hash, 4) == slice_hash(series, 4)
@@ -299,13 +300,15 @@ def test_celery_acknowledges_long_work_late_and_interactive_decodes_at_once():
     for name in (
         "annotator.tasks.run_import_job",
         "annotator.tasks.run_export_job",
-        "ml_worker.tasks.propagate",
+        "annotator.tasks.run_propagation_job",
     ):
         assert app.tasks[name].acks_late, name
-    assert not app.tasks["ml_worker.tasks.decode_prompt"].acks_late
+    assert not app.tasks["annotator.tasks.decode_prompt"].acks_late
     assert app.conf.worker_prefetch_multiplier == 1
     visibility = app.conf.broker_transport_options["visibility_timeout"]
-    assert visibility > settings.JOB_TIME_LIMIT_S == app.tasks["ml_worker.tasks.propagate"].time_limit
+    assert (
+        visibility > settings.JOB_TIME_LIMIT_S == app.tasks["annotator.tasks.run_propagation_job"].time_limit
+    )
 
 
 def test_a_test_process_removes_its_temporary_folder_when_it_exits(tmp_path):

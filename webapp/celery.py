@@ -25,9 +25,10 @@ from annotator.queues import QUEUE_EMBED, QUEUE_INTERACTIVE, QUEUE_TRAIN, QUEUES
 
 __all__ = ["LONG_WORK", "QUEUES", "QUEUE_EMBED", "QUEUE_INTERACTIVE", "QUEUE_TRAIN", "app"]
 
-# Task names (shell patterns) of work that must survive a worker's death.
-# (annotator.tasks.run_import_job / run_export_job, ml_worker.tasks.propagate, training tasks.)
-LONG_WORK = ("*.run_*_job", "*.propagate", "*train*")
+# Task names (shell patterns) of work that must survive a worker's death: every job task of
+# annotator.actions.jobs.JOB_ROUTES (annotator.tasks.run_import_job, run_export_job, run_propagation_job,
+# annotator.pacs.tasks.run_pacs_*_job; tests/test_reaper.py checks each) and training.
+LONG_WORK = ("*.run_*_job", "*train*")
 
 
 class LongWorkOptions:
@@ -49,11 +50,11 @@ app.conf.update(
     task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
     task_default_queue=QUEUE_EMBED,
     task_routes={
-        "ml_worker.tasks.ping": {"queue": QUEUE_INTERACTIVE},
-        "ml_worker.tasks.notify_group": {"queue": QUEUE_INTERACTIVE},
-        "ml_worker.tasks.decode_prompt": {"queue": QUEUE_INTERACTIVE},
-        "ml_worker.tasks.embed_runner": {"queue": QUEUE_EMBED},
-        "ml_worker.tasks.propagate": {"queue": QUEUE_EMBED},
+        "annotator.tasks.ping": {"queue": QUEUE_INTERACTIVE},
+        "annotator.tasks.notify_group": {"queue": QUEUE_INTERACTIVE},
+        "annotator.tasks.decode_prompt": {"queue": QUEUE_INTERACTIVE},
+        "annotator.tasks.embed_runner": {"queue": QUEUE_EMBED},
+        "annotator.tasks.run_propagation_job": {"queue": QUEUE_EMBED},
     },
     task_annotations=[LongWorkOptions()],
     task_acks_late=False,  # the default for everything not in LONG_WORK (interactive decodes)
@@ -71,4 +72,4 @@ app.conf.update(
     result_expires=3600,
     broker_connection_retry_on_startup=True,
 )
-app.autodiscover_tasks(["ml_worker", "annotator"])
+app.autodiscover_tasks(["annotator", "annotator.pacs"])

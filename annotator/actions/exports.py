@@ -1,4 +1,4 @@
-"""Exporting masks (NIfTI, DICOM SEG, PNG, COCO) as a background job, and importing masks as reference labels.
+"""Exporting masks (NIfTI, DICOM SEG, PNG, COCO) as a background job.
 
 An export is a ``Job`` (kind "export") whose worker writes one zip to the media storage under ``exports/``;
 the zip is downloaded through the API by members of the project. Which masks: for each series and label, the
@@ -22,13 +22,14 @@ from django.core.files import File
 from django.db import transaction
 from pydantic import BaseModel, Field
 
+from annotator import access
+from annotator.actions import jobs
 from annotator.actions.jobs import push_progress, report
 from annotator.actions.masks import mask_shape, read_volume
-from annotator.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge, UnsupportedMedia
-from annotator.exporting import coco, dicom_seg, masks_import, nifti, png
+from annotator.errors import Conflict, DomainError, InvalidInput, NotFound
+from annotator.exporting import coco, dicom_seg, nifti, png
 from annotator.exporting.common import AnnotatorMasks, LabelInfo, label_map
 from annotator.imaging import volumes
-from annotator.imaging.limits import limit
 from annotator.models import Job, Label, MaskTrack, Membership, Project, Series
 
 log = logging.getLogger(__name__)
@@ -74,22 +75,17 @@ def check_export(project: Project, request: ExportRequest) -> list[Series]:
 
 
 @transaction.atomic
-def do_start_export(user, project: Project, request: ExportRequest) -> Job:
-    """Queue an export job on the embed queue; its progress is pushed to the user's sockets."""
+def do_start_export(user: access.AnyUser, project: Project, request: ExportRequest) -> Job:
+    """Queue an export job (``jobs.JOB_ROUTES``); its progress is pushed to the user's sockets."""
     chosen = check_export(project, request)
     payload = request.model_copy(update={"series": [s.pk for s in chosen]})
-    job = Job.objects.create(
-        kind=JOB_KIND,
+    return jobs.start_job(
+        JOB_KIND,
         project=project,
-        created_by=user,
+        user=user,
         payload=payload.model_dump(mode="json"),
         message=f"Waiting for a worker to export {len(chosen)} series as {request.format}.",
     )
-    push_progress(job)
-    from annotator import tasks  # the Celery module imports the actions
-
-    transaction.on_commit(lambda: tasks.enqueue_export(job.id))
-    return job
 
 
 # -- the worker's side ---------------------------------------------------------------------------------
@@ -120,6 +116,15 @@ def head_masks(series: Series, annotator: str | None) -> Iterator[AnnotatorMasks
     shape = mask_shape(series)
     for name, owned in by_annotator.items():
         yield AnnotatorMasks(name, {t.label_id: read_volume(t.head, shape) for t in owned})
+
+
+def selected_masks(series: Series, annotator: str | None) -> Iterator[AnnotatorMasks]:
+    """The masks an export writes for ``series``: today, each annotator's head revision (or one annotator's).
+
+    The hook for "approved only": once the review workflow records approvals, filter the revisions here. The
+    file exports and the PACS export (annotator.actions.pacs_stow) both take their masks from this function.
+    """
+    return head_masks(series, annotator)
 
 
 def safe_name(text: str) -> str:
@@ -239,7 +244,7 @@ def build_archive(job: Job, request: ExportRequest, path: Path) -> dict:
         for done, series in enumerate(series_list):
             if not report(job, 0.95 * done / len(series_list), f"Exporting {series}"):
                 raise InterruptedError("cancelled")
-            manifest["series"].append(exporter.series(series, head_masks(series, request.annotator)))
+            manifest["series"].append(exporter.series(series, selected_masks(series, request.annotator)))
         if request.format == "coco":
             archive.writestr("annotations.json", json.dumps(dataset.as_json()))
         archive.writestr("manifest.json", json.dumps(manifest, indent=2))
@@ -294,58 +299,12 @@ def run_export_job(job_id: int) -> Job:
     return job
 
 
-def export_file(user, job_id: int) -> tuple[BinaryIO, str]:
-    """The finished export's zip (open) and its file name, for a member of the job's project (404 for anyone
-    else, so outsiders cannot tell an export exists)."""
-    job = Job.objects.filter(pk=job_id, kind=JOB_KIND).first()
-    if job is None or job.project_id is None or not user.is_authenticated:
-        raise NotFound("No such export.")
-    if not Membership.objects.filter(project_id=job.project_id, user=user).exists():
-        raise NotFound("No such export.")
+def export_file(job: Job) -> tuple[BinaryIO, str]:
+    """The finished export's zip (open) and its file name; reach the job through ``access.export_with_membership``
+    (members of its project only)."""
     if job.state != Job.State.DONE:
         raise Conflict(f"The export is not ready ({job.state}).", details={"state": job.state})
     name = job.result.get("file", "")
     if not name or not volumes.storage().exists(name):
         raise NotFound("The export's file is gone; start the export again.")
     return volumes.storage().open(name, "rb"), job.result.get("filename") or Path(name).name
-
-
-# -- importing masks as reference labels ---------------------------------------------------------------
-
-
-def check_reference_upload(size: int | None) -> None:
-    most = limit("MAX_UPLOAD_BYTES")
-    if size is not None and size > most:
-        raise TooLarge(f"The upload is {size} bytes, over the limit of {most} bytes.")
-
-
-def do_import_reference_labels(user, series: Series, name: str, upload: BinaryIO) -> Series:
-    """Replace ``series``' reference label map with the uploaded mask file (NIfTI, NRRD, DICOM SEG, PNG or a
-    zip of slice PNGs). The file must have the series' geometry; otherwise nothing is written."""
-    labels = project_labels(series.study.project_id)
-    try:
-        values = masks_import.read(name, upload, series, labels)
-    except masks_import.Unsupported as exc:
-        raise UnsupportedMedia(f"{name}: {exc}") from exc
-    except ValueError as exc:
-        raise InvalidInput(f"{name}: {exc}") from exc
-    folder = str(Path(series.volume.name).parent)
-    stored, _ = volumes.save_array(f"{folder}/reference_labels.npy", values)
-    old = series.reference_labels.name
-    try:
-        with transaction.atomic():
-            locked = Series.objects.select_for_update().get(pk=series.pk)
-            locked.reference_labels = stored
-            locked.save(update_fields=["reference_labels"])
-            if old and old != stored:
-                transaction.on_commit(lambda: volumes.delete_files([old]))
-    except BaseException:
-        volumes.delete_files([stored])
-        raise
-    series.reference_labels = stored
-    return series
-
-
-def reference_summary(values: np.ndarray) -> dict[str, int]:
-    found, counts = np.unique(values[values > 0], return_counts=True)
-    return {str(int(v)): int(c) for v, c in zip(found, counts, strict=True)}

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import QuerySet
 
-from annotator import events
-from annotator.errors import Conflict, Forbidden, InvalidInput
-from annotator.models import Label, MaskRevision, MaskSource, MaskTrack, Role
-
-
-def series_group(series_id: int) -> str:
-    return f"series.{series_id}"
-
-
-def mask_shape(series) -> tuple[int, int, int]:
-    """The (Z, Y, X) shape of a label map of ``series``: the stored array is (Z, Y, X) or, for a colour
-    image, (1, Y, X, 3), so the first three axes are always the label map's."""
-    depth, height, width = (int(v) for v in series.shape[:3])
-    return depth, height, width
+from annotator import events, rle
+from annotator.errors import Conflict, Forbidden, InvalidInput, NotFound
+from annotator.imaging.volumes import mask_shape
+from annotator.messages import RevisionCreated, RevisionSummary
+from annotator.models import Label, MaskRevision, MaskSource, MaskTrack, Role, Series
 
 
 def pack(volume: np.ndarray) -> bytes:
@@ -221,14 +216,13 @@ def _create_revision(
             # Registered first, so it runs first after the commit: a later hook that fails (a broadcast
             # while Redis is away) must never make us delete the files of a revision that is stored.
             transaction.on_commit(mark_committed)
-            payload = {
-                "type": "revision.created",
-                "series_id": locked.series_id,
-                "label_id": locked.label_id,
-                "annotator": user.get_username(),
-                "revision": revision_summary(revision),
-            }
-            events.send_on_commit(series_group(locked.series_id), payload, skip_channel=skip_channel)
+            message = RevisionCreated(
+                series_id=locked.series_id,
+                label_id=locked.label_id,
+                annotator=user.get_username(),
+                revision=RevisionSummary.model_validate(revision_summary(revision)),
+            )
+            events.send_on_commit(events.series_group(locked.series_id), message, skip_channel=skip_channel)
     except BaseException:
         if not committed:
             for field in (revision.data, revision.first_prediction):
@@ -236,6 +230,52 @@ def _create_revision(
                     field.storage.delete(field.name)
         raise
     return revision
+
+
+# -- reading -------------------------------------------------------------------------------------------
+
+
+def head_tracks(series: Series) -> QuerySet[MaskTrack]:
+    """Every annotator's mask track of ``series`` that has a saved revision."""
+    return MaskTrack.objects.filter(series=series, head__isnull=False).select_related("head", "annotator")
+
+
+def annotator_named(user: AbstractBaseUser, username: str | None) -> AbstractBaseUser:
+    """The annotator whose masks to read: ``username``, or the caller when none is given."""
+    if not username or username == user.get_username():
+        return user
+    annotator = get_user_model().objects.filter(username=username).first()
+    if annotator is None:
+        raise NotFound("No such annotator.")
+    return annotator
+
+
+def track_of(series: Series, label: Label, annotator: AbstractBaseUser) -> MaskTrack | None:
+    return (
+        MaskTrack.objects.filter(series=series, label=label, annotator=annotator)
+        .select_related("head")
+        .first()
+    )
+
+
+def label_mask(
+    series: Series,
+    label: Label,
+    track: MaskTrack | None,
+    revision: MaskRevision | None,
+    user: AbstractBaseUser,
+) -> dict[str, Any]:
+    """A mask of ``label`` (``revision`` of ``track``, or nothing saved yet) as RLE per non-empty slice."""
+    shape = mask_shape(series)
+    volume = read_volume(revision, shape)
+    nonempty = np.flatnonzero(volume.reshape(shape[0], -1).any(axis=1))
+    return {
+        "label_id": label.id,
+        "annotator": track.annotator.get_username() if track else user.get_username(),
+        "shape": list(shape),
+        "revision": revision_summary(revision) if revision else None,
+        "slices": {int(z): rle.encode(volume[z]) for z in nonempty},
+    }
 
 
 def revision_summary(revision: MaskRevision) -> dict:

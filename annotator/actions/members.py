@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from annotator import access
 from annotator.errors import Conflict, InvalidInput, NotFound
 from annotator.models import Invitation, Membership, Project, Role
 
@@ -53,19 +54,16 @@ def do_invite(inviter, project: Project, invitee: str, role: str) -> Invitation:
     return Invitation.objects.create(project=project, user=user, email=email, role=role, invited_by=inviter)
 
 
-def invitations_for(user):
-    """Pending invitations addressed to this user, by account or by their e-mail address."""
-    addressed = Q(user=user)
-    if user.email:
-        addressed |= Q(user=None, email__iexact=user.email)
-    return Invitation.objects.filter(addressed, state=Invitation.State.PENDING).select_related(
-        "project", "invited_by"
-    )
+def members_of(project: Project) -> QuerySet[Membership]:
+    return project.memberships.select_related("user").order_by("user__username")
+
+
+def invitations_of(project: Project) -> QuerySet[Invitation]:
+    return project.invitations.select_related("project", "user", "invited_by")
 
 
 def check_invitation_for(user, invitation: Invitation) -> None:
-    if not invitations_for(user).filter(pk=invitation.pk).exists():
-        raise NotFound("No such invitation.")
+    access.get_invitation_for(user, invitation.pk)
 
 
 @transaction.atomic

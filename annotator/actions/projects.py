@@ -7,6 +7,7 @@ import re
 from django.db import transaction
 
 from annotator.errors import InvalidInput
+from annotator.importing import deid
 from annotator.models import Label, Membership, Project, Role
 
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -38,12 +39,17 @@ def check_labels(labels: list[dict]) -> list[dict]:
 
 
 @transaction.atomic
-def do_create_project(user, name: str, description: str = "", labels: list[dict] | None = None) -> Project:
+def do_create_project(
+    user, name: str, description: str = "", labels: list[dict] | None = None, *, retain_uids: bool = False
+) -> Project:
+    """A new project owned by ``user``. ``retain_uids`` (PS3.15 Retain UIDs Option, see
+    annotator.importing.deid) is chosen here once: changing it later would give one study two sets of UIDs."""
     name = name.strip()
     if not name:
         raise InvalidInput("A project needs a name.")
     cleaned = check_labels(labels or [])
-    project = Project.objects.create(name=name, description=description, created_by=user)
+    settings = {deid.RETAIN_UIDS_SETTING: True} if retain_uids else {}
+    project = Project.objects.create(name=name, description=description, created_by=user, settings=settings)
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
     Label.objects.bulk_create([Label(project=project, **label) for label in cleaned])
     return project

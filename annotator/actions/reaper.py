@@ -25,41 +25,29 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from celery import current_app as celery_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
 from annotator.actions.exports import EXPORTS_FOLDER
 from annotator.actions.exports import JOB_KIND as EXPORT_KIND
-from annotator.actions.jobs import push_progress
+from annotator.actions.jobs import JOB_ROUTES, push_progress, route_for
 from annotator.models import Job, Series
-from annotator.queues import QUEUE_EMBED
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class JobTask:
-    """How a job of one kind reaches a worker: the Celery task that runs it (the job id its only
-    argument), its queue, and whether it may start over from scratch after its worker died mid-way."""
+# Kinds whose task can start over from scratch after its worker died mid-way: imports and exports read
+# their inputs (staged files, the masks) afresh and commit everything in one transaction at the end. Not
+# a propagation: it streams slices to one browser socket, which has moved on long before a dead worker is
+# noticed. Not the PACS jobs: a retrieve or a STOW-RS send cut off half-way is left to the user to repeat.
+# Those are failed with the reason, and the user starts them again.
+RESTARTABLE = frozenset({"import", EXPORT_KIND})
 
-    task: str
-    queue: str
-    restartable: bool
-
-
-# Imports and exports restart cleanly: they read their inputs (staged files, the masks) afresh and commit
-# everything in one transaction at the end. A propagation streams slices to one browser socket, which has
-# moved on long before a dead worker is noticed: it is failed with the reason, and the user starts it again.
-JOB_TASKS: dict[str, JobTask] = {
-    "import": JobTask("annotator.tasks.run_import_job", QUEUE_EMBED, restartable=True),
-    EXPORT_KIND: JobTask("annotator.tasks.run_export_job", QUEUE_EMBED, restartable=True),
-    "propagate": JobTask("ml_worker.tasks.propagate", QUEUE_EMBED, restartable=False),
-}
 
 # Folders in the temporary directory that a job's worker removes when it ends, unless it was killed.
 WORKER_TEMP_PREFIXES = ("delineate-import-", "delineate-export-")
@@ -68,11 +56,9 @@ ORPHAN_GRACE_S = 3600
 
 
 def send_job_task(job: Job) -> None:
-    """Send the job's task to its queue once the current transaction commits."""
-    from celery import current_app
-
-    spec = JOB_TASKS[job.kind]
-    transaction.on_commit(lambda: current_app.send_task(spec.task, args=[job.pk], queue=spec.queue))
+    """Send the job's task to its queue (annotator.actions.jobs.JOB_ROUTES) once the transaction commits."""
+    route = route_for(job.kind)
+    transaction.on_commit(lambda: celery_app.send_task(route.task, args=[job.pk], queue=route.queue))
 
 
 def _silent_since(cutoff: datetime) -> Q:
@@ -85,15 +71,15 @@ def reap_stale_jobs(now: datetime, send: Callable[[Job], None] = send_job_task) 
     timeout = settings.JOB_HEARTBEAT_TIMEOUT_S
     silent = now - timedelta(seconds=timeout)
     for job in Job.objects.filter(_silent_since(silent), state=Job.State.RUNNING):
-        spec = JOB_TASKS.get(job.kind)
-        if spec is not None and spec.restartable and job.attempts < settings.JOB_MAX_ATTEMPTS:
+        restartable = job.kind in RESTARTABLE and job.kind in JOB_ROUTES
+        if restartable and job.attempts < settings.JOB_MAX_ATTEMPTS:
             message = (
                 f"Its worker stopped (no sign of life for {timeout} s); queued again "
                 f"(attempt {job.attempts + 1} of {settings.JOB_MAX_ATTEMPTS})."
             )
             _requeue(job, silent, message, send, report)
         else:
-            tried = f" after {job.attempts} attempts" if spec is not None and spec.restartable else ""
+            tried = f" after {job.attempts} attempts" if restartable else ""
             reason = (
                 f"The worker running this job stopped (no sign of life for {timeout} s){tried}: it was "
                 "probably restarted or killed. Nothing of this run was kept; start the job again."
@@ -103,8 +89,7 @@ def reap_stale_jobs(now: datetime, send: Callable[[Job], None] = send_job_task) 
     resend = now - timedelta(seconds=settings.JOB_PENDING_RESEND_S)
     give_up = now - timedelta(seconds=settings.JOB_PENDING_MAX_S)
     for job in Job.objects.filter(state=Job.State.PENDING, updated_at__lt=resend):
-        spec = JOB_TASKS.get(job.kind)
-        if spec is None or not spec.restartable or job.created_at < give_up:
+        if job.kind not in RESTARTABLE or job.kind not in JOB_ROUTES or job.created_at < give_up:
             waited = max(now - job.created_at, timedelta(seconds=settings.JOB_PENDING_RESEND_S))
             reason = (
                 f"No worker started this job within {int(waited.total_seconds() // 60)} minutes (its "
@@ -137,7 +122,7 @@ def _fail(job: Job, cutoff: datetime, reason: str, report: dict) -> None:
 # Retention -----------------------------------------------------------------------------------------------
 def embedding_key(content_hash: str, index: int) -> str:
     """The file name (without .npz) of one slice's embedding: the same key the workers store it under
-    (ml_worker.segmentation.slice_hash; a test keeps the two equal)."""
+    (annotator.inference.slice_hash; a test keeps the two equal)."""
     return hashlib.sha256(f"{content_hash}:{index}".encode()).hexdigest()
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from annotator import events
 from annotator.errors import Conflict, Forbidden, InvalidInput
+from annotator.messages import AssignmentState, AssignmentUpdated, QueueChanged
 from annotator.models import Assignment, Label, Membership, Project, Role, Series, Task
 
 QueueOrdering = Callable[[QuerySet, object, Project], Iterable[Task]]
@@ -109,8 +110,7 @@ def do_create_tasks(
         tasks.append(task)
     for annotator in annotators:
         events.send_on_commit(
-            events.user_group(annotator.id),
-            {"type": "queue.changed", "project": project.id, "added": len(tasks)},
+            events.user_group(annotator.id), QueueChanged(project=project.id, added=len(tasks))
         )
     return tasks
 
@@ -124,7 +124,7 @@ def do_assign(task: Task, annotator_ids: list[int]) -> list[Assignment]:
     )
     for assignment in created:
         events.send_on_commit(
-            events.user_group(assignment.annotator_id), {"type": "queue.changed", "project": task.project_id}
+            events.user_group(assignment.annotator_id), QueueChanged(project=task.project_id)
         )
     return list(task.assignments.select_related("annotator"))
 
@@ -181,7 +181,7 @@ def do_transition(
     assignment.refresh_from_db()
     events.send_on_commit(
         events.user_group(assignment.annotator_id),
-        {"type": "assignment.updated", "assignment": {"id": assignment.id, "state": assignment.state}},
+        AssignmentUpdated(assignment=AssignmentState(id=assignment.id, state=assignment.state)),
     )
     return assignment
 
@@ -191,6 +191,29 @@ def do_transition(
 
 def open_tasks(project: Project) -> QuerySet:
     return Task.objects.filter(project=project, assignments__isnull=True)
+
+
+def tasks_for(user, membership: Membership, *, series_id: str | None = None) -> QuerySet[Task]:
+    """The project's tasks a member sees: all of them, except that annotators see their own cases and the
+    open ones, not colleagues' copies (independent readings)."""
+    queryset = Task.objects.filter(project_id=membership.project_id).prefetch_related(
+        "labels", "assignments__annotator"
+    )
+    if membership.role == Role.ANNOTATOR:
+        mine = queryset.filter(assignments__annotator=user)
+        queryset = (mine | open_tasks(membership.project)).distinct()
+    if series_id:
+        queryset = queryset.filter(series_id=series_id)
+    return queryset.select_related("series")
+
+
+def review_queue(project: Project, state: str) -> QuerySet[Assignment]:
+    """Assignments of the project in ``state`` (submitted: waiting for review), oldest submission first."""
+    return (
+        Assignment.objects.filter(task__project=project, state=state)
+        .select_related("annotator", "task", "reviewed_by")
+        .order_by("submitted_at", "id")
+    )
 
 
 def queue_for(user, project: Project) -> tuple[list[Assignment], list[Task]]:

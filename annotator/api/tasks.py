@@ -5,10 +5,16 @@ from __future__ import annotations
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from annotator import access
 from annotator.actions import tasks
+from annotator.api.permissions import (
+    AssignmentView,
+    CanReview,
+    IsProjectOwner,
+    IsProjectOwnerOrReadOnly,
+    ProjectView,
+    TaskView,
+)
 from annotator.models import Assignment, Role, Task
 
 
@@ -75,35 +81,30 @@ class CommentSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-def _tasks_for(user, project):
-    queryset = Task.objects.filter(project=project).prefetch_related("labels", "assignments__annotator")
-    if access.role_in(user, project.id) == Role.ANNOTATOR:
-        # Annotators see their own cases and the open ones, not colleagues' copies (independent readings).
-        mine = queryset.filter(assignments__annotator=user)
-        return (mine | tasks.open_tasks(project)).distinct().select_related("series")
-    return queryset.select_related("series")
+def own_assignments_only(task: dict, user_id: int) -> dict:
+    """An annotator sees only their own assignment of a task, not colleagues' (independent readings)."""
+    return {**task, "assignments": [a for a in task["assignments"] if a["annotator"] == user_id]}
 
 
-class TaskListView(APIView):
+class TaskListView(ProjectView):
+    permission_classes = [IsProjectOwnerOrReadOnly]
+
     def get(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id)
-        queryset = _tasks_for(request.user, project)
-        if series := request.query_params.get("series"):
-            queryset = queryset.filter(series_id=series)
+        queryset = tasks.tasks_for(
+            request.user, self.membership, series_id=request.query_params.get("series")
+        )
         data = TaskSerializer(queryset, many=True).data
-        if access.role_in(request.user, project.id) == Role.ANNOTATOR:
-            for task in data:
-                task["assignments"] = [a for a in task["assignments"] if a["annotator"] == request.user.id]
+        if self.membership.role == Role.ANNOTATOR:
+            data = [own_assignments_only(task, request.user.id) for task in data]
         return Response(data)
 
     def post(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id, roles=access.OWNER_ONLY)
         payload = TaskCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         created = tasks.do_create_tasks(
             request.user,
-            project,
+            self.project,
             data["series"],
             data["labels"],
             data["annotators"],
@@ -113,73 +114,70 @@ class TaskListView(APIView):
         return Response(TaskSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
 
 
-class TaskDetailView(APIView):
+class TaskDetailView(TaskView):
+    permission_classes = [IsProjectOwnerOrReadOnly]
+
     def get(self, request: Request, task_id: int) -> Response:
-        task = access.get_task(request.user, task_id)
-        data = TaskSerializer(task).data
-        if access.role_in(request.user, task.project_id) == Role.ANNOTATOR:
-            data["assignments"] = [a for a in data["assignments"] if a["annotator"] == request.user.id]
+        data = TaskSerializer(self.task).data
+        if self.membership.role == Role.ANNOTATOR:
+            data = own_assignments_only(data, request.user.id)
         return Response(data)
 
     def delete(self, request: Request, task_id: int) -> Response:
-        tasks.do_delete_task(access.get_task(request.user, task_id, roles=access.OWNER_ONLY))
+        tasks.do_delete_task(self.task)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TaskAssignView(APIView):
+class TaskAssignView(TaskView):
+    permission_classes = [IsProjectOwner]
+
     def post(self, request: Request, task_id: int) -> Response:
-        task = access.get_task(request.user, task_id, roles=access.OWNER_ONLY)
         payload = AnnotatorsSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        assignments = tasks.do_assign(task, payload.validated_data["annotators"])
+        assignments = tasks.do_assign(self.task, payload.validated_data["annotators"])
         return Response(AssignmentSerializer(assignments, many=True).data)
 
 
-class AssignmentActionView(APIView):
+class AssignmentActionView(AssignmentView):
     """POST /api/assignments/<id>/<start|submit|approve|send_back>/ with {"comment": ...} for send_back."""
 
     def post(self, request: Request, assignment_id: int, action: str) -> Response:
-        assignment, membership = access.get_assignment(request.user, assignment_id)
         payload = CommentSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         updated = tasks.do_transition(
-            request.user, membership, assignment, action, payload.validated_data["comment"]
+            request.user, self.membership, self.assignment, action, payload.validated_data["comment"]
         )
         return Response(AssignmentSerializer(updated).data)
 
 
-class ReviewQueueView(APIView):
+class ReviewQueueView(ProjectView):
     """Assignments of the project in a state (default: submitted, i.e. waiting for review)."""
 
+    permission_classes = [CanReview]
+
     def get(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id, roles=access.REVIEWERS)
         state = request.query_params.get("state", Assignment.State.SUBMITTED)
-        queryset = Assignment.objects.filter(task__project=project, state=state).select_related(
-            "annotator", "task", "reviewed_by"
-        )
-        return Response(AssignmentSerializer(queryset.order_by("submitted_at", "id"), many=True).data)
+        return Response(AssignmentSerializer(tasks.review_queue(self.project, state), many=True).data)
 
 
-class QueueView(APIView):
+class QueueView(ProjectView):
     def get(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id)
-        mine, open_ = tasks.queue_for(request.user, project)
+        mine, open_ = tasks.queue_for(request.user, self.project)
         return Response(
             {
-                "ordering": project.settings.get("queue_ordering", "priority"),
+                "ordering": self.project.settings.get("queue_ordering", "priority"),
                 "assigned": AssignmentSerializer(mine, many=True).data,
                 "open": TaskSerializer(open_, many=True).data,
             }
         )
 
 
-class NextCaseView(APIView):
+class NextCaseView(ProjectView):
     def post(self, request: Request, project_id: int) -> Response:
-        membership = access.membership_for(request.user, project_id)
-        assignment = tasks.do_next_case(request.user, membership)
+        assignment = tasks.do_next_case(request.user, self.membership)
         return Response({"assignment": AssignmentSerializer(assignment).data if assignment else None})
 
 
-class ProgressView(APIView):
+class ProgressView(ProjectView):
     def get(self, request: Request, project_id: int) -> Response:
-        return Response(tasks.progress(access.get_project(request.user, project_id)))
+        return Response(tasks.progress(self.project))

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from annotator.api import exports, masks, members, studies, tasks, views
+from annotator.api import exports, masks, members, pacs, studies, tasks, views
 
 urlpatterns = [
     path("projects/", views.ProjectListView.as_view(), name="api-projects"),
     path("projects/<int:project_id>/", views.ProjectDetailView.as_view(), name="api-project"),
+    path("window-presets/", views.WindowPresetsView.as_view(), name="api-window-presets"),
     path("series/<int:series_id>/masks/", masks.SeriesMasksView.as_view(), name="api-series-masks"),
     path(
         "series/<int:series_id>/masks/<int:label_id>/", masks.LabelMaskView.as_view(), name="api-label-mask"
@@ -90,4 +91,15 @@ urlpatterns = [
         exports.ReferenceLabelsView.as_view(),
         name="api-series-reference-labels",
     ),
+    # the project's PACS over DICOMweb (annotator/api/pacs.py)
+    path("projects/<int:project_id>/pacs/", pacs.SourceView.as_view(), name="api-pacs"),
+    path("projects/<int:project_id>/pacs/test/", pacs.SourceTestView.as_view(), name="api-pacs-test"),
+    path("projects/<int:project_id>/pacs/studies/", pacs.StudySearchView.as_view(), name="api-pacs-studies"),
+    path(
+        "projects/<int:project_id>/pacs/studies/<str:handle>/series/",
+        pacs.SeriesSearchView.as_view(),
+        name="api-pacs-series",
+    ),
+    path("projects/<int:project_id>/pacs/imports/", pacs.PacsImportView.as_view(), name="api-pacs-imports"),
+    path("projects/<int:project_id>/pacs/exports/", pacs.PacsExportView.as_view(), name="api-pacs-exports"),
 ]

@@ -7,7 +7,9 @@ from rest_framework.views import APIView
 
 from annotator import access
 from annotator.actions.projects import do_create_project
+from annotator.api.permissions import ProjectView
 from annotator.api.serializers import ProjectCreateSerializer, ProjectSerializer
+from ml_worker.windows import DEFAULT_CT_WINDOW, named_presets
 
 
 class ProjectListView(APIView):
@@ -24,7 +26,13 @@ class ProjectListView(APIView):
         )
 
 
-class ProjectDetailView(APIView):
+class ProjectDetailView(ProjectView):
     def get(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id)
-        return Response(ProjectSerializer(project, context={"request": request}).data)
+        return Response(ProjectSerializer(self.project, context={"request": request}).data)
+
+
+class WindowPresetsView(APIView):
+    """The model's CT input windows (one definition: ml_worker.windows), e.g. for a new project's labels."""
+
+    def get(self, request: Request) -> Response:
+        return Response({"presets": named_presets(), "default": DEFAULT_CT_WINDOW})

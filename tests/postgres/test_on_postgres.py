@@ -18,6 +18,8 @@ SUITES = [
     "tests/test_foundation.py",
     "tests/segmentation/test_mask_revisions.py",
     "tests/segmentation/test_race.py",
+    "tests/test_jobs.py",
+    "tests/test_access.py",
 ]
 
 

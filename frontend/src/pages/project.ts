@@ -5,10 +5,11 @@
 
 import { Api, ApiError } from "../api";
 import { endpoints, type ProjectInfo, type SeriesInfo, type StudyInfo } from "../endpoints";
-import type { PageContext } from "../main";
+import type { PageContext } from "../pageContext";
 import { header } from "../ui/chrome";
 import { mountExportPanel } from "./exportPanel";
 import { mountInvitePanel } from "./invitePanel";
+import { mountPacsPanel } from "./pacsPanel";
 import { mountUploadPanel } from "./uploadPanel";
 import { h } from "../ui/dom";
 
@@ -114,6 +115,15 @@ export async function mount(ctx: PageContext): Promise<void> {
     return;
   }
   title.textContent = project.name;
+  title.after(
+    h(
+      "p",
+      { class: "muted project-deid", "data-retain-uids": project.settings.retain_uids === true },
+      project.settings.retain_uids === true
+        ? "De-identification: PS3.15 basic profile with the Retain UIDs Option (identities removed, original UIDs kept: exports line up with the PACS)."
+        : "De-identification: PS3.15 basic profile (identities removed, UIDs replaced by pseudonymous ones).",
+    ),
+  );
   document.title = `${project.name} · Delineate`;
   head.querySelector(".crumbs span:last-child")!.textContent = project.name;
   labels.body.replaceChildren(
@@ -142,6 +152,7 @@ export async function mount(ctx: PageContext): Promise<void> {
   // Owner-only actions (the API refuses them to other roles anyway).
   if (project.role === "owner") {
     studies.el.before(mountUploadPanel(id, () => void loadStudies(), api).element);
+    studies.el.before(mountPacsPanel(id, () => void loadStudies(), api).element);
     members.el.after(mountInvitePanel(id, () => void loadMembers(), api).element);
   }
 
