@@ -87,7 +87,12 @@ def check_save(user, series, label: Label, role: str, request: SaveRequest) -> N
 
 
 def _stale_message(track: MaskTrack, base_revision_id: int | None) -> str:
-    head = track.head
+    # Read the head by its id in a statement of its own: on PostgreSQL a row locked FOR UPDATE after
+    # waiting for a concurrent save carries the new head_id, but an outer join made in the same statement
+    # still sees the snapshot taken before that save committed (head None: the race test caught it).
+    head = MaskRevision.objects.filter(pk=track.head_id).first()
+    if head is None:
+        return "This mask has no saved revision yet, so it cannot be saved on top of one. Reload it."
     since = MaskRevision.objects.filter(track=track)
     if base_revision_id is not None:
         base = MaskRevision.objects.filter(pk=base_revision_id, track=track).first()
@@ -208,7 +213,7 @@ def _create_revision(
 
     try:
         with transaction.atomic():
-            locked = MaskTrack.objects.select_for_update(of=("self",)).select_related("head").get(pk=track.pk)
+            locked = MaskTrack.objects.select_for_update().get(pk=track.pk)
             _check_head(locked, base_revision_id)
             revision.save()
             locked.head = revision
