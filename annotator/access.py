@@ -20,6 +20,7 @@ from annotator.models import (
     Job,
     Label,
     MaskRevision,
+    MaskTrack,
     Membership,
     Project,
     Role,
@@ -110,13 +111,23 @@ def get_label(user: AnyUser, project: Project | int, label_id: int) -> Label:
 
 
 def get_revision(
-    series: Series, label: Label, revision_id: int | str, *, annotator: AbstractBaseUser | None = None
+    series: Series,
+    label: Label,
+    revision_id: int | str,
+    *,
+    annotator: AbstractBaseUser | None = None,
+    track: MaskTrack | None = None,
 ) -> MaskRevision:
-    """A revision of a mask of ``label`` on ``series`` (of ``annotator``'s track when given); reach the series
-    and the label through access first."""
+    """A revision of a mask of ``label`` on ``series`` (of ``annotator``'s track, or of ``track``, when given);
+    reach the series and the label through access first, and who may read which track through
+    annotator.visibility."""
+    if not str(revision_id).isdigit():
+        raise NotFound("No such revision of this mask.")
     revisions = MaskRevision.objects.filter(pk=revision_id, track__series=series, track__label=label)
     if annotator is not None:
         revisions = revisions.filter(track__annotator=annotator)
+    if track is not None:
+        revisions = revisions.filter(track=track)
     revision = revisions.select_related("track").first()
     if revision is None:
         raise NotFound("No such revision of this mask.")

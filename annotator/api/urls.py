@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotator.api import exports, masks, members, pacs, studies, tasks, views
+from annotator.api import exports, masks, members, pacs, review, studies, tasks, views
 
 urlpatterns = [
     path("projects/", views.ProjectListView.as_view(), name="api-projects"),
@@ -78,6 +78,23 @@ urlpatterns = [
     path("projects/<int:project_id>/progress/", tasks.ProgressView.as_view(), name="api-progress"),
     path("tasks/<int:task_id>/", tasks.TaskDetailView.as_view(), name="api-task"),
     path("tasks/<int:task_id>/assignments/", tasks.TaskAssignView.as_view(), name="api-task-assign"),
+    path("assignments/<int:assignment_id>/", tasks.AssignmentDetailView.as_view(), name="api-assignment"),
+    # review: cases, comments, every annotator's masks, agreement, consensus (annotator/api/review.py)
+    path("assignments/<int:assignment_id>/case/", review.CaseView.as_view(), name="api-assignment-case"),
+    path(
+        "assignments/<int:assignment_id>/comments/",
+        review.CommentListView.as_view(),
+        name="api-assignment-comments",
+    ),
+    path(
+        "assignments/<int:assignment_id>/request_changes/",
+        review.RequestChangesView.as_view(),
+        name="api-assignment-request-changes",
+    ),
+    path("comments/<int:comment_id>/", review.CommentDetailView.as_view(), name="api-comment"),
+    path("tasks/<int:task_id>/review/", review.TaskReviewView.as_view(), name="api-task-review"),
+    path("tasks/<int:task_id>/agreement/", review.AgreementView.as_view(), name="api-task-agreement"),
+    path("tasks/<int:task_id>/consensus/", review.ConsensusView.as_view(), name="api-task-consensus"),
     path(
         "assignments/<int:assignment_id>/<str:action>/",
         tasks.AssignmentActionView.as_view(),
