@@ -270,6 +270,21 @@ class Migration(migrations.Migration):
                 name="comment_pinned_all_or_nothing",
             ),
         ),
+        migrations.AlterField(
+            model_name="assignment",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("todo", "Not started"),
+                    ("in_progress", "In progress"),
+                    ("submitted", "Submitted"),
+                    ("approved", "Approved"),
+                    ("returned", "Changes requested"),
+                ],
+                default="todo",
+                max_length=16,
+            ),
+        ),
         migrations.RunPython(number_positions, migrations.RunPython.noop),
         migrations.RunPython(fill_mask_slices, migrations.RunPython.noop),
     ]
