@@ -71,16 +71,7 @@ def approved_masks(project: Project) -> Iterator[tuple[Series, Label, AbstractBa
             yield by_id[mask.series_id], labels[mask.label_id], mask.annotator, mask.revision
 
 
-# -- who may see an assignment ---------------------------------------------------------------------------
-
-
-def readable_assignment(user: AbstractBaseUser, assignment_id: int) -> tuple[Assignment, Membership]:
-    """An assignment its annotator, or a reviewer or owner of its project, may see; anything else is
-    answered like a missing assignment."""
-    assignment, membership = access.get_assignment(user, assignment_id)
-    if assignment.annotator_id != user.pk and membership.role not in access.REVIEWERS:
-        raise NotFound("No such assignment.")
-    return assignment, membership
+# -- who reviews -----------------------------------------------------------------------------------------
 
 
 def check_reviewer(user: AbstractBaseUser, membership: Membership) -> None:
@@ -244,17 +235,6 @@ def do_request_changes(
 
 def comments_of(assignment: Assignment) -> QuerySet[ReviewComment]:
     return assignment.comments.select_related("author", "resolved_by", "assignment__task")
-
-
-def readable_comment(user: AbstractBaseUser, comment_id: int) -> tuple[ReviewComment, Membership]:
-    comment = ReviewComment.objects.select_related("assignment__task").filter(pk=comment_id).first()
-    if comment is None:
-        raise NotFound("No such comment.")
-    try:
-        _, membership = readable_assignment(user, comment.assignment_id)
-    except NotFound as exc:
-        raise NotFound("No such comment.") from exc
-    return comment, membership
 
 
 @transaction.atomic

@@ -9,11 +9,10 @@ from pydantic import BaseModel, Field
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotator.actions import masks, review, task_progress
 from annotator.api.masks import parse
-from annotator.api.permissions import CanReview, TaskView
+from annotator.api.permissions import CanReview, CaseScopedView, CommentScopedView, TaskView
 from annotator.api.tasks import AssignmentSerializer, TaskSerializer
 
 
@@ -61,43 +60,40 @@ def assignment_body(assignment) -> dict:
     }
 
 
-class CaseView(APIView):
+class CaseView(CaseScopedView):
     """GET /api/assignments/{id}/case/: the case with its task and comments (its annotator, reviewers and
     owners; anyone else gets 404)."""
 
     def get(self, request: Request, assignment_id: int) -> Response:
-        assignment, _ = review.readable_assignment(request.user, assignment_id)
-        return Response(assignment_body(assignment))
+        return Response(assignment_body(self.assignment))
 
 
-class CommentListView(APIView):
+class CommentListView(CaseScopedView):
     def get(self, request: Request, assignment_id: int) -> Response:
-        assignment, _ = review.readable_assignment(request.user, assignment_id)
-        return Response([comment_body(c) for c in review.comments_of(assignment)])
+        return Response([comment_body(c) for c in review.comments_of(self.assignment)])
 
     def post(self, request: Request, assignment_id: int) -> Response:
-        assignment, membership = review.readable_assignment(request.user, assignment_id)
         body = parse(CommentBody, request.data)
-        comment = review.do_comment(request.user, membership, assignment, body.request())
+        comment = review.do_comment(request.user, self.membership, self.assignment, body.request())
         return Response(comment_body(comment), status=status.HTTP_201_CREATED)
 
 
-class RequestChangesView(APIView):
+class RequestChangesView(CaseScopedView):
     """POST /api/assignments/{id}/request_changes/ {text, slice_index, x, y, label}: send a submitted case
     back with a comment pinned where the fix is needed."""
 
     def post(self, request: Request, assignment_id: int) -> Response:
-        assignment, membership = review.readable_assignment(request.user, assignment_id)
         body = parse(CommentBody, request.data)
-        returned, comment = review.do_request_changes(request.user, membership, assignment, body.request())
+        returned, comment = review.do_request_changes(
+            request.user, self.membership, self.assignment, body.request()
+        )
         return Response({"assignment": AssignmentSerializer(returned).data, "comment": comment_body(comment)})
 
 
-class CommentDetailView(APIView):
+class CommentDetailView(CommentScopedView):
     def patch(self, request: Request, comment_id: int) -> Response:
-        comment, _ = review.readable_comment(request.user, comment_id)
         body = parse(ResolveBody, request.data)
-        return Response(comment_body(review.do_resolve_comment(request.user, comment, body.resolved)))
+        return Response(comment_body(review.do_resolve_comment(request.user, self.comment, body.resolved)))
 
 
 class TaskReviewView(TaskView):

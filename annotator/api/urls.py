@@ -1,11 +1,19 @@
 from django.urls import path
 
-from annotator.api import exports, masks, members, pacs, review, studies, tasks, views
+from annotator.api import exports, labels, masks, members, pacs, review, studies, tasks, views
 
 urlpatterns = [
     path("projects/", views.ProjectListView.as_view(), name="api-projects"),
     path("projects/<int:project_id>/", views.ProjectDetailView.as_view(), name="api-project"),
     path("window-presets/", views.WindowPresetsView.as_view(), name="api-window-presets"),
+    # a project's labels, edited by its owners (annotator/api/labels.py)
+    path("projects/<int:project_id>/labels/", labels.LabelListView.as_view(), name="api-labels"),
+    path("projects/<int:project_id>/labels/order/", labels.LabelOrderView.as_view(), name="api-label-order"),
+    path(
+        "projects/<int:project_id>/labels/<int:label_id>/",
+        labels.LabelDetailView.as_view(),
+        name="api-label",
+    ),
     path("series/<int:series_id>/masks/", masks.SeriesMasksView.as_view(), name="api-series-masks"),
     path(
         "series/<int:series_id>/masks/<int:label_id>/", masks.LabelMaskView.as_view(), name="api-label-mask"
