@@ -176,3 +176,19 @@ describe("reviewing someone's case", () => {
     expect(readOnlyHint({ assignmentId: null })).toMatch(/Open a submitted case/);
   });
 });
+
+describe("a case sent back while its annotator has it open", () => {
+  it("says so and reopens it for them", async () => {
+    const state = annotatorState();
+    const { review, calls, notify } = setup(state, {
+      "GET /api/assignments/3/case/": () => caseOf(assignment("submitted")),
+      "POST /api/assignments/3/start/": () => assignment("in_progress"),
+    });
+    await review.load();
+    review.onAssignment({ id: 3, state: "returned" });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(notify.shown.map((s) => s.message)).toContain("Changes were requested on this case: see the comments.");
+    expect(calls.at(-1)).toBe("POST /api/assignments/3/start/");
+    expect(state.review.caseInfo?.assignment.state).toBe("in_progress");
+  });
+});

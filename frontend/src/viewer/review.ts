@@ -274,8 +274,21 @@ export class Review {
     const info = this.review.caseInfo;
     if (!info || info.assignment.id !== update.id) return;
     info.assignment = { ...info.assignment, state: update.state as AssignmentInfo["state"] };
-    if (update.state === "returned") this.deps.notify.show("Changes were requested on this case: see the comments.", "warn", 10_000);
     if (update.state === "approved") this.deps.notify.show("This case was approved.", "ok", 10_000);
+    if (update.state === "returned") {
+      this.deps.notify.show("Changes were requested on this case: see the comments.", "warn", 10_000);
+      // The annotator has it open: it is theirs to work on again, as when they open it.
+      if (this.review.mode === "annotate") void this.restart(info);
+    }
+    this.deps.view.review();
+  }
+
+  private async restart(info: CaseInfo): Promise<void> {
+    try {
+      info.assignment = await this.deps.api.post<AssignmentInfo>(teamEndpoints.assignmentAction(info.assignment.id, "start"), {});
+    } catch (error) {
+      this.deps.notify.error(error, "Reopening the case");
+    }
     this.deps.view.review();
   }
 

@@ -79,7 +79,7 @@ export class CommentsPanel {
         ),
       );
     });
-    if (!review.comments.length) this.list.append(h("li", { class: "muted" }, "No comments."));
+    if (!review.comments.length) this.list.append(h("li", { class: "muted empty" }, "No comments."));
     this.pin.textContent = review.pin ? `Pinned at ${pinText(review.pin)}` : "Click the image with the Comment tool (C) to pin it to a place.";
     this.requestChanges.hidden = review.mode !== "review";
     this.requestChanges.disabled = review.caseInfo?.assignment.state !== "submitted";
