@@ -295,7 +295,9 @@ def readable_annotator(
     return annotator
 
 
-def readable_consensus(user: AbstractBaseUser, membership: Membership, series: Series, label: Label):
+def readable_consensus(
+    user: AbstractBaseUser, membership: Membership, series: Series, label: Label
+) -> MaskTrack | None:
     """The consensus track of ``label`` on ``series`` (None when none was built), for a caller who may see
     colleagues' masks; others get the answer of an unknown annotator."""
     if not visibility.may_read_track(user, membership.role, membership.project, series, None):

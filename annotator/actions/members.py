@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
@@ -147,7 +148,7 @@ def check_new_account(username: str, password: str, password_again: str) -> str:
 
 
 @transaction.atomic
-def do_join(token: str, username: str, password: str, password_again: str):
+def do_join(token: str, username: str, password: str, password_again: str) -> AbstractBaseUser:
     """Create the account of a person invited by e-mail and make them a member: returns the new user."""
     invitation = pending_by_token(token)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)

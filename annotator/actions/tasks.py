@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -87,7 +88,9 @@ def check_assignees(project: Project, user_ids: list[int]) -> list:
     return [memberships[i].user for i in dict.fromkeys(user_ids)]
 
 
-def spread_over(annotators: list, count: int, per_task: int) -> list[list]:
+def spread_over(
+    annotators: list[AbstractBaseUser], count: int, per_task: int
+) -> list[list[AbstractBaseUser]]:
     """``count`` tasks' annotators, ``per_task`` each (at most all of them), taken in turn so that the work
     is shared evenly: 3 annotators, 2 per task → [a, b], [c, a], [b, c], ..."""
     if not annotators:

@@ -3,7 +3,7 @@ reviewer sees of a task (every annotator's masks), agreement between annotators 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from rest_framework import status
@@ -14,6 +14,7 @@ from annotator.actions import masks, review, task_progress
 from annotator.api.masks import parse
 from annotator.api.permissions import CanReview, CaseScopedView, CommentScopedView, TaskView
 from annotator.api.tasks import AssignmentSerializer, TaskSerializer
+from annotator.models import Assignment, ReviewComment
 
 
 class CommentBody(BaseModel):
@@ -38,11 +39,11 @@ class ConsensusBody(BaseModel):
     method: Literal["majority", "staple"] = "majority"
 
 
-def comment_body(comment) -> dict:
+def comment_body(comment: ReviewComment) -> dict[str, Any]:
     return review.comment_info(comment).model_dump(mode="json")
 
 
-def assignment_body(assignment) -> dict:
+def assignment_body(assignment: Assignment) -> dict[str, Any]:
     """A case as its annotator or a reviewer sees it: the assignment, its task and its comments."""
     task = assignment.task
     progress = task_progress.assignment_progress([assignment])

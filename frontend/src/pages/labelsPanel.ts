@@ -105,9 +105,12 @@ export function mountLabelsPanel(
       const color = h("input", { type: "color", value: label.color, "aria-label": `Colour of ${label.name}` });
       const window = windowSelect(label.window_preset ?? "");
       const save = h("button", { type: "button" }, "Save");
-      const up = h("button", { type: "button", title: "Move up", "aria-label": `Move ${label.name} up` }, "↑");
-      const down = h("button", { type: "button", title: "Move down", "aria-label": `Move ${label.name} down` }, "↓");
+      const editor = h("div", { class: "label-edit row", hidden: true }, name, color, window, save);
+      const edit = h("button", { type: "button", class: "link-button edit-label" }, "Edit");
+      const up = h("button", { type: "button", class: "link-button", title: "Move up", "aria-label": `Move ${label.name} up` }, "↑");
+      const down = h("button", { type: "button", class: "link-button", title: "Move down", "aria-label": `Move ${label.name} down` }, "↓");
       const del = h("button", { type: "button", class: "link-button" }, "Remove");
+      edit.addEventListener("click", () => (editor.hidden = !editor.hidden));
       save.addEventListener("click", () => {
         const edits = labelEdits(label, { name: name.value, color: color.value, window_preset: window.value });
         if (!edits) return say("Nothing changed.");
@@ -117,7 +120,17 @@ export function mountLabelsPanel(
         button.addEventListener("click", () => void run(() => api.post(teamEndpoints.labelOrder(projectId), { labels: moveLabel(ids, label.id, delta) }), "Order saved."));
       }
       del.addEventListener("click", () => void remove(label));
-      list.append(h("div", { class: "label-row editable", "data-label-id": label.id }, h("span", { class: "muted" }, `${label.value}.`), name, color, window, save, up, down, del));
+      list.append(
+        h(
+          "div",
+          { class: "label-row editable", "data-label-id": label.id },
+          h("span", { class: "swatch", style: `background:${label.color}` }),
+          `${label.value}. ${label.name}`,
+          label.window_preset ? h("span", { class: "muted" }, ` (model window: ${label.window_preset})`) : null,
+          h("span", { class: "label-actions" }, " ", edit, up, down, del),
+        ),
+        editor,
+      );
     }
     if (!labels.length) list.append(h("p", { class: "muted" }, "No labels yet."));
   }
