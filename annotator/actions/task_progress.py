@@ -47,6 +47,18 @@ def assignment_progress(assignments: Iterable[Assignment]) -> dict[int, dict[str
     return result
 
 
+def hidden_series(user: AbstractBaseUser, membership: Membership, series_ids: list[int]) -> set[int]:
+    """The series whose colleagues' masks ``user`` may not read (annotator.visibility), in one query."""
+    if membership.role != Role.ANNOTATOR or not visibility.is_independent(membership.project):
+        return set()
+    states: dict[int, set[str]] = defaultdict(set)
+    mine = Assignment.objects.filter(task__series_id__in=series_ids, annotator=user)
+    for series_id, state in mine.values_list("task__series_id", "state"):
+        states[series_id].add(state)
+    finished = {s for s, seen in states.items() if seen <= {Assignment.State.APPROVED}}
+    return set(series_ids) - finished
+
+
 def series_progress(
     user: AbstractBaseUser, membership: Membership, series: Iterable[Series]
 ) -> dict[int, dict[str, object]]:
@@ -54,11 +66,10 @@ def series_progress(
     ``state`` (the caller's own case on it, if any: todo, in_progress, submitted, approved, returned) and
     ``cases`` (assignments per state: all of them for owners and reviewers, the caller's for annotators)."""
     series = list(series)
-    project = membership.project
     ids = [s.pk for s in series]
     slices: dict[int, set[int]] = defaultdict(set)
     tracks = MaskTrack.objects.filter(series_id__in=ids, head__voxel_count__gt=0)
-    hidden = {s.pk for s in series if not visibility.sees_colleagues(user, membership.role, project, s)}
+    hidden = hidden_series(user, membership, ids)
     for series_id, annotator_id, mask_slices in tracks.values_list(
         "series_id", "annotator_id", "head__mask_slices"
     ):

@@ -246,11 +246,14 @@ def do_transition(
 # -- queues --------------------------------------------------------------------------------------------
 
 
-def open_tasks(project: Project, *, excluding_user=None) -> QuerySet[Task]:
+def open_tasks(project: Project, *, excluding_user: AbstractBaseUser | None = None) -> QuerySet[Task]:
     """Tasks with fewer copies than the project's annotations per task (without one of ``excluding_user``'s)."""
     per_task = visibility.annotations_per_task(project)
     tasks = (
-        Task.objects.filter(project=project).annotate(copies=Count("assignments")).filter(copies__lt=per_task)
+        Task.objects.filter(project=project)
+        .select_related("project", "series")
+        .annotate(copies=Count("assignments"))
+        .filter(copies__lt=per_task)
     )
     if excluding_user is not None:
         tasks = tasks.exclude(assignments__annotator=excluding_user)
@@ -268,7 +271,7 @@ def tasks_for(user, membership: Membership, *, series_id: str | None = None) -> 
         queryset = queryset.filter(Q(assignments__annotator=user) | Q(pk__in=list(open_ids))).distinct()
     if series_id:
         queryset = queryset.filter(series_id=series_id)
-    return queryset.select_related("series")
+    return queryset.select_related("series", "project")
 
 
 def review_queue(project: Project, state: str) -> QuerySet[Assignment]:
