@@ -156,7 +156,9 @@ def test_configure_search_import_and_send_back(browser, stack, pacs):
         # She chooses every saved mask instead.
         page.select_option("select[name=pacs-send-masks]", "all")
         page.click(".pacs-send")
-        page.wait_for_selector(".pacs-send-status[data-phase=done]:has-text('Sent'), .pacs-send-status[data-phase=failed]")
+        page.wait_for_selector(
+            ".pacs-send-status[data-phase=done]:has-text('Sent'), .pacs-send-status[data-phase=failed]"
+        )
         assert page.inner_text(".pacs-send-status") == "Sent 1 segmentation to the PACS.", page.inner_text(
             ".pacs-send-status"
         )
