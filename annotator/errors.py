@@ -34,6 +34,13 @@ class Conflict(DomainError):
     status = 409
 
 
+class Gone(DomainError):
+    """Something that existed and no longer can be used (an expired invitation link)."""
+
+    code = "gone"
+    status = 410
+
+
 class TooLarge(DomainError):
     code = "too_large"
     status = 413
@@ -42,3 +49,11 @@ class TooLarge(DomainError):
 class UnsupportedMedia(DomainError):
     code = "unsupported_media"
     status = 415
+
+
+class UpstreamFailed(DomainError):
+    """A server Delineate talks to on the user's behalf (a project's PACS) is unreachable, refused the request
+    or answered with something unusable; ``details["reason"]`` says which."""
+
+    code = "upstream_failed"
+    status = 502

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from annotator.errors import InvalidInput
+from annotator.messages import Rle
 
 
 def encode(mask: np.ndarray) -> dict[str, Any]:
@@ -37,12 +38,15 @@ def _is_int(value: Any) -> bool:
 
 
 def decode(rle: Any, expected_shape: tuple[int, int] | None = None) -> np.ndarray:
-    """Decode an RLE dict into a boolean (H, W) mask, refusing anything malformed with InvalidInput.
+    """Decode an RLE into a boolean (H, W) mask, refusing anything malformed with InvalidInput.
 
     Every run length is checked as a Python integer (no fixed width, so nothing can wrap around) to lie in
     [0, H*W], and the runs must sum to exactly H*W, before numpy sees any of them: run lengths that
     overflowed int64 and wrapped to H*W once made ``np.repeat`` crash the whole server process.
+    ``rle`` is the wire dict or an already parsed :class:`~annotator.messages.Rle`.
     """
+    if isinstance(rle, Rle):
+        rle = rle.model_dump()
     if not isinstance(rle, dict) or "size" not in rle or "counts" not in rle:
         raise InvalidInput("A mask must be {'size': [H, W], 'counts': [...]}.")
     size, counts = rle["size"], rle["counts"]

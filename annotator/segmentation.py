@@ -1,124 +1,29 @@
-"""The web side of interactive segmentation: validated prompt messages, rate limits, and handing work to
-the workers. The consumer routes messages here; the model work itself happens in ml_worker.
-"""
+"""The web side of interactive segmentation: the model's input window, rate limits, and handing a checked
+prompt to the interactive workers. The decoding itself is ``annotator.inference`` on a worker."""
 
 from __future__ import annotations
 
-import math
 import time
-from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Any
 
-import redis
 from celery import current_app as celery_app
-from django.conf import settings
-from pydantic import BaseModel, Field, field_validator, model_validator
 
 from annotator.errors import InvalidInput
+from annotator.messages import DecodeRequest, PromptMessage, ProtocolError
 from annotator.queues import QUEUE_INTERACTIVE
-from ml_worker import scheduling
+from annotator.scheduling import redis_client
+from ml_worker.windows import DEFAULT_CT_WINDOW
+
+if TYPE_CHECKING:
+    from annotator.models import Label, Series
 
 # A person clicks a few times a second; a client previewing masks while a box is dragged sends up to
 # ~20 prompts/s. 30/s sustained with bursts of 60 leaves room for that and still stops floods.
 PROMPT_RATE_PER_S = 30.0
 PROMPT_BURST = 60
 LATEST_TTL_S = 600
-
-
-class ScopeRef(BaseModel):
-    kind: Literal["series"]
-    id: int
-
-
-class SubscribeMessage(BaseModel):
-    scope: ScopeRef
-    # The label being annotated picks the model's input window (e.g. "lung" for nodules); or name it.
-    label_id: int | None = None
-    preset: str | None = None
-
-
-class ViewMessage(BaseModel):
-    series_id: int
-    slice_index: int = Field(ge=0)
-    preset: str | None = None
-
-
-def _finite(values: list[float]) -> list[float]:
-    if not all(math.isfinite(v) for v in values):
-        raise ValueError("coordinates must be finite numbers")
-    return values
-
-
-class PromptMessage(BaseModel):
-    series_id: int
-    slice_index: int = Field(ge=0)
-    box: list[float] | None = Field(default=None, min_length=4, max_length=4)
-    points: list[list[float]] | None = Field(default=None, max_length=64)
-    point_labels: list[Literal[0, 1]] | None = Field(default=None, max_length=64)
-    mask_input: Literal["previous"] | None = None
-    multimask: bool = False
-    label_id: int | None = None
-    preset: str | None = None
-
-    @field_validator("box")
-    @classmethod
-    def box_is_finite_and_ordered(cls, box):
-        if box is None:
-            return box
-        x0, y0, x1, y1 = _finite(box)
-        if x1 <= x0 or y1 <= y0:
-            raise ValueError("a box needs x0 < x1 and y0 < y1")
-        return box
-
-    @field_validator("points")
-    @classmethod
-    def points_are_pairs(cls, points):
-        if points is None:
-            return points
-        for point in points:
-            if len(point) != 2:
-                raise ValueError("each point is [x, y]")
-            _finite(point)
-        return points
-
-    @model_validator(mode="after")
-    def prompt_is_complete(self):
-        if self.box is None and not self.points:
-            raise ValueError("a prompt needs a box or at least one point")
-        if (self.points is None) != (self.point_labels is None) or (
-            self.points is not None and len(self.points) != len(self.point_labels or [])
-        ):
-            raise ValueError("every point needs a label (1 foreground, 0 background)")
-        return self
-
-
-MIN_PROPAGATION_IOU = 0.75
-
-
-class PropagateMessage(BaseModel):
-    series_id: int
-    slice_index: int = Field(ge=0)
-    box: list[float] | None = Field(default=None, min_length=4, max_length=4)
-    mask: dict | None = None
-    label_id: int | None = None
-    preset: str | None = None
-    direction: Literal["both", "up", "down"] = "both"
-    # Measured on the lung1 nodule (3 slices of 2.5 mm): predicted IoU 0.80–0.87 on its slices, 0.60–0.79 on
-    # the vessels the propagation runs into beyond it (0.74 and below after the first slice past the
-    # end). 0.5 let it fill the whole series; 0.75 stops one slice past the nodule on each side at most.
-    min_iou: float = Field(default=MIN_PROPAGATION_IOU, ge=0.0, le=1.0)
-
-    @model_validator(mode="after")
-    def has_a_start(self):
-        if self.box is None and self.mask is None:
-            raise ValueError("propagation starts from a box or a mask")
-        if self.box is not None:
-            PromptMessage.box_is_finite_and_ordered(self.box)
-        return self
-
-
-class CancelJobMessage(BaseModel):
-    job_id: int
+# The decode task (annotator/tasks.py), sent by name so the web process never imports the worker side.
+DECODE_TASK = "annotator.tasks.decode_prompt"
 
 
 class TokenBucket:
@@ -136,29 +41,12 @@ class TokenBucket:
         return False
 
 
-@lru_cache(maxsize=1)
-def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
-
-
-@lru_cache(maxsize=4)
-def model_key(name: str | None = None) -> str:
-    """The serving model's identity in readiness keys: a new encoder means new embeddings."""
-    from ml_worker.sam.build import checkpoint_sha256
-
-    name = name or settings.DEFAULT_MODEL
-    return f"{name}@{checkpoint_sha256(name)[:12]}"
-
-
-def scheduler() -> scheduling.Scheduler:
-    return scheduling.Scheduler(redis_client(), model_key(), runners=settings.EMBED_RUNNERS)
-
-
 def latest_key(user_id: int, series_id: int) -> str:
+    """Redis key of a user's latest prompt on a series: an older one still queued is superseded."""
     return f"prompt:latest:{user_id}:{series_id}"
 
 
-def model_preset(series, label=None, requested: str | None = None) -> str:
+def model_preset(series: Series, label: Label | None = None, requested: str | None = None) -> str:
     """The window the *model* sees: the label's, else the project's, else the series' default.
 
     The display window is free; the model's input window is a per-label or per-project preset, so that
@@ -175,7 +63,7 @@ def model_preset(series, label=None, requested: str | None = None) -> str:
         requested,
         getattr(label, "window_preset", "") or None,
         series.study.project.settings.get("model_window"),
-        "soft_tissue" if series.modality == "CT" else None,
+        DEFAULT_CT_WINDOW if series.modality == "CT" else None,
         series.default_window,
     ):
         if candidate and candidate in names:
@@ -185,18 +73,36 @@ def model_preset(series, label=None, requested: str | None = None) -> str:
     return sorted(names)[0]
 
 
-def send_decode(request: dict) -> None:
-    """Hand a prompt to the interactive queue; it supersedes this user's earlier prompt on the series."""
-    redis_client().set(
-        latest_key(request["user_id"], request["series_id"]), request["request_id"], ex=LATEST_TTL_S
+def decode_request(
+    message: PromptMessage, info: dict[str, Any], *, request_id: str, user_id: int, reply_channel: str
+) -> DecodeRequest:
+    """The worker's request for a prompt on a subscribed series (``info``: its shape and model preset);
+    refuses a slice, box or point outside the series with :class:`ProtocolError`."""
+    depth, height, width = info["shape"]
+    if message.slice_index >= depth:
+        raise ProtocolError(
+            "invalid_message", f"Slice {message.slice_index} is outside the series (0–{depth - 1})."
+        )
+    if message.box is not None:
+        x0, y0, x1, y1 = message.box
+        if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+            raise ProtocolError("invalid_prompt", f"The box lies outside the {width}×{height} image.")
+    for x, y in message.points or []:
+        if not (0 <= x <= width and 0 <= y <= height):
+            raise ProtocolError(
+                "invalid_prompt", f"The point ({x:g}, {y:g}) lies outside the {width}×{height} image."
+            )
+    return DecodeRequest(
+        **message.model_dump(exclude={"type", "request_id", "preset"}),
+        request_id=request_id,
+        user_id=user_id,
+        reply_channel=reply_channel,
+        preset=message.preset or info["preset"],
+        image_shape=(height, width),
     )
-    celery_app.send_task("ml_worker.tasks.decode_prompt", args=[request], queue=QUEUE_INTERACTIVE)
 
 
-def start_embedding_runners() -> None:
-    sched = scheduler()
-    for _ in range(sched.runners):
-        index = sched.claim_runner()
-        if index is None:
-            return
-        celery_app.send_task("ml_worker.tasks.embed_runner", args=[index], queue="embed")
+def send_decode(request: DecodeRequest) -> None:
+    """Hand a prompt to the interactive queue; it supersedes this user's earlier prompt on the series."""
+    redis_client().set(latest_key(request.user_id, request.series_id), request.request_id, ex=LATEST_TTL_S)
+    celery_app.send_task(DECODE_TASK, args=[request.model_dump(mode="json")], queue=QUEUE_INTERACTIVE)

@@ -1,11 +1,13 @@
-"""Signature-checked on-disk cache of image embeddings.
+"""Image embeddings: a signature-checked on-disk cache, and a store with a bounded memory LRU over it.
 
-An embedding is only valid for the exact pixels, window preset, model, checkpoint and preprocessing that
-produced it, so each file stores its :class:`EmbeddingSignature` next to the float16 array and
-:meth:`EmbeddingCache.load` refuses (raises :class:`SignatureMismatch`) a file whose stored signature differs
-from the requested one: a stale embedding is never silently decoded against.
+An embedding is only valid for the exact pixels, window preset, model, image-encoder weights and
+preprocessing that produced it, so each file stores its :class:`EmbeddingSignature` next to the float16
+array and :meth:`EmbeddingCache.load` refuses (raises :class:`SignatureMismatch`) a file whose stored
+signature differs from the requested one: a stale embedding is never silently decoded against. The
+signature names the encoder's weights (``encoder_sha256``), not the whole checkpoint's: a model whose
+decoder alone was fine-tuned keeps every embedding.
 
-Layout: ``root/<model>/<window>/<image_sha256[:2]>/<image_sha256>.npz``. The checkpoint and preprocessing
+Layout: ``root/<model>/<window>/<image_sha256[:2]>/<image_sha256>.npz``. The encoder and preprocessing
 are *not* in the path, so after an encoder change the old file is found, refused, and overwritten by
 :meth:`EmbeddingCache.get_or_compute`, instead of piling up next to the new one.
 
@@ -22,16 +24,20 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import zipfile
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: the signature names the image encoder's weights (encoder_sha256) instead of the checkpoint's.
+FORMAT_VERSION = 2
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -66,7 +72,7 @@ class EmbeddingSignature:
     image_sha256: str
     window: str
     model_name: str
-    checkpoint_sha256: str
+    encoder_sha256: str
     preprocessing_version: str
 
     def to_json(self) -> str:
@@ -79,15 +85,25 @@ class EmbeddingSignature:
         return cls(**{f.name: str(data[f.name]) for f in fields(cls)})
 
     @classmethod
-    def for_predictor(cls, predictor, image_sha256: str, window: str) -> EmbeddingSignature:
+    def for_predictor(cls, predictor: Encoder, image_sha256: str, window: str) -> EmbeddingSignature:
         """Signature of an embedding made by a :class:`~ml_worker.sam.predictor.SamPredictor`."""
         return cls(
             image_sha256,
             window,
             predictor.model_name,
-            predictor.checkpoint_sha256,
+            predictor.encoder_sha256,
             predictor.preprocessing_version,
         )
+
+
+class Encoder(Protocol):
+    """What a signature needs to know of the predictor that makes an embedding."""
+
+    model_name: str
+    encoder_sha256: str
+
+    @property
+    def preprocessing_version(self) -> str: ...
 
 
 def image_sha256(image: np.ndarray) -> str:
@@ -171,3 +187,69 @@ class EmbeddingCache:
 
     def delete(self, sig: EmbeddingSignature) -> None:
         self.path_for(sig).unlink(missing_ok=True)
+
+
+class EmbeddingStore:
+    """Embeddings by signature: a memory LRU (bounded in bytes) over the shared disk cache, over ``compute``.
+
+    Thread-safe. Two threads asking for the same missing signature compute it once (a lock per signature);
+    different signatures compute in parallel.
+    """
+
+    def __init__(self, disk: EmbeddingCache, memory_bytes: int) -> None:
+        self.disk, self.memory_bytes = disk, memory_bytes
+        self._lru: OrderedDict[EmbeddingSignature, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._computing: dict[EmbeddingSignature, threading.Lock] = {}
+
+    def _remember(self, sig: EmbeddingSignature, embedding: np.ndarray) -> None:
+        with self._lock:
+            if sig in self._lru:
+                self._lru.move_to_end(sig)
+                return
+            self._lru[sig] = embedding
+            self._bytes += embedding.nbytes
+            while self._bytes > self.memory_bytes and len(self._lru) > 1:
+                _, dropped = self._lru.popitem(last=False)
+                self._bytes -= dropped.nbytes
+
+    def cached(self, sig: EmbeddingSignature) -> np.ndarray | None:
+        """The float16 ``(C, h, w)`` embedding from memory or disk, or None (a stale file counts as none)."""
+        with self._lock:
+            if sig in self._lru:
+                self._lru.move_to_end(sig)
+                return self._lru[sig]
+        try:
+            embedding = self.disk.load(sig)
+        except EmbeddingCacheError as exc:  # refused, never used: it is recomputed and overwritten
+            log.warning("%s", exc)
+            return None
+        if embedding is not None:
+            self._remember(sig, embedding)
+        return embedding
+
+    def get(self, sig: EmbeddingSignature, compute: Callable[[], np.ndarray]) -> tuple[np.ndarray, bool]:
+        """``(embedding, computed)``: never recomputes an embedding that exists in memory or on disk.
+
+        ``compute()`` returns the ``(C, h, w)`` float embedding for ``sig``; it is stored as float16.
+        """
+        embedding = self.cached(sig)
+        if embedding is not None:
+            return embedding, False
+        with self._lock:
+            gate = self._computing.setdefault(sig, threading.Lock())
+        with gate:
+            embedding = self.cached(sig)
+            if embedding is not None:
+                return embedding, False
+            embedding = np.asarray(compute()).astype(np.float16)
+            self.disk.save(sig, embedding)
+            self._remember(sig, embedding)
+        with self._lock:
+            self._computing.pop(sig, None)
+        return embedding, True
+
+    @property
+    def memory_used(self) -> int:
+        return self._bytes

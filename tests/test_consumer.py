@@ -8,6 +8,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from annotator import events
+from annotator.messages import QueueChanged
 from webapp.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -62,19 +63,17 @@ async def test_a_group_message_reaches_the_user_but_not_the_socket_that_caused_i
     second = await connected(personas_async.annotator)
     layer = get_channel_layer()
     group = events.user_group(personas_async.annotator.id)
-    await layer.group_send(group, events.push_message({"type": "note", "n": 1}))
-    assert await first.receive_json_from() == {"type": "note", "n": 1}
-    assert await second.receive_json_from() == {"type": "note", "n": 1}
+    await layer.group_send(group, events.push_message(QueueChanged(project=7, added=1)))
+    assert await first.receive_json_from() == {"type": "queue.changed", "project": 7, "added": 1}
+    assert await second.receive_json_from() == {"type": "queue.changed", "project": 7, "added": 1}
     channels = list(layer.groups[group].keys())
     assert len(channels) == 2
-    for channel in channels:
-        await layer.group_send(
-            group, events.push_message({"type": "note", "skip": channel}, skip_channel=channel)
-        )
+    for n, channel in enumerate(channels):
+        await layer.group_send(group, events.push_message(QueueChanged(project=n), skip_channel=channel))
     # Each socket receives exactly the message that did not skip it.
     got_first = await first.receive_json_from()
     got_second = await second.receive_json_from()
-    assert got_first["skip"] != got_second["skip"]
+    assert got_first["project"] != got_second["project"]
     assert await first.receive_nothing() and await second.receive_nothing()
     await first.disconnect()
     await second.disconnect()

@@ -26,12 +26,13 @@ from annotator import events
 from annotator.actions.exports import run_export_job
 from annotator.actions.imports import run_import_job
 from annotator.actions.masks import SaveRequest, do_save_revision, mask_shape
-from annotator.imaging import deid
 from annotator.imaging.orientation import RAS_TO_LPS
 from annotator.imaging.volumes import load_volume
+from annotator.importing import deid
 from annotator.models import Job, Label, Role, Series
 from tests.imaging_data import fresh_media, media_files, png_bytes, pyradiomics_dir
 from tests.segmentation.conftest import make_series
+from webapp.celery import app as celery_app
 
 # -- data ----------------------------------------------------------------------------------------------
 
@@ -51,7 +52,7 @@ def labels(personas):
 def import_files(client, project, files) -> Series:
     """Upload through the import API (small uploads import in the request) and return the one series."""
     payload = {"files": [SimpleUploadedFile(name, data) for name, data in files]}
-    with mock.patch("annotator.tasks.enqueue_import"):
+    with mock.patch.object(celery_app, "send_task"):
         response = client.post(f"/api/projects/{project.id}/imports/", payload)
     assert response.status_code in (201, 202), response.content
     job = Job.objects.get(pk=response.json()["job"]["id"])
@@ -123,15 +124,18 @@ def save_masks(user, series, masks: dict) -> None:
 
 
 def export(client, project, body: dict, django_capture_on_commit_callbacks) -> Job:
-    """Start an export through the API and run the worker's function as Celery would."""
+    """Start an export through the API and run the worker's function as Celery would. These tests are about
+    the formats: they export every latest revision unless the body says otherwise (the default, approved
+    masks only, is tested in tests/test_review.py)."""
+    body = {"masks": "all", **body}
     with (
-        mock.patch("annotator.tasks.enqueue_export") as enqueue,
+        mock.patch.object(celery_app, "send_task") as enqueue,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = client.post(f"/api/projects/{project.id}/exports/", body, content_type="application/json")
     assert response.status_code == 202, response.content
     job_id = response.json()["job"]["id"]
-    enqueue.assert_called_once_with(job_id)
+    enqueue.assert_called_once_with("annotator.tasks.run_export_job", args=[job_id], queue="embed")
     with django_capture_on_commit_callbacks(execute=True):
         return run_export_job(job_id)
 
@@ -499,7 +503,7 @@ def test_a_cancelled_export_stops_and_leaves_no_file(
 ):
     two_annotators(personas, labels)
     client = personas.client_for("owner")
-    with mock.patch("annotator.tasks.enqueue_export"), django_capture_on_commit_callbacks(execute=True):
+    with mock.patch.object(celery_app, "send_task"), django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             f"/api/projects/{personas.project.id}/exports/",
             {"format": "nifti"},
@@ -521,7 +525,7 @@ def test_a_job_cancelled_while_running_stops_before_the_next_series(
     two_annotators(personas, labels)
     make_series(personas.project, np.zeros((1, 4, 4), dtype=np.int16))
     client = personas.client_for("owner")
-    with mock.patch("annotator.tasks.enqueue_export"):
+    with mock.patch.object(celery_app, "send_task"):
         response = client.post(
             f"/api/projects/{personas.project.id}/exports/",
             {"format": "nifti"},
@@ -530,13 +534,13 @@ def test_a_job_cancelled_while_running_stops_before_the_next_series(
     job_id = response.json()["job"]["id"]
     from annotator.actions import exports as export_actions
 
-    real = export_actions.head_masks
+    real = export_actions.selected_masks
 
-    def cancel_after_first(series, annotator):
+    def cancel_after_first(series, annotator, **options):
         Job.objects.get(pk=job_id).cancel()
-        return real(series, annotator)
+        return real(series, annotator, **options)
 
-    with mock.patch.object(export_actions, "head_masks", side_effect=cancel_after_first) as spy:
+    with mock.patch.object(export_actions, "selected_masks", side_effect=cancel_after_first) as spy:
         job = run_export_job(job_id)
 
     assert job.state == "cancelled" and spy.call_count == 1
@@ -554,7 +558,7 @@ def test_a_job_cancelled_while_running_stops_before_the_next_series(
 )
 def test_bad_export_requests_are_refused_and_start_nothing(personas, media, labels, body, fragment):
     make_series(personas.project, np.zeros((1, 4, 4), dtype=np.int16))
-    with mock.patch("annotator.tasks.enqueue_export") as enqueue:
+    with mock.patch.object(celery_app, "send_task") as enqueue:
         response = personas.client_for("owner").post(
             f"/api/projects/{personas.project.id}/exports/", body, content_type="application/json"
         )
@@ -585,7 +589,7 @@ def test_series_of_another_project_cannot_be_exported(personas, media, labels):
 )
 def test_members_may_export_and_others_cannot_see_the_project(personas, media, labels, persona, status):
     make_series(personas.project, np.zeros((1, 4, 4), dtype=np.int16))
-    with mock.patch("annotator.tasks.enqueue_export"):
+    with mock.patch.object(celery_app, "send_task"):
         response = personas.client_for(persona).post(
             f"/api/projects/{personas.project.id}/exports/",
             {"format": "png"},
@@ -657,13 +661,18 @@ def test_series_a_dicom_seg_cannot_reference_are_skipped_with_the_reason_in_the_
     ]
 
 
-def test_the_export_task_runs_on_the_embed_queue_and_calls_the_plain_function(personas, media, labels):
-    from annotator import tasks
+def test_the_export_task_runs_on_the_embed_queue_and_calls_the_plain_function(
+    personas, media, labels, django_capture_on_commit_callbacks
+):
+    import annotator.tasks  # noqa: F401 - registers the app's tasks, as the worker's autodiscovery does
+    from annotator.actions.jobs import start_job
 
-    job = Job.objects.create(kind="export", project=personas.project, created_by=personas.owner)
-    with mock.patch.object(tasks.run_export_job, "apply_async") as apply_async:
-        tasks.enqueue_export(job.id)
-    apply_async.assert_called_once_with(args=[job.id], queue="embed")
+    with (
+        mock.patch.object(celery_app, "send_task") as send_task,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        job = start_job("export", project=personas.project, user=personas.owner, payload={})
+    send_task.assert_called_once_with("annotator.tasks.run_export_job", args=[job.id], queue="embed")
     with mock.patch("annotator.actions.exports.run_export_job", return_value=job) as plain:
-        assert tasks.run_export_job(job.id) == "pending"
+        assert celery_app.tasks["annotator.tasks.run_export_job"](job.id) == "pending"
     plain.assert_called_once_with(job.id)

@@ -10,6 +10,7 @@ import pytest
 from django.test import override_settings
 
 from annotator.models import Label, Project
+from ml_worker.windows import WINDOW_PRESETS
 from scripts.livestack import ROOT, free_port
 
 
@@ -93,3 +94,16 @@ def test_an_outsider_gets_a_readable_404_page(personas):
     response = personas.client_for("outsider").get(f"/projects/{personas.project.id}/")
     assert response.status_code == 404
     assert "belongs to a project you are not a member of" in response.content.decode()
+
+
+def test_the_browser_gets_the_models_ct_windows_from_the_api(personas):
+    # The one definition (ml_worker.windows) reaches the browser: no copy in the frontend is needed.
+    expected = [
+        {"name": name, "level": float(p.level), "width": float(p.width)} for name, p in WINDOW_PRESETS.items()
+    ]
+    client = personas.client_for("annotator")
+    presets = client.get("/api/window-presets/").json()
+    assert presets == {"presets": expected, "default": "soft_tissue"}
+    project = client.get(f"/api/projects/{personas.project.id}/").json()
+    assert project["window_presets"] == expected and project["model_window"] == "soft_tissue"
+    assert personas.client_for("anonymous").get("/api/window-presets/").status_code in (401, 403)

@@ -32,6 +32,7 @@ from tests.imaging_data import (
     png_bytes,
     pyradiomics_dir,
 )
+from webapp.celery import app as celery_app
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def files_of(paths):
 
 def import_and_run(client, project, files, **extra):
     """Upload; if the import was queued, run the worker's function as Celery would. Returns the job."""
-    with mock.patch("annotator.tasks.enqueue_import") as enqueue:
+    with mock.patch.object(celery_app, "send_task") as enqueue:
         response = upload(client, project, files, **extra)
     assert response.status_code in (201, 202), response.content
     job = Job.objects.get(pk=response.json()["job"]["id"])
@@ -92,13 +93,13 @@ def test_a_real_mr_series_uploaded_in_shuffled_order_is_stacked_by_slice_positio
 def test_a_large_upload_becomes_a_queued_job_on_the_embed_queue(
     personas, media, django_capture_on_commit_callbacks
 ):
-    with mock.patch("annotator.tasks.run_import_job.apply_async") as apply_async:
+    with mock.patch.object(celery_app, "send_task") as send_task:
         with django_capture_on_commit_callbacks(execute=True):
             response = upload(personas.client_for("owner"), personas.project, files_of(brain_series()))
     assert response.status_code == 202
     body = response.json()["job"]
     assert (body["kind"], body["state"]) == ("import", "pending")
-    apply_async.assert_called_once_with(args=[body["id"]], queue="embed")
+    send_task.assert_called_once_with("annotator.tasks.run_import_job", args=[body["id"]], queue="embed")
     assert Series.objects.count() == 0
 
 
@@ -122,7 +123,7 @@ def test_the_import_job_reports_progress_to_its_creator_over_the_channel_layer(
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(events.user_group(personas.owner.id), channel)
-    with mock.patch("annotator.tasks.enqueue_import"), django_capture_on_commit_callbacks(execute=True):
+    with mock.patch.object(celery_app, "send_task"), django_capture_on_commit_callbacks(execute=True):
         job = import_and_run(personas.client_for("owner"), personas.project, files_of(brain_series()))
     assert job.state == "done"
     messages = [m["payload"] for m in received(layer, channel)]
@@ -279,7 +280,7 @@ def test_originals_are_not_kept_unless_the_project_opts_in(personas, media):
 
 def test_files_staged_for_a_background_import_are_already_de_identified(personas, media):
     paths = brain_series()
-    with mock.patch("annotator.tasks.enqueue_import"):
+    with mock.patch.object(celery_app, "send_task"):
         response = upload(personas.client_for("owner"), personas.project, files_of(paths))
     assert response.status_code == 202
     assert len(media_files(media)) == 20
@@ -548,9 +549,9 @@ def test_a_label_map_that_does_not_match_its_image_is_refused(personas, media):
 
 def test_a_background_import_that_fails_while_decoding_ends_failed_and_leaves_nothing(personas, media):
     paths = brain_series()[:10]
-    with mock.patch("annotator.tasks.enqueue_import"):
+    with mock.patch.object(celery_app, "send_task"):
         response = upload(personas.client_for("owner"), personas.project, files_of(paths))
-    with mock.patch("annotator.imaging.dicom._decode", side_effect=dicom_decode_error):
+    with mock.patch("annotator.importing.dicom._decode", side_effect=dicom_decode_error):
         job = run_import_job(response.json()["job"]["id"])
     assert job.state == "failed"
     assert "cannot be decoded" in job.error
@@ -566,7 +567,7 @@ def dicom_decode_error(ds, name):
 
 def test_a_cancelled_pending_import_never_runs_and_its_staged_files_are_removed(personas, media):
     client = personas.client_for("owner")
-    with mock.patch("annotator.tasks.enqueue_import"):
+    with mock.patch.object(celery_app, "send_task"):
         response = upload(client, personas.project, files_of(brain_series()))
     job_id = response.json()["job"]["id"]
     cancelled = client.post(f"/api/jobs/{job_id}/cancel/")
@@ -593,7 +594,7 @@ def test_only_the_owner_can_import(personas, media, persona, status):
     [("owner", 200), ("annotator", 200), ("reviewer", 200), ("outsider", 404), ("anonymous", 403)],
 )
 def test_members_can_follow_an_import_job_and_others_cannot_see_it(personas, media, persona, status):
-    with mock.patch("annotator.tasks.enqueue_import"):
+    with mock.patch.object(celery_app, "send_task"):
         job_id = upload(personas.client_for("owner"), personas.project, files_of(brain_series())).json()[
             "job"
         ]["id"]
@@ -609,7 +610,7 @@ def test_members_can_follow_an_import_job_and_others_cannot_see_it(personas, med
     ("persona", "status"), [("annotator", 403), ("reviewer", 403), ("outsider", 404), ("anonymous", 403)]
 )
 def test_only_the_jobs_creator_or_an_owner_can_cancel_it(personas, media, persona, status):
-    with mock.patch("annotator.tasks.enqueue_import"):
+    with mock.patch.object(celery_app, "send_task"):
         job_id = upload(personas.client_for("owner"), personas.project, files_of(brain_series())).json()[
             "job"
         ]["id"]

@@ -17,7 +17,7 @@ def test_a_task_sent_to_one_queue_is_delivered_to_that_queue_only(redis_server, 
         for name in QUEUES:  # declare and bind every queue, as the workers do
             celery_app.amqp.queues[name](connection.default_channel).declare()
         celery_app.send_task(
-            "ml_worker.tasks.ping", args=["x"], queue=target, connection=connection, ignore_result=True
+            "annotator.tasks.ping", args=["x"], queue=target, connection=connection, ignore_result=True
         )
     lengths = {name: redis.Redis.from_url(redis_server).llen(name) for name in QUEUES}
     assert lengths == {name: int(name == target) for name in QUEUES}

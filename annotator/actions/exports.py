@@ -1,8 +1,11 @@
-"""Exporting masks (NIfTI, DICOM SEG, PNG, COCO) as a background job, and importing masks as reference labels.
+"""Exporting masks (NIfTI, DICOM SEG, PNG, COCO) as a background job.
 
 An export is a ``Job`` (kind "export") whose worker writes one zip to the media storage under ``exports/``;
-the zip is downloaded through the API by members of the project. Which masks: for each series and label, the
-head revision of each annotator's track, one set of files per annotator (or only the chosen annotator's).
+the zip is downloaded through the API by members of the project. Which masks (``masks``): by default the
+approved ones (per series, label and annotator the revision a reviewer approved, and the consensus a reviewer
+built: annotator.actions.approvals), or "all" for the head revision of every track; one set of files per
+annotator and one for the consensus (or only the chosen annotator's). Removed labels are left out, and an
+annotator of a project with independent readings exports only what they may read (annotator.visibility).
 """
 
 from __future__ import annotations
@@ -18,18 +21,20 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 import numpy as np
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.db import transaction
 from pydantic import BaseModel, Field
 
+from annotator import access, visibility
+from annotator.actions import approvals, jobs
 from annotator.actions.jobs import push_progress, report
 from annotator.actions.masks import mask_shape, read_volume
-from annotator.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge, UnsupportedMedia
-from annotator.exporting import coco, dicom_seg, masks_import, nifti, png
+from annotator.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from annotator.exporting import coco, dicom_seg, nifti, png
 from annotator.exporting.common import AnnotatorMasks, LabelInfo, label_map
 from annotator.imaging import volumes
-from annotator.imaging.limits import limit
-from annotator.models import Job, Label, MaskTrack, Membership, Project, Series
+from annotator.models import Job, Label, Membership, Project, Series
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,8 @@ class ExportRequest(BaseModel):
     format: Literal["nifti", "dicom-seg", "png", "coco"]
     series: list[int] | None = Field(default=None, min_length=1, max_length=10_000)
     annotator: str | None = Field(default=None, min_length=1, max_length=150)
+    # "approved": what reviewers approved (and the consensus); "all": every track's head revision.
+    masks: Literal["approved", "all"] = "approved"
 
 
 # -- starting an export --------------------------------------------------------------------------------
@@ -74,52 +81,83 @@ def check_export(project: Project, request: ExportRequest) -> list[Series]:
 
 
 @transaction.atomic
-def do_start_export(user, project: Project, request: ExportRequest) -> Job:
-    """Queue an export job on the embed queue; its progress is pushed to the user's sockets."""
+def do_start_export(user: access.AnyUser, project: Project, request: ExportRequest) -> Job:
+    """Queue an export job (``jobs.JOB_ROUTES``); its progress is pushed to the user's sockets."""
     chosen = check_export(project, request)
     payload = request.model_copy(update={"series": [s.pk for s in chosen]})
-    job = Job.objects.create(
-        kind=JOB_KIND,
+    return jobs.start_job(
+        JOB_KIND,
         project=project,
-        created_by=user,
+        user=user,
         payload=payload.model_dump(mode="json"),
         message=f"Waiting for a worker to export {len(chosen)} series as {request.format}.",
     )
-    push_progress(job)
-    from annotator import tasks  # the Celery module imports the actions
-
-    transaction.on_commit(lambda: tasks.enqueue_export(job.id))
-    return job
 
 
 # -- the worker's side ---------------------------------------------------------------------------------
 
 
 def project_labels(project_id: int) -> list[LabelInfo]:
+    """The project's labels in use (a removed label's masks are not exported), by value."""
     return [
         LabelInfo(lab.id, lab.name, lab.value, lab.color)
         for lab in Label.objects.filter(project_id=project_id).order_by("value")
     ]
 
 
-def head_masks(series: Series, annotator: str | None) -> Iterator[AnnotatorMasks]:
-    """Per annotator (by username), the head revision of each of their label tracks on ``series``.
+CONSENSUS = "consensus"
+# The consensus's folder in an export: usernames pass through safe_name, which never starts with "_".
+CONSENSUS_FOLDER = "_consensus"
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who an export is for: the masks they may read are exported (annotator.visibility)."""
+
+    user: AbstractBaseUser
+    role: str
+
+
+def reader_of(job: Job) -> Reader | None:
+    """The member who started ``job``, with their role now (None: they left, and nothing is exported)."""
+    user = job.created_by
+    role = access.role_in(user, job.project_id) if user is not None and job.project_id else None
+    return Reader(user, role) if user is not None and role is not None else None
+
+
+def selected_masks(
+    series: Series,
+    annotator: str | None,
+    *,
+    masks: str = "approved",
+    reader: Reader | None = None,
+) -> Iterator[AnnotatorMasks]:
+    """The masks an export writes for ``series``, one ``AnnotatorMasks`` per annotator (by username) and
+    one for the consensus: the approved revisions (``masks="approved"``) or every track's head ("all");
+    only ``annotator``'s when given, and only what ``reader`` may read when given. The file exports and the
+    PACS export (annotator.actions.pacs_stow) both take their masks from this function.
 
     A generator: one annotator's volumes are in memory at a time (a 512x512x200 mask is 52 MB as bool).
     """
-    tracks = (
-        MaskTrack.objects.filter(series=series, head__isnull=False)
-        .select_related("head", "annotator")
-        .order_by("annotator__username", "label__value")
-    )
+    chosen = approvals.approved_pairs([series]) if masks == "approved" else approvals.head_pairs([series])
     if annotator is not None:
-        tracks = tracks.filter(annotator__username=annotator)
-    by_annotator: dict[str, list[MaskTrack]] = {}
-    for track in tracks:
-        by_annotator.setdefault(track.annotator.get_username(), []).append(track)
+        chosen = [m for m in chosen if m.annotator is not None and m.annotator.get_username() == annotator]
+    if reader is not None:
+        project = series.study.project
+        chosen = [
+            m
+            for m in chosen
+            if visibility.may_read_track(
+                reader.user, reader.role, project, series, m.annotator.pk if m.annotator else None
+            )
+        ]
+    by_owner: dict[str | None, list[approvals.SelectedMask]] = {}
+    for mask in chosen:
+        by_owner.setdefault(mask.annotator.get_username() if mask.annotator else None, []).append(mask)
     shape = mask_shape(series)
-    for name, owned in by_annotator.items():
-        yield AnnotatorMasks(name, {t.label_id: read_volume(t.head, shape) for t in owned})
+    for name, owned in by_owner.items():
+        volumes = {m.label_id: read_volume(m.revision, shape) for m in owned}
+        yield AnnotatorMasks(name or CONSENSUS, volumes, consensus=name is None)
 
 
 def safe_name(text: str) -> str:
@@ -157,7 +195,8 @@ class Exporter:
             if self.fmt == "coco":
                 self._coco_masks(image_ids, masks)
                 continue
-            folder = f"{series_folder(series)}/{safe_name(masks.annotator)}"
+            owner = CONSENSUS_FOLDER if masks.consensus else safe_name(masks.annotator)
+            folder = f"{series_folder(series)}/{owner}"
             if self.fmt == "dicom-seg":
                 try:
                     data = dicom_seg.segmentation_bytes(
@@ -204,7 +243,9 @@ class Exporter:
 
 README = """Masks exported from Delineate.
 
-Per series (folder series-<id>) and annotator (sub-folder), the head revision of each label's mask.
+Per series (folder series-<id>) and annotator (sub-folder; _consensus for the consensus a reviewer built),
+each label's mask: the revision a reviewer approved, or with "masks": "all" the latest revision of every
+mask (manifest.json says which).
 - nifti: labels.nii.gz, one label map on the grid of the imported file (same voxel order and affine), label
   values as in manifest.json; where masks overlap, the higher label value is written.
 - dicom-seg: segmentation.dcm, a binary DICOM SEG, one segment per label, referencing the source instances.
@@ -229,17 +270,22 @@ def build_archive(job: Job, request: ExportRequest, path: Path) -> dict:
         "project": {"id": project.pk, "name": project.name},
         "format": request.format,
         "annotator": request.annotator,
+        "masks": request.masks,
         "labels": [{"name": lab.name, "value": lab.value, "color": lab.color} for lab in labels],
         "series": [],
     }
     dataset = coco.CocoDataset(description=f"{project.name}: masks exported from Delineate")
     dataset.set_labels(labels)
+    reader = reader_of(job)
+    if reader is None:
+        raise Forbidden("Only members of the project can export its masks.")
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         exporter = Exporter(archive, request.format, labels, dataset)
         for done, series in enumerate(series_list):
             if not report(job, 0.95 * done / len(series_list), f"Exporting {series}"):
                 raise InterruptedError("cancelled")
-            manifest["series"].append(exporter.series(series, head_masks(series, request.annotator)))
+            chosen = selected_masks(series, request.annotator, masks=request.masks, reader=reader)
+            manifest["series"].append(exporter.series(series, chosen))
         if request.format == "coco":
             archive.writestr("annotations.json", json.dumps(dataset.as_json()))
         archive.writestr("manifest.json", json.dumps(manifest, indent=2))
@@ -274,6 +320,8 @@ def run_export_job(job_id: int) -> Job:
         summary = f"Exported {len(manifest['series'])} series ({files} files)" + (
             f"; {skipped} skipped, see manifest.json." if skipped else "."
         )
+        if not files and request.masks == "approved" and not skipped:
+            summary += " No mask is approved yet: export all latest revisions instead to get every mask."
         result = {"file": stored, "filename": filename, "size": size, "files": files, "skipped": skipped}
         with transaction.atomic():
             if not job.finish({**result, "download_url": f"/api/exports/{job.pk}/download"}, message=summary):
@@ -294,58 +342,12 @@ def run_export_job(job_id: int) -> Job:
     return job
 
 
-def export_file(user, job_id: int) -> tuple[BinaryIO, str]:
-    """The finished export's zip (open) and its file name, for a member of the job's project (404 for anyone
-    else, so outsiders cannot tell an export exists)."""
-    job = Job.objects.filter(pk=job_id, kind=JOB_KIND).first()
-    if job is None or job.project_id is None or not user.is_authenticated:
-        raise NotFound("No such export.")
-    if not Membership.objects.filter(project_id=job.project_id, user=user).exists():
-        raise NotFound("No such export.")
+def export_file(job: Job) -> tuple[BinaryIO, str]:
+    """The finished export's zip (open) and its file name; reach the job through ``access.export_with_membership``
+    (members of its project only)."""
     if job.state != Job.State.DONE:
         raise Conflict(f"The export is not ready ({job.state}).", details={"state": job.state})
     name = job.result.get("file", "")
     if not name or not volumes.storage().exists(name):
         raise NotFound("The export's file is gone; start the export again.")
     return volumes.storage().open(name, "rb"), job.result.get("filename") or Path(name).name
-
-
-# -- importing masks as reference labels ---------------------------------------------------------------
-
-
-def check_reference_upload(size: int | None) -> None:
-    most = limit("MAX_UPLOAD_BYTES")
-    if size is not None and size > most:
-        raise TooLarge(f"The upload is {size} bytes, over the limit of {most} bytes.")
-
-
-def do_import_reference_labels(user, series: Series, name: str, upload: BinaryIO) -> Series:
-    """Replace ``series``' reference label map with the uploaded mask file (NIfTI, NRRD, DICOM SEG, PNG or a
-    zip of slice PNGs). The file must have the series' geometry; otherwise nothing is written."""
-    labels = project_labels(series.study.project_id)
-    try:
-        values = masks_import.read(name, upload, series, labels)
-    except masks_import.Unsupported as exc:
-        raise UnsupportedMedia(f"{name}: {exc}") from exc
-    except ValueError as exc:
-        raise InvalidInput(f"{name}: {exc}") from exc
-    folder = str(Path(series.volume.name).parent)
-    stored, _ = volumes.save_array(f"{folder}/reference_labels.npy", values)
-    old = series.reference_labels.name
-    try:
-        with transaction.atomic():
-            locked = Series.objects.select_for_update().get(pk=series.pk)
-            locked.reference_labels = stored
-            locked.save(update_fields=["reference_labels"])
-            if old and old != stored:
-                transaction.on_commit(lambda: volumes.delete_files([old]))
-    except BaseException:
-        volumes.delete_files([stored])
-        raise
-    series.reference_labels = stored
-    return series
-
-
-def reference_summary(values: np.ndarray) -> dict[str, int]:
-    found, counts = np.unique(values[values > 0], return_counts=True)
-    return {str(int(v)): int(c) for v, c in zip(found, counts, strict=True)}

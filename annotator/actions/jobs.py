@@ -1,28 +1,90 @@
-"""Generic job operations: progress pushed to the browser, cancellation."""
+"""Jobs: starting one (one table from kind to Celery task and queue), progress pushed to the browser, cancelling.
+
+Every background job starts through ``start_job``: the row is created in the caller's transaction and the task
+is sent by *name* once that transaction commits, so a rolled-back request queues nothing and no action module
+imports ``annotator/tasks.py`` (tasks import actions, never the reverse).
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
+from celery import current_app as celery_app
 from django.db import transaction
 
-from annotator import events
+from annotator import access, events
 from annotator.errors import Conflict, Forbidden
-from annotator.models import Job, Role
+from annotator.models import Job, Project, Role
+from annotator.queues import QUEUE_EMBED
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobRoute:
+    """Which Celery task runs a kind of job, and on which queue (annotator/queues.py)."""
+
+    task: str
+    queue: str
+
+
+# Imports, exports and propagation decode, write or embed whole volumes: the embed queue, never the interactive
+# one. Fine-tuning will be ``"train": JobRoute("annotator.tasks.<its task>", QUEUE_TRAIN)``, added with its task
+# by the active-learning work.
+JOB_ROUTES: dict[str, JobRoute] = {
+    "import": JobRoute("annotator.tasks.run_import_job", QUEUE_EMBED),
+    "export": JobRoute("annotator.tasks.run_export_job", QUEUE_EMBED),
+    "propagate": JobRoute("annotator.tasks.run_propagation_job", QUEUE_EMBED),
+    # A project's PACS (annotator/actions/pacs.py, pacs_stow.py): retrieve and import, send SEGs back.
+    "pacs-import": JobRoute("annotator.pacs.tasks.run_pacs_import_job", QUEUE_EMBED),
+    "pacs-export": JobRoute("annotator.pacs.tasks.run_pacs_export_job", QUEUE_EMBED),
+}
+
+
+def route_for(kind: str) -> JobRoute:
+    try:
+        return JOB_ROUTES[kind]
+    except KeyError:
+        raise ValueError(
+            f"Unknown job kind {kind!r}; known kinds: {', '.join(sorted(JOB_ROUTES))}."
+        ) from None
+
+
+def start_job(
+    kind: str,
+    *,
+    project: Project | None,
+    user: access.AnyUser,
+    payload: dict[str, Any],
+    message: str = "Waiting for a worker.",
+) -> Job:
+    """Create a pending job of ``kind`` and queue its task once the caller's transaction commits.
+
+    Inside a caller's ``transaction.atomic`` the row is part of that transaction: if it rolls back, the row is
+    gone and nothing is sent. The creator's open tabs learn of the job (``job.progress``, state pending).
+    """
+    route = route_for(kind)
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=kind, project=project, created_by=user, payload=payload, message=message[:300]
+        )
+        push_progress(job)
+        transaction.on_commit(lambda: celery_app.send_task(route.task, args=[job.pk], queue=route.queue))
+    return job
 
 
 def push_progress(job: Job) -> None:
     """Tell the job's creator (every open tab) where the job stands, once the current transaction commits."""
     if job.created_by_id is None:
         return
-    payload = {"type": "job.progress", "job": job.as_event()}
+    message = events.job_progress(job)
     group = events.user_group(job.created_by_id)
 
     def send() -> None:
         try:
-            events.send_to_group(group, payload)
+            events.send_to_group(group, message)
         except Exception as exc:  # noqa: BLE001 - a missing channel layer must not fail the job itself
             log.warning("could not push progress of job %s: %s", job.pk, exc)
 
@@ -37,8 +99,10 @@ def report(job: Job, progress: float, message: str = "") -> bool:
     return running
 
 
-def check_can_cancel(user, job: Job) -> None:
-    if job.created_by_id != user.id and not (
+def check_can_cancel(user: access.AnyUser, job: Job) -> None:
+    """The person who started a job may cancel it (even after leaving its project), and so may the project's
+    owners; anyone else who can see the job is refused (403)."""
+    if job.created_by_id != user.pk and not (
         job.project_id and job.project.memberships.filter(user=user, role=Role.OWNER).exists()
     ):
         raise Forbidden("Only the person who started a job or a project owner can cancel it.")
@@ -46,10 +110,13 @@ def check_can_cancel(user, job: Job) -> None:
         raise Conflict(f"The job has already finished ({job.state}).")
 
 
-@transaction.atomic
-def do_cancel_job(user, job: Job) -> Job:
-    check_can_cancel(user, job)
-    if not job.cancel():
-        raise Conflict(f"The job has already finished ({job.state}).")
-    push_progress(job)
+def do_cancel_job(user: access.AnyUser, job_id: int) -> Job:
+    """Cancel a job, from the REST API or the socket alike: a job the user cannot see is 404 (access.get_job),
+    one they see but may not cancel is 403, a finished one 409."""
+    with transaction.atomic():
+        job = access.get_job(user, job_id)
+        check_can_cancel(user, job)
+        if not job.cancel():
+            raise Conflict(f"The job has already finished ({job.state}).")
+        push_progress(job)
     return job

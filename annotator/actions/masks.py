@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q, QuerySet
 
-from annotator import events
-from annotator.errors import Conflict, Forbidden, InvalidInput
-from annotator.models import Label, MaskRevision, MaskSource, MaskTrack, Role
-
-
-def series_group(series_id: int) -> str:
-    return f"series.{series_id}"
-
-
-def mask_shape(series) -> tuple[int, int, int]:
-    """The (Z, Y, X) shape of a label map of ``series``: the stored array is (Z, Y, X) or, for a colour
-    image, (1, Y, X, 3), so the first three axes are always the label map's."""
-    depth, height, width = (int(v) for v in series.shape[:3])
-    return depth, height, width
+from annotator import events, rle, visibility
+from annotator.errors import Conflict, Forbidden, InvalidInput, NotFound
+from annotator.imaging.volumes import mask_shape
+from annotator.messages import RevisionCreated, RevisionSummary
+from annotator.models import Label, MaskRevision, MaskSource, MaskTrack, Membership, Role, Series
 
 
 def pack(volume: np.ndarray) -> bytes:
@@ -92,7 +87,12 @@ def check_save(user, series, label: Label, role: str, request: SaveRequest) -> N
 
 
 def _stale_message(track: MaskTrack, base_revision_id: int | None) -> str:
-    head = track.head
+    # Read the head by its id in a statement of its own: on PostgreSQL a row locked FOR UPDATE after
+    # waiting for a concurrent save carries the new head_id, but an outer join made in the same statement
+    # still sees the snapshot taken before that save committed (head None: the race test caught it).
+    head = MaskRevision.objects.filter(pk=track.head_id).first()
+    if head is None:
+        return "This mask has no saved revision yet, so it cannot be saved on top of one. Reload it."
     since = MaskRevision.objects.filter(track=track)
     if base_revision_id is not None:
         base = MaskRevision.objects.filter(pk=base_revision_id, track=track).first()
@@ -104,70 +104,97 @@ def _stale_message(track: MaskTrack, base_revision_id: int | None) -> str:
     )
 
 
+def _check_head(track: MaskTrack, base_revision_id: int | None) -> None:
+    if track.head_id != base_revision_id:
+        raise Conflict(_stale_message(track, base_revision_id), details={"head_revision": track.head_id})
+
+
 def do_save_revision(user, series, label: Label, role: str, request: SaveRequest, *, skip_channel=None):
     """Save ``request.slices`` on top of the track's head as a new revision.
 
     Refused with Conflict when the head is no longer ``request.base_revision_id`` (someone saved in
     between). Broadcasts ``revision.created`` to the series' subscribers once committed.
+
+    The new volume depends only on the base revision, so it is composed and its files written before
+    the write transaction; the transaction then only locks the track, checks that the head is still the
+    base and inserts the row. Short write transactions keep SQLite's single writer free (the embedded
+    default serves a small team) and row locks short on PostgreSQL.
     """
     check_save(user, series, label, role, request)
     shape = mask_shape(series)
-    with transaction.atomic():
-        track, _ = MaskTrack.objects.get_or_create(series=series, label=label, annotator=user)
-        track = MaskTrack.objects.select_for_update(of=("self",)).select_related("head").get(pk=track.pk)
-        if track.head_id != request.base_revision_id:
-            raise Conflict(
-                _stale_message(track, request.base_revision_id), details={"head_revision": track.head_id}
-            )
-        volume = read_volume(track.head, shape)
-        for z, mask in request.slices.items():
-            volume[z] = mask
-        revision = _create_revision(
-            track,
-            user,
-            volume,
-            request.source,
-            sorted(request.slices),
-            parent=track.head,
-            model_version=request.model_version,
-            first_predictions=request.first_predictions or {},
-            predicted_iou={str(z): float(v) for z, v in (request.predicted_iou or {}).items()},
-            skip_channel=skip_channel,
-        )
-    return revision
+    track, _ = MaskTrack.objects.get_or_create(series=series, label=label, annotator=user)
+    track = MaskTrack.objects.select_related("head").get(pk=track.pk)
+    _check_head(track, request.base_revision_id)  # stale already: refuse before any work
+    volume = read_volume(track.head, shape)
+    for z, mask in request.slices.items():
+        volume[z] = mask
+    return _create_revision(
+        track,
+        user,
+        volume,
+        request.source,
+        sorted(request.slices),
+        base_revision_id=request.base_revision_id,
+        model_version=request.model_version,
+        first_predictions=request.first_predictions or {},
+        predicted_iou={str(z): float(v) for z, v in (request.predicted_iou or {}).items()},
+        skip_channel=skip_channel,
+    )
+
+
+def check_restore(user: AbstractBaseUser, role: str, track: MaskTrack) -> None:
+    """An annotator restores their own mask's revisions; reviewers and owners those of the consensus."""
+    if track.is_consensus:
+        if role not in (Role.OWNER, Role.REVIEWER):
+            raise Forbidden("Only reviewers and owners restore the consensus.")
+        return
+    if role not in (Role.OWNER, Role.ANNOTATOR):
+        raise Forbidden("Reviewers cannot restore masks.")
+    if track.annotator_id != user.pk:
+        raise Forbidden("Only the annotator of a mask can restore its revisions.")
 
 
 def do_restore_revision(
     user, revision: MaskRevision, role: str, base_revision_id: int | None, *, skip_channel=None
 ):
     """Make ``revision``'s content the head again, as a new revision (history is never rewritten)."""
-    if role not in (Role.OWNER, Role.ANNOTATOR):
-        raise Forbidden("Reviewers cannot restore masks.")
-    with transaction.atomic():
-        track = (
-            MaskTrack.objects.select_for_update(of=("self",))
-            .select_related("head", "series")
-            .get(pk=revision.track_id)
-        )
-        if track.annotator_id != user.id:
-            raise Forbidden("Only the annotator of a mask can restore its revisions.")
-        if track.head_id != base_revision_id:
-            raise Conflict(_stale_message(track, base_revision_id), details={"head_revision": track.head_id})
-        shape = mask_shape(track.series)
-        volume = read_volume(revision, shape)
-        current = read_volume(track.head, shape)
-        changed = np.flatnonzero((volume != current).reshape(shape[0], -1).any(axis=1)).tolist()
-        return _create_revision(
-            track,
-            user,
-            volume,
-            MaskSource.RESTORED,
-            changed,
-            parent=track.head,
-            restored_from=revision,
-            model_version=revision.model_version,
-            skip_channel=skip_channel,
-        )
+    track = MaskTrack.objects.select_related("head", "series").get(pk=revision.track_id)
+    check_restore(user, role, track)
+    _check_head(track, base_revision_id)
+    shape = mask_shape(track.series)
+    volume = read_volume(revision, shape)
+    current = read_volume(track.head, shape)
+    changed = np.flatnonzero((volume != current).reshape(shape[0], -1).any(axis=1)).tolist()
+    return _create_revision(
+        track,
+        user,
+        volume,
+        MaskSource.RESTORED,
+        changed,
+        base_revision_id=base_revision_id,
+        restored_from=revision,
+        model_version=revision.model_version,
+        skip_channel=skip_channel,
+    )
+
+
+def do_save_consensus(
+    user: AbstractBaseUser, series: Series, label: Label, volume: np.ndarray, inputs: dict[str, Any]
+) -> MaskRevision:
+    """Save ``volume`` as the next revision of the consensus of ``label`` on ``series`` (its own track, no
+    annotator; ``user`` is the author). Reviewers and owners only (check in annotator.actions.review)."""
+    if volume.shape != mask_shape(series):
+        raise InvalidInput(f"The consensus is {volume.shape}, the series {mask_shape(series)}.")
+    track, _ = MaskTrack.objects.get_or_create(
+        series=series, label=label, kind=MaskTrack.Kind.CONSENSUS, annotator=None
+    )
+    track = MaskTrack.objects.select_related("head").get(pk=track.pk)
+    current = read_volume(track.head, volume.shape)
+    changed = np.flatnonzero((volume != current).reshape(volume.shape[0], -1).any(axis=1)).tolist()
+    # On the head just read: a consensus built at the same moment by another reviewer makes this a conflict.
+    return _create_revision(
+        track, user, volume, MaskSource.CONSENSUS, changed, base_revision_id=track.head_id, inputs=inputs
+    )
 
 
 def _create_revision(
@@ -177,13 +204,18 @@ def _create_revision(
     source,
     changed,
     *,
-    parent,
+    base_revision_id,
     model_version="",
     first_predictions=None,
     predicted_iou=None,
     restored_from=None,
     skip_channel=None,
+    inputs: dict | None = None,
 ) -> MaskRevision:
+    """Write the revision's files, then, in one short transaction, check that the head is still
+    ``base_revision_id`` and insert the row. A save that lost the race gets Conflict and its files are
+    removed; the winner's files are never touched (each attempt writes files under its own names)."""
+    parent = track.head
     number = (parent.number + 1) if parent else 1
     revision = MaskRevision(
         track=track,
@@ -196,24 +228,152 @@ def _create_revision(
         changed_slices=changed,
         predicted_iou=predicted_iou or {},
         voxel_count=int(volume.sum()),
+        mask_slices=slices_with_mask(volume),
+        inputs=inputs or {},
     )
     revision.data.save(f"r{number:05d}.npz", ContentFile(pack(volume)), save=False)
     if first_predictions:
         revision.first_prediction.save(
             f"r{number:05d}-first.npz", ContentFile(pack_slices(first_predictions)), save=False
         )
-    revision.save()
-    track.head = revision
-    track.save(update_fields=["head"])
-    payload = {
-        "type": "revision.created",
-        "series_id": track.series_id,
-        "label_id": track.label_id,
-        "annotator": user.get_username(),
-        "revision": revision_summary(revision),
-    }
-    events.send_on_commit(series_group(track.series_id), payload, skip_channel=skip_channel)
+    # Independent annotators must not receive each other's saves (annotator.visibility); worked out before
+    # the write transaction, which stays short.
+    only_users = visibility.audience(track.series.study.project, track.series_id, track.annotator_id)
+    owner = track_owner(track) or ""
+    committed = False
+
+    def mark_committed() -> None:
+        nonlocal committed
+        committed = True
+
+    try:
+        with transaction.atomic():
+            locked = MaskTrack.objects.select_for_update().get(pk=track.pk)
+            _check_head(locked, base_revision_id)
+            revision.save()
+            locked.head = revision
+            locked.save(update_fields=["head"])
+            # Registered first, so it runs first after the commit: a later hook that fails (a broadcast
+            # while Redis is away) must never make us delete the files of a revision that is stored.
+            transaction.on_commit(mark_committed)
+            message = RevisionCreated(
+                series_id=track.series_id,
+                label_id=track.label_id,
+                annotator=owner,
+                consensus=track.is_consensus,
+                revision=RevisionSummary.model_validate(revision_summary(revision)),
+            )
+            events.send_on_commit(
+                events.series_group(track.series_id),
+                message,
+                skip_channel=skip_channel,
+                only_users=only_users,
+            )
+    except BaseException:
+        if not committed:
+            for field in (revision.data, revision.first_prediction):
+                if field.name:
+                    field.storage.delete(field.name)
+        raise
     return revision
+
+
+def slices_with_mask(volume: np.ndarray) -> list[int]:
+    """Indices of the slices of a (Z, Y, X) mask that hold any of it."""
+    return np.flatnonzero(volume.reshape(volume.shape[0], -1).any(axis=1)).tolist()
+
+
+def track_owner(track: MaskTrack | None) -> str | None:
+    """The username of a track's annotator; None for the consensus."""
+    if track is None or track.annotator is None:
+        return None
+    return track.annotator.get_username()
+
+
+# -- reading -------------------------------------------------------------------------------------------
+
+
+def head_tracks(series: Series) -> QuerySet[MaskTrack]:
+    """Every mask track of ``series`` that has a saved revision (each annotator's, and the consensus)."""
+    return MaskTrack.objects.filter(series=series, head__isnull=False).select_related("head", "annotator")
+
+
+NO_SUCH_ANNOTATOR = "No such annotator in this project."
+
+
+def readable_annotator(
+    user: AbstractBaseUser, membership: Membership, series: Series, username: str | None
+) -> AbstractBaseUser:
+    """The annotator whose masks ``user`` reads: ``username``, or the caller when none is given.
+
+    A username that is neither a member of the project nor the annotator of a mask of the series, and one
+    whose masks the caller may not read (annotator.visibility), get the same ``NotFound``: the answer never
+    tells whether a user exists.
+    """
+    if not username or username == user.get_username():
+        return user
+    project = membership.project
+    annotator = (
+        get_user_model()
+        .objects.filter(username=username)
+        .filter(Q(memberships__project=project) | Q(mask_tracks__series=series))
+        .distinct()
+        .first()
+    )
+    if annotator is None or not visibility.may_read_track(
+        user, membership.role, project, series, annotator.pk
+    ):
+        raise NotFound(NO_SUCH_ANNOTATOR)
+    return annotator
+
+
+def readable_consensus(
+    user: AbstractBaseUser, membership: Membership, series: Series, label: Label
+) -> MaskTrack | None:
+    """The consensus track of ``label`` on ``series`` (None when none was built), for a caller who may see
+    colleagues' masks; others get the answer of an unknown annotator."""
+    if not visibility.may_read_track(user, membership.role, membership.project, series, None):
+        raise NotFound(NO_SUCH_ANNOTATOR)
+    return consensus_track(series, label)
+
+
+def consensus_track(series: Series, label: Label) -> MaskTrack | None:
+    return (
+        MaskTrack.objects.filter(series=series, label=label, kind=MaskTrack.Kind.CONSENSUS)
+        .select_related("head")
+        .first()
+    )
+
+
+def track_of(series: Series, label: Label, annotator: AbstractBaseUser) -> MaskTrack | None:
+    return (
+        MaskTrack.objects.filter(
+            series=series, label=label, annotator=annotator, kind=MaskTrack.Kind.ANNOTATION
+        )
+        .select_related("head", "annotator")
+        .first()
+    )
+
+
+def label_mask(
+    series: Series,
+    label: Label,
+    track: MaskTrack | None,
+    revision: MaskRevision | None,
+    user: AbstractBaseUser,
+) -> dict[str, Any]:
+    """A mask of ``label`` (``revision`` of ``track``, or nothing saved yet) as RLE per non-empty slice."""
+    shape = mask_shape(series)
+    volume = read_volume(revision, shape)
+    nonempty = np.flatnonzero(volume.reshape(shape[0], -1).any(axis=1))
+    return {
+        "label_id": label.id,
+        "annotator": track_owner(track) if track else user.get_username(),
+        "track": track.kind if track else MaskTrack.Kind.ANNOTATION,
+        "shape": list(shape),
+        "revision": revision_summary(revision) if revision else None,
+        "slices": {int(z): rle.encode(volume[z]) for z in nonempty},
+    }
 
 
 def revision_summary(revision: MaskRevision) -> dict:
@@ -229,4 +389,5 @@ def revision_summary(revision: MaskRevision) -> dict:
         "slices": revision.changed_slices,
         "voxel_count": revision.voxel_count,
         "restored_from": revision.restored_from_id,
+        "inputs": revision.inputs,
     }

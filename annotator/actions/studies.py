@@ -1,4 +1,4 @@
-"""Studies and series after import: rendering slices for display, deleting."""
+"""Studies and series after import: listing them and their jobs, rendering slices for display, deleting."""
 
 from __future__ import annotations
 
@@ -7,14 +7,31 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import transaction
+from django.db.models import QuerySet
 
 from annotator.errors import InvalidInput, NotFound
 from annotator.imaging import render, volumes
-from annotator.models import Series, Study
+from annotator.models import Job, Project, Series, Study
 
 AXES = ("z", "y", "x")
 # Bump when the rendering changes, so browsers drop cached slices.
 RENDER_VERSION = "1"
+
+
+# The project's job list shows the newest jobs; older ones stay reachable by id.
+JOB_LIST_SIZE = 100
+
+
+def studies_of(project: Project) -> QuerySet[Study]:
+    return Study.objects.filter(project=project).prefetch_related("series")
+
+
+def jobs_of(project: Project, *, kind: str | None = None) -> QuerySet[Job]:
+    """The project's newest jobs, of one ``kind`` when given."""
+    jobs = Job.objects.filter(project=project)
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    return jobs[:JOB_LIST_SIZE]
 
 
 @dataclass

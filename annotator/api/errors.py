@@ -1,6 +1,15 @@
-"""The one place where domain errors become HTTP responses: {"error": {"code", "message", "details"}}."""
+"""The one place where domain errors become HTTP responses.
+
+The REST API answers ``{"error": {"code", "message", "details"}}`` with the error's status (``exception_handler``,
+set as DRF's handler in settings); the HTML pages raise Django's own 404 / 403 so they show its pages
+(``page_errors``). Actions and access.py raise only the app's errors (annotator/errors.py).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -8,20 +17,24 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from annotator.errors import DomainError
+from annotator.errors import DomainError, Forbidden, NotFound
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def error_body(code: str, message: str, details: dict | None = None) -> dict:
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    # Django's own (a get_object_or_404 in a library view), with the same bodies as ours.
     if isinstance(exc, Http404):
-        return Response(error_body("not_found", str(exc) or "Not found."), status=404)
+        return Response(error_body(NotFound.code, str(exc) or "Not found."), status=NotFound.status)
     if isinstance(exc, PermissionDenied):
-        return Response(error_body("forbidden", str(exc) or "Not allowed."), status=403)
+        return Response(error_body(Forbidden.code, str(exc) or "Not allowed."), status=Forbidden.status)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, drf_exceptions.APIException):
         detail = response.data
@@ -31,3 +44,18 @@ def exception_handler(exc, context):
         details = {} if isinstance(detail, dict) and "detail" in detail else {"fields": detail}
         response.data = error_body(exc.default_code, str(message), details)
     return response
+
+
+def page_errors(view: Callable[P, R]) -> Callable[P, R]:
+    """For HTML page views: ``NotFound`` and ``Forbidden`` become Django's 404 and 403 pages."""
+
+    @wraps(view)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return view(*args, **kwargs)
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from exc
+
+    return wrapped

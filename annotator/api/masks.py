@@ -5,18 +5,16 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from django.contrib.auth import get_user_model
-from django.http import Http404
 from pydantic import BaseModel, Field, ValidationError
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from annotator import access, rle
+from annotator import access, rle, visibility
 from annotator.actions import masks as mask_actions
-from annotator.errors import InvalidInput
-from annotator.models import Label, MaskRevision, MaskTrack
+from annotator.api.permissions import SeriesView
+from annotator.errors import InvalidInput, NotFound
+from annotator.models import Label, MaskTrack, Membership
 
 SOCKET_HEADER = "HTTP_X_DELINEATE_SOCKET"
 
@@ -45,41 +43,25 @@ def parse(schema: type[BaseModel], data: Any) -> BaseModel:
         ) from exc
 
 
-def label_of(series, label_id: int) -> Label:
-    label = Label.objects.filter(pk=label_id, project_id=series.study.project_id).first()
-    if label is None:
-        raise Http404("No such label in this project.")
-    return label
-
-
-def track_for(series, label: Label, username: str | None, user) -> MaskTrack | None:
-    annotator = user
-    if username and username != user.get_username():
-        annotator = get_user_model().objects.filter(username=username).first()
-        if annotator is None:
-            raise Http404("No such annotator.")
-    return (
-        MaskTrack.objects.filter(series=series, label=label, annotator=annotator)
-        .select_related("head")
-        .first()
-    )
-
-
 def decode_slices(raw: dict[int, dict[str, Any]], shape: tuple[int, int, int]) -> dict[int, np.ndarray]:
     return {int(z): rle.decode(value, expected_shape=shape[1:]) for z, value in raw.items()}
 
 
-class SeriesMasksView(APIView):
+class SeriesMasksView(SeriesView):
     def get(self, request: Request, series_id: int) -> Response:
-        series, _ = access.series_with_membership(request.user, series_id)
-        tracks = MaskTrack.objects.filter(series=series, head__isnull=False).select_related(
-            "head", "annotator"
+        tracks = visibility.visible_tracks(
+            mask_actions.head_tracks(self.series),
+            request.user,
+            self.membership.role,
+            self.membership.project,
+            self.series,
         )
         return Response(
             [
                 {
                     "label_id": t.label_id,
-                    "annotator": t.annotator.get_username(),
+                    "annotator": mask_actions.track_owner(t),
+                    "track": t.kind,
                     "head": mask_actions.revision_summary(t.head),
                 }
                 for t in tracks
@@ -87,44 +69,50 @@ class SeriesMasksView(APIView):
         )
 
 
-class LabelMaskView(APIView):
+class LabelView(SeriesView):
+    """A view on one label's masks of a series: the label must belong to the series' project."""
+
+    label: Label
+
+    def resolve(self) -> Membership:
+        membership = super().resolve()
+        self.label = access.get_label(self.request.user, membership.project, self.kwargs["label_id"])
+        return membership
+
+    def track(self) -> MaskTrack | None:
+        """The track read: ``?track=consensus``, else ``?annotator=<username>`` (default: the caller's own),
+        within what the caller may read (annotator.visibility)."""
+        params = self.request.query_params
+        if params.get("track") == MaskTrack.Kind.CONSENSUS:
+            return mask_actions.readable_consensus(
+                self.request.user, self.membership, self.series, self.label
+            )
+        annotator = mask_actions.readable_annotator(
+            self.request.user, self.membership, self.series, params.get("annotator")
+        )
+        return mask_actions.track_of(self.series, self.label, annotator)
+
+
+class LabelMaskView(LabelView):
     def get(self, request: Request, series_id: int, label_id: int) -> Response:
-        series, _ = access.series_with_membership(request.user, series_id)
-        label = label_of(series, label_id)
-        track = track_for(series, label, request.query_params.get("annotator"), request.user)
-        shape = mask_actions.mask_shape(series)
+        track = self.track()
         revision = track.head if track else None
-        if revision is not None and request.query_params.get("revision"):
-            revision = track.revisions.filter(pk=request.query_params["revision"]).first()
-            if revision is None:
-                raise Http404("No such revision of this mask.")
-        volume = mask_actions.read_volume(revision, shape)
-        nonempty = np.flatnonzero(volume.reshape(shape[0], -1).any(axis=1))
-        return Response(
-            {
-                "label_id": label.id,
-                "annotator": track.annotator.get_username() if track else request.user.get_username(),
-                "shape": list(shape),
-                "revision": mask_actions.revision_summary(revision) if revision else None,
-                "slices": {int(z): rle.encode(volume[z]) for z in nonempty},
-            }
-        )
+        if track is not None and revision is not None and request.query_params.get("revision"):
+            revision = access.get_revision(
+                self.series, self.label, request.query_params["revision"], track=track
+            )
+        return Response(mask_actions.label_mask(self.series, self.label, track, revision, request.user))
 
 
-class RevisionListView(APIView):
+class RevisionListView(LabelView):
     def get(self, request: Request, series_id: int, label_id: int) -> Response:
-        series, _ = access.series_with_membership(request.user, series_id)
-        track = track_for(
-            series, label_of(series, label_id), request.query_params.get("annotator"), request.user
-        )
+        track = self.track()
         revisions = track.revisions.select_related("author").order_by("-number") if track else []
         return Response([mask_actions.revision_summary(r) for r in revisions])
 
     def post(self, request: Request, series_id: int, label_id: int) -> Response:
-        series, membership = access.series_with_membership(request.user, series_id)
-        label = label_of(series, label_id)
         body = parse(SaveRevisionBody, request.data)
-        shape = mask_actions.mask_shape(series)
+        shape = mask_actions.mask_shape(self.series)
         save = mask_actions.SaveRequest(
             base_revision_id=body.base_revision,
             source=body.source,
@@ -134,27 +122,32 @@ class RevisionListView(APIView):
             predicted_iou=body.predicted_iou,
         )
         revision = mask_actions.do_save_revision(
-            request.user, series, label, membership.role, save, skip_channel=request.META.get(SOCKET_HEADER)
+            request.user,
+            self.series,
+            self.label,
+            self.membership.role,
+            save,
+            skip_channel=request.META.get(SOCKET_HEADER),
         )
         return Response({"revision": mask_actions.revision_summary(revision)}, status=status.HTTP_201_CREATED)
 
 
-class RestoreRevisionView(APIView):
+class RestoreRevisionView(LabelView):
     def post(self, request: Request, series_id: int, label_id: int, revision_id: int) -> Response:
-        series, membership = access.series_with_membership(request.user, series_id)
-        label = label_of(series, label_id)
-        revision = (
-            MaskRevision.objects.filter(pk=revision_id, track__series=series, track__label=label)
-            .select_related("track")
-            .first()
-        )
-        if revision is None:
-            raise Http404("No such revision of this mask.")
+        revision = access.get_revision(self.series, self.label, revision_id)
+        if not visibility.may_read_track(
+            request.user,
+            self.membership.role,
+            self.membership.project,
+            self.series,
+            revision.track.annotator_id,
+        ):
+            raise NotFound("No such revision of this mask.")
         body = parse(RestoreBody, request.data)
         restored = mask_actions.do_restore_revision(
             request.user,
             revision,
-            membership.role,
+            self.membership.role,
             body.base_revision,
             skip_channel=request.META.get(SOCKET_HEADER),
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,7 +9,7 @@ from rest_framework.views import APIView
 
 from annotator import access
 from annotator.actions import members
-from annotator.errors import NotFound
+from annotator.api.permissions import IsProjectOwner, ProjectView
 from annotator.models import Invitation, Membership
 
 
@@ -28,6 +27,8 @@ class InvitationSerializer(serializers.ModelSerializer):
     project_name = serializers.CharField(source="project.name")
     username = serializers.SerializerMethodField()
     invited_by = serializers.SerializerMethodField()
+    # The join link of a pending e-mail invitation, for the project's owners only (context "show_links").
+    link = serializers.SerializerMethodField()
 
     class Meta:
         model = Invitation
@@ -41,6 +42,8 @@ class InvitationSerializer(serializers.ModelSerializer):
             "state",
             "invited_by",
             "created_at",
+            "expires_at",
+            "link",
         ]
 
     def get_username(self, invitation: Invitation) -> str | None:
@@ -48,6 +51,14 @@ class InvitationSerializer(serializers.ModelSerializer):
 
     def get_invited_by(self, invitation: Invitation) -> str | None:
         return invitation.invited_by.username if invitation.invited_by_id else None
+
+    def get_link(self, invitation: Invitation) -> str | None:
+        request = self.context.get("request")
+        if not self.context.get("show_links") or request is None or invitation.user_id is not None:
+            return None
+        if invitation.state != Invitation.State.PENDING:
+            return None
+        return request.build_absolute_uri(members.join_path(invitation))
 
 
 class InviteSerializer(serializers.Serializer):
@@ -59,69 +70,69 @@ class RoleSerializer(serializers.Serializer):
     role = serializers.CharField(max_length=16)
 
 
-class MemberListView(APIView):
+class MemberListView(ProjectView):
     def get(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id)
-        memberships = project.memberships.select_related("user").order_by("user__username")
-        return Response(MemberSerializer(memberships, many=True).data)
+        return Response(MemberSerializer(members.members_of(self.project), many=True).data)
 
 
-def _membership(project, user_id: int) -> Membership:
-    membership = Membership.objects.filter(project=project, user_id=user_id).select_related("user").first()
-    if membership is None:
-        raise NotFound("That user is not a member of this project.")
-    return membership
+class MemberDetailView(ProjectView):
+    permission_classes = [IsProjectOwner]
 
-
-class MemberDetailView(APIView):
     def patch(self, request: Request, project_id: int, user_id: int) -> Response:
-        project = access.get_project(request.user, project_id, roles=access.OWNER_ONLY)
         payload = RoleSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         membership = members.do_change_role(
-            project, _membership(project, user_id), payload.validated_data["role"]
+            self.project, access.get_member(self.project, user_id), payload.validated_data["role"]
         )
         return Response(MemberSerializer(membership).data)
 
     def delete(self, request: Request, project_id: int, user_id: int) -> Response:
-        project = access.get_project(request.user, project_id, roles=access.OWNER_ONLY)
-        members.do_remove_member(project, _membership(project, user_id))
+        members.do_remove_member(self.project, access.get_member(self.project, user_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ProjectInvitationsView(APIView):
+class ProjectInvitationsView(ProjectView):
+    permission_classes = [IsProjectOwner]
+
     def get(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id, roles=access.OWNER_ONLY)
-        invitations = project.invitations.select_related("project", "user", "invited_by")
-        return Response(InvitationSerializer(invitations, many=True).data)
+        context = {"request": request, "show_links": True}
+        return Response(
+            InvitationSerializer(members.invitations_of(self.project), many=True, context=context).data
+        )
 
     def post(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id, roles=access.OWNER_ONLY)
         payload = InviteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        invitation = members.do_invite(request.user, project, **payload.validated_data)
-        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+        invitation = members.do_invite(
+            request.user,
+            self.project,
+            **payload.validated_data,
+            join_url=lambda token: request.build_absolute_uri(f"/invite/{token}/"),
+        )
+        context = {"request": request, "show_links": True}
+        return Response(
+            InvitationSerializer(invitation, context=context).data, status=status.HTTP_201_CREATED
+        )
 
 
-class ProjectInvitationDetailView(APIView):
+class ProjectInvitationDetailView(ProjectView):
+    permission_classes = [IsProjectOwner]
+
     def delete(self, request: Request, project_id: int, invitation_id: int) -> Response:
-        project = access.get_project(request.user, project_id, roles=access.OWNER_ONLY)
-        invitation = get_object_or_404(Invitation, pk=invitation_id, project=project)
+        invitation = access.get_project_invitation(self.project, invitation_id)
         return Response(InvitationSerializer(members.do_revoke_invitation(invitation)).data)
 
 
 class MyInvitationsView(APIView):
     def get(self, request: Request) -> Response:
-        return Response(InvitationSerializer(members.invitations_for(request.user), many=True).data)
+        return Response(InvitationSerializer(access.invitations_for(request.user), many=True).data)
 
 
 class AnswerInvitationView(APIView):
     accept = True
 
     def post(self, request: Request, invitation_id: int) -> Response:
-        invitation = members.invitations_for(request.user).filter(pk=invitation_id).first()
-        if invitation is None:
-            raise NotFound("No such invitation.")
+        invitation = access.get_invitation_for(request.user, invitation_id)
         answered = members.do_answer_invitation(request.user, invitation, accept=self.accept)
         return Response(InvitationSerializer(answered).data)
 

@@ -7,11 +7,17 @@ from django.urls import reverse
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from annotator import access
-from annotator.actions import imports, studies
+from annotator.actions import imports, studies, task_progress
 from annotator.actions.jobs import do_cancel_job
+from annotator.api.permissions import (
+    IsProjectOwner,
+    IsProjectOwnerOrReadOnly,
+    JobView,
+    ProjectView,
+    SeriesView,
+    StudyView,
+)
 from annotator.errors import InvalidInput
 from annotator.models import Job, Series, Study
 
@@ -29,6 +35,8 @@ class SeriesSerializer(serializers.ModelSerializer):
     slice_url = serializers.SerializerMethodField()
     raw_slice_url = serializers.SerializerMethodField()
     reference_labels_url = serializers.SerializerMethodField()
+    # Annotation progress for the project page's tiles (annotator.actions.task_progress), when listed.
+    progress = serializers.SerializerMethodField()
 
     class Meta:
         model = Series
@@ -59,8 +67,12 @@ class SeriesSerializer(serializers.ModelSerializer):
             "slice_url",
             "raw_slice_url",
             "reference_labels_url",
+            "progress",
             "created_at",
         ]
+
+    def get_progress(self, series: Series) -> dict | None:
+        return self.context.get("progress", {}).get(series.pk)
 
     def get_plane(self, series: Series) -> str:
         return series.import_notes.get("plane", "")
@@ -109,31 +121,34 @@ def job_body(job: Job) -> dict:
     return job.as_event()
 
 
-class StudyListView(APIView):
+class StudyListView(ProjectView):
     def get(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id)
-        queryset = Study.objects.filter(project=project).prefetch_related("series")
-        return Response(StudySerializer(queryset, many=True).data)
+        listed = list(studies.studies_of(self.project))
+        progress = task_progress.series_progress(
+            request.user, self.membership, [s for study in listed for s in study.series.all()]
+        )
+        return Response(StudySerializer(listed, many=True, context={"progress": progress}).data)
 
 
-class StudyDetailView(APIView):
+class StudyDetailView(StudyView):
+    permission_classes = [IsProjectOwnerOrReadOnly]
+
     def get(self, request: Request, study_id: int) -> Response:
-        study = access.get_study(request.user, study_id)
-        return Response(StudySerializer(study).data)
+        return Response(StudySerializer(self.study).data)
 
     def delete(self, request: Request, study_id: int) -> Response:
-        study = access.get_study(request.user, study_id, roles=access.OWNER_ONLY)
-        studies.do_delete_study(study)
+        studies.do_delete_study(self.study)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SeriesDetailView(APIView):
+class SeriesDetailView(SeriesView):
+    permission_classes = [IsProjectOwnerOrReadOnly]
+
     def get(self, request: Request, series_id: int) -> Response:
-        return Response(SeriesSerializer(access.get_series(request.user, series_id)).data)
+        return Response(SeriesSerializer(self.series).data)
 
     def delete(self, request: Request, series_id: int) -> Response:
-        series = access.get_series(request.user, series_id, roles=access.OWNER_ONLY)
-        studies.do_delete_series(series)
+        studies.do_delete_series(self.series)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -146,11 +161,11 @@ def _not_modified(request: Request, etag: str) -> HttpResponse | None:
     return None
 
 
-class SliceView(APIView):
+class SliceView(SeriesView):
     """GET a slice as an 8-bit PNG: ?axis=z|y|x, and ?window=<preset> or ?level=..&width=.."""
 
     def get(self, request: Request, series_id: int, index: int) -> HttpResponse:
-        series = access.get_series(request.user, series_id)
+        series = self.series
         params = request.query_params
         axis = studies.check_plane(series, params.get("axis"), index)
         window = studies.check_window(series, params.get("window"), params.get("level"), params.get("width"))
@@ -166,13 +181,13 @@ class SliceView(APIView):
         return response
 
 
-class RawSliceView(APIView):
+class RawSliceView(SeriesView):
     """GET a slice's intensities: little-endian bytes, C order; X-Shape "rows,cols[,3]", X-Dtype."""
 
     labels = False
 
     def get(self, request: Request, series_id: int, index: int) -> HttpResponse:
-        series = access.get_series(request.user, series_id)
+        series = self.series
         axis = studies.check_plane(series, request.query_params.get("axis"), index)
         etag = studies.slice_etag(series, "raw", "labels" if self.labels else "image", axis, index)
         if (cached := _not_modified(request, etag)) is not None:
@@ -191,9 +206,9 @@ class ReferenceRawSliceView(RawSliceView):
     labels = True
 
 
-class ThumbnailView(APIView):
+class ThumbnailView(SeriesView):
     def get(self, request: Request, series_id: int) -> HttpResponse:
-        series = access.get_series(request.user, series_id)
+        series = self.series
         etag = studies.slice_etag(series, "thumbnail")
         if (cached := _not_modified(request, etag)) is not None:
             return cached
@@ -204,13 +219,14 @@ class ThumbnailView(APIView):
         return response
 
 
-class ImportView(APIView):
+class ImportView(ProjectView):
     """POST multipart: ``files`` (repeat for many; zips allowed), optional ``reference_labels`` (one NIfTI or
     NRRD label map for a single-image upload) and ``modality`` (for NIfTI/NRRD/images).
     201 with the finished job and its series, or 202 with a pending job to follow."""
 
+    permission_classes = [IsProjectOwner]
+
     def post(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id, roles=access.OWNER_ONLY)
         length = request.META.get("CONTENT_LENGTH")
         imports.check_upload_size([], int(length) if length and length.isdigit() else None)
         files = request.FILES.getlist("files") + request.FILES.getlist("file")
@@ -220,7 +236,7 @@ class ImportView(APIView):
             raise InvalidInput("No files were uploaded: send them as multipart form field 'files'.")
         job = imports.do_import(
             request.user,
-            project,
+            self.project,
             [(f.name, f) for f in files],
             reference_labels=(reference.name, reference) if reference else None,
             modality=request.data.get("modality") or None,
@@ -233,21 +249,17 @@ class ImportView(APIView):
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
-class JobDetailView(APIView):
+class JobDetailView(JobView):
     def get(self, request: Request, job_id: int) -> Response:
-        return Response(job_body(access.get_job(request.user, job_id)))
+        return Response(job_body(self.job))
 
 
-class JobCancelView(APIView):
+class JobCancelView(JobView):
     def post(self, request: Request, job_id: int) -> Response:
-        job = do_cancel_job(request.user, access.get_job(request.user, job_id))
-        return Response(job_body(job))
+        return Response(job_body(do_cancel_job(request.user, job_id)))
 
 
-class ProjectJobsView(APIView):
+class ProjectJobsView(ProjectView):
     def get(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id)
-        jobs = Job.objects.filter(project=project)
-        if kind := request.query_params.get("kind"):
-            jobs = jobs.filter(kind=kind)
-        return Response([job_body(job) for job in jobs[:100]])
+        jobs = studies.jobs_of(self.project, kind=request.query_params.get("kind"))
+        return Response([job_body(job) for job in jobs])

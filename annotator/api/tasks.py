@@ -5,10 +5,17 @@ from __future__ import annotations
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from annotator import access
-from annotator.actions import tasks
+from annotator import visibility
+from annotator.actions import review, task_progress, tasks
+from annotator.api.permissions import (
+    AssignmentView,
+    CanReview,
+    IsProjectOwner,
+    IsProjectOwnerOrReadOnly,
+    ProjectView,
+    TaskView,
+)
 from annotator.models import Assignment, Role, Task
 
 
@@ -17,6 +24,10 @@ class AssignmentSerializer(serializers.ModelSerializer):
     task = serializers.IntegerField(source="task_id", read_only=True)
     series = serializers.IntegerField(source="task.series_id", read_only=True)
     reviewed_by = serializers.SerializerMethodField()
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    # {labels, masks, slices, active_seconds} (annotator.actions.task_progress) when the view computed it;
+    # active_seconds stays null until the timing work (issue 12) measures active time.
+    progress = serializers.SerializerMethodField()
 
     class Meta:
         model = Assignment
@@ -27,6 +38,8 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "annotator",
             "username",
             "state",
+            "state_label",
+            "progress",
             "review_comment",
             "reviewed_by",
             "created_at",
@@ -38,11 +51,16 @@ class AssignmentSerializer(serializers.ModelSerializer):
     def get_reviewed_by(self, assignment: Assignment) -> str | None:
         return assignment.reviewed_by.username if assignment.reviewed_by_id else None
 
+    def get_progress(self, assignment: Assignment) -> dict | None:
+        return self.context.get("progress", {}).get(assignment.pk)
+
 
 class TaskSerializer(serializers.ModelSerializer):
     labels = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     assignments = AssignmentSerializer(many=True, read_only=True)
     series_description = serializers.CharField(source="series.description", read_only=True)
+    # copies of the task the pool still offers (the project's annotations per task minus the assignments)
+    open_slots = serializers.SerializerMethodField()
 
     class Meta:
         model = Task
@@ -55,16 +73,26 @@ class TaskSerializer(serializers.ModelSerializer):
             "priority",
             "instructions",
             "assignments",
+            "open_slots",
             "created_at",
         ]
+
+    def get_open_slots(self, task: Task) -> int:
+        return max(0, visibility.annotations_per_task(task.project) - len(task.assignments.all()))
 
 
 class TaskCreateSerializer(serializers.Serializer):
     series = serializers.ListField(child=serializers.IntegerField(), min_length=1)
     labels = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
     annotators = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    # give each task to the project's annotations per task of the annotators, in turn (else to all of them)
+    spread = serializers.BooleanField(required=False, default=False)
     priority = serializers.IntegerField(required=False, default=0)
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReassignSerializer(serializers.Serializer):
+    annotator = serializers.IntegerField(allow_null=True)
 
 
 class AnnotatorsSerializer(serializers.Serializer):
@@ -75,111 +103,127 @@ class CommentSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-def _tasks_for(user, project):
-    queryset = Task.objects.filter(project=project).prefetch_related("labels", "assignments__annotator")
-    if access.role_in(user, project.id) == Role.ANNOTATOR:
-        # Annotators see their own cases and the open ones, not colleagues' copies (independent readings).
-        mine = queryset.filter(assignments__annotator=user)
-        return (mine | tasks.open_tasks(project)).distinct().select_related("series")
-    return queryset.select_related("series")
+def own_assignments_only(task: dict, user_id: int) -> dict:
+    """An annotator sees only their own assignment of a task, not colleagues' (independent readings)."""
+    return {**task, "assignments": [a for a in task["assignments"] if a["annotator"] == user_id]}
 
 
-class TaskListView(APIView):
+def with_progress(listed: list[Task]) -> dict:
+    """The serializer context giving each assignment of ``listed`` its progress."""
+    return {"progress": task_progress.assignment_progress(a for t in listed for a in t.assignments.all())}
+
+
+class TaskListView(ProjectView):
+    permission_classes = [IsProjectOwnerOrReadOnly]
+
     def get(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id)
-        queryset = _tasks_for(request.user, project)
-        if series := request.query_params.get("series"):
-            queryset = queryset.filter(series_id=series)
-        data = TaskSerializer(queryset, many=True).data
-        if access.role_in(request.user, project.id) == Role.ANNOTATOR:
-            for task in data:
-                task["assignments"] = [a for a in task["assignments"] if a["annotator"] == request.user.id]
+        listed = list(
+            tasks.tasks_for(request.user, self.membership, series_id=request.query_params.get("series"))
+        )
+        data = TaskSerializer(listed, many=True, context=with_progress(listed)).data
+        if self.membership.role == Role.ANNOTATOR:
+            data = [own_assignments_only(task, request.user.id) for task in data]
         return Response(data)
 
     def post(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id, roles=access.OWNER_ONLY)
         payload = TaskCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         created = tasks.do_create_tasks(
             request.user,
-            project,
+            self.project,
             data["series"],
             data["labels"],
             data["annotators"],
             priority=data["priority"],
             instructions=data["instructions"],
+            spread=data["spread"],
         )
         return Response(TaskSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
 
 
-class TaskDetailView(APIView):
+class TaskDetailView(TaskView):
+    permission_classes = [IsProjectOwnerOrReadOnly]
+
     def get(self, request: Request, task_id: int) -> Response:
-        task = access.get_task(request.user, task_id)
-        data = TaskSerializer(task).data
-        if access.role_in(request.user, task.project_id) == Role.ANNOTATOR:
-            data["assignments"] = [a for a in data["assignments"] if a["annotator"] == request.user.id]
+        data = TaskSerializer(self.task).data
+        if self.membership.role == Role.ANNOTATOR:
+            data = own_assignments_only(data, request.user.id)
         return Response(data)
 
     def delete(self, request: Request, task_id: int) -> Response:
-        tasks.do_delete_task(access.get_task(request.user, task_id, roles=access.OWNER_ONLY))
+        tasks.do_delete_task(self.task)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TaskAssignView(APIView):
+class TaskAssignView(TaskView):
+    permission_classes = [IsProjectOwner]
+
     def post(self, request: Request, task_id: int) -> Response:
-        task = access.get_task(request.user, task_id, roles=access.OWNER_ONLY)
         payload = AnnotatorsSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        assignments = tasks.do_assign(task, payload.validated_data["annotators"])
+        assignments = tasks.do_assign(self.task, payload.validated_data["annotators"])
         return Response(AssignmentSerializer(assignments, many=True).data)
 
 
-class AssignmentActionView(APIView):
+class AssignmentDetailView(AssignmentView):
+    """PATCH {"annotator": user id or null}: an owner gives an unfinished case to someone else or back to
+    the pool."""
+
+    permission_classes = [IsProjectOwner]
+
+    def patch(self, request: Request, assignment_id: int) -> Response:
+        payload = ReassignSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        moved = tasks.do_reassign(self.assignment, payload.validated_data["annotator"])
+        return Response({"assignment": AssignmentSerializer(moved).data if moved else None})
+
+
+class AssignmentActionView(AssignmentView):
     """POST /api/assignments/<id>/<start|submit|approve|send_back>/ with {"comment": ...} for send_back."""
 
     def post(self, request: Request, assignment_id: int, action: str) -> Response:
-        assignment, membership = access.get_assignment(request.user, assignment_id)
         payload = CommentSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        updated = tasks.do_transition(
-            request.user, membership, assignment, action, payload.validated_data["comment"]
-        )
+        comment = payload.validated_data["comment"]
+        if action == "send_back":
+            # Also a review comment the annotator sees in the viewer (unpinned; pin it through
+            # /request_changes/, annotator/api/review.py).
+            request_ = review.CommentRequest(comment)
+            updated, _ = review.do_request_changes(request.user, self.membership, self.assignment, request_)
+        else:
+            updated = tasks.do_transition(request.user, self.membership, self.assignment, action, comment)
         return Response(AssignmentSerializer(updated).data)
 
 
-class ReviewQueueView(APIView):
+class ReviewQueueView(ProjectView):
     """Assignments of the project in a state (default: submitted, i.e. waiting for review)."""
 
+    permission_classes = [CanReview]
+
     def get(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id, roles=access.REVIEWERS)
         state = request.query_params.get("state", Assignment.State.SUBMITTED)
-        queryset = Assignment.objects.filter(task__project=project, state=state).select_related(
-            "annotator", "task", "reviewed_by"
-        )
-        return Response(AssignmentSerializer(queryset.order_by("submitted_at", "id"), many=True).data)
+        return Response(AssignmentSerializer(tasks.review_queue(self.project, state), many=True).data)
 
 
-class QueueView(APIView):
+class QueueView(ProjectView):
     def get(self, request: Request, project_id: int) -> Response:
-        project = access.get_project(request.user, project_id)
-        mine, open_ = tasks.queue_for(request.user, project)
+        mine, open_ = tasks.queue_for(request.user, self.project)
         return Response(
             {
-                "ordering": project.settings.get("queue_ordering", "priority"),
+                "ordering": self.project.settings.get("queue_ordering", "priority"),
                 "assigned": AssignmentSerializer(mine, many=True).data,
                 "open": TaskSerializer(open_, many=True).data,
             }
         )
 
 
-class NextCaseView(APIView):
+class NextCaseView(ProjectView):
     def post(self, request: Request, project_id: int) -> Response:
-        membership = access.membership_for(request.user, project_id)
-        assignment = tasks.do_next_case(request.user, membership)
+        assignment = tasks.do_next_case(request.user, self.membership)
         return Response({"assignment": AssignmentSerializer(assignment).data if assignment else None})
 
 
-class ProgressView(APIView):
+class ProgressView(ProjectView):
     def get(self, request: Request, project_id: int) -> Response:
-        return Response(tasks.progress(access.get_project(request.user, project_id)))
+        return Response(tasks.progress(self.project))

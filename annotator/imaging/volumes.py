@@ -24,6 +24,13 @@ def series_folder(project_id: int) -> str:
     return f"projects/{project_id}/series/{uuid.uuid4().hex}"
 
 
+def mask_shape(series) -> tuple[int, int, int]:
+    """The (Z, Y, X) shape of a label map of ``series``: the stored array is (Z, Y, X) or, for a colour
+    image, (1, Y, X, 3), so the first three axes are always the label map's."""
+    depth, height, width = (int(v) for v in series.shape[:3])
+    return depth, height, width
+
+
 def narrowest_dtype(lo: float, hi: float, integral: bool) -> np.dtype:
     """The stored dtype for values in [lo, hi]: int16, then uint16, else float32."""
     if integral and lo >= -32768 and hi <= 32767:

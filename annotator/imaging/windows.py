@@ -1,26 +1,23 @@
 """Window/level presets and mapping intensities to 8-bit grey.
 
-CT presets are the usual radiology ones (MedSAM's model input window is CT soft tissue 40/400). For MR and
-everything else the window spans the 0.5-99.5 percentiles of the non-zero voxels, as in MedSAM's
-preprocessing; it is computed once at import and stored as the ``auto`` preset.
+CT presets are the usual radiology ones, defined once in ``ml_worker.windows`` (MedSAM's model input window
+is CT soft tissue 40/400). For MR and everything else the window spans the 0.5-99.5 percentiles of the
+non-zero voxels, as in MedSAM's preprocessing; it is computed once at import and stored as the ``auto`` preset.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-CT_PRESETS = [
-    {"name": "soft_tissue", "level": 40.0, "width": 400.0},
-    {"name": "lung", "level": -600.0, "width": 1500.0},
-    {"name": "bone", "level": 400.0, "width": 1800.0},
-    {"name": "brain", "level": 40.0, "width": 80.0},
-]
+from ml_worker.windows import DEFAULT_CT_WINDOW, NamedWindow, named_presets
+
+CT_PRESETS: list[NamedWindow] = named_presets()
 # A 2M-voxel sample puts the percentiles within a fraction of a grey level of the exact ones, at a
 # fraction of the cost (a full 512x512x200 volume takes ~2 s to sort on this machine).
 PERCENTILE_SAMPLE = 2_000_000
 
 
-def percentile_window(volume: np.ndarray, low: float = 0.5, high: float = 99.5) -> dict:
+def percentile_window(volume: np.ndarray, low: float = 0.5, high: float = 99.5) -> NamedWindow:
     flat = volume.reshape(-1)
     if flat.size > PERCENTILE_SAMPLE:
         flat = flat[:: flat.size // PERCENTILE_SAMPLE + 1]
@@ -32,13 +29,13 @@ def percentile_window(volume: np.ndarray, low: float = 0.5, high: float = 99.5) 
     return {"name": "auto", "level": round((lo + hi) / 2, 3), "width": round(hi - lo, 3)}
 
 
-def presets_for(modality: str, volume: np.ndarray, is_rgb: bool) -> tuple[list[dict], str]:
+def presets_for(modality: str, volume: np.ndarray, is_rgb: bool) -> tuple[list[NamedWindow], str]:
     """The presets stored on a new series and the name of the default one."""
     if is_rgb:
         return [], ""
     auto = percentile_window(volume)
     if modality == "CT":
-        return [*CT_PRESETS, auto], "soft_tissue"
+        return [*CT_PRESETS, auto], DEFAULT_CT_WINDOW
     return [auto], "auto"
 
 

@@ -20,7 +20,7 @@ class Study(models.Model):
         IMAGE = "image", "Image file"
 
     project = models.ForeignKey("annotator.Project", on_delete=models.CASCADE, related_name="studies")
-    # Pseudonymous: DICOM StudyInstanceUIDs are remapped on import (annotator.imaging.deid).
+    # Pseudonymous: DICOM StudyInstanceUIDs are remapped on import (annotator.importing.deid).
     uid = models.CharField(max_length=64)
     description = models.CharField(max_length=200, blank=True)
     patient_pseudonym = models.CharField(max_length=32, blank=True)

@@ -1,16 +1,8 @@
 /** One entry for every page: #app's data-page says which page this is (annotator/templates/annotator/app.html). */
 
 import "./styles.css";
+import type { PageContext } from "./pageContext";
 import { Banner } from "./ui/banner";
-
-export interface PageContext {
-  root: HTMLElement;
-  banner: Banner;
-  username: string;
-  projectId: number | null;
-  seriesId: number | null;
-  role: string | null;
-}
 
 function idOf(value: string | undefined): number | null {
   const n = Number(value);
@@ -42,7 +34,7 @@ async function start(): Promise<void> {
         (await import("./pages/project")).mount(context);
         break;
       case "viewer":
-        (await import("./pages/viewer")).mount(context);
+        (await import("./viewer/page")).mount(context);
         break;
       default:
         banner.show(`Unknown page ${JSON.stringify(data.page)}.`, "error");

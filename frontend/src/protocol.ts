@@ -1,23 +1,204 @@
-/** Message shapes of docs/protocol.md (the WebSocket protocol), as the client reads them. */
+/**
+ * The WebSocket protocol's message types, generated from annotator/messages.py by `make protocol`.
+ * Do not edit: change the pydantic models and regenerate (tests/test_protocol.py fails when this is stale).
+ */
 
-import type { Rle } from "./rle";
+/**
+ * Any message on the socket, in either direction.
+ */
+export type Message = ClientMessage | ServerMessage;
+export type ClientMessage =
+  | PingMessage
+  | SubscribeMessage
+  | UnsubscribeMessage
+  | ViewMessage
+  | PromptMessage
+  | PropagateMessage
+  | CancelJobMessage;
+export type ServerMessage =
+  | Hello
+  | Pong
+  | ErrorMessage
+  | Subscribed
+  | Unsubscribed
+  | PromptResult
+  | EmbeddingReady
+  | PropagateSlice
+  | JobCreated
+  | JobProgress
+  | RevisionCreated
+  | Presence
+  | QueueChanged
+  | AssignmentUpdated
+  | CommentCreated
+  | CommentUpdated;
 
+export interface PingMessage {
+  request_id?: string | null;
+  type?: "ping";
+}
+export interface SubscribeMessage {
+  request_id?: string | null;
+  type?: "subscribe";
+  scope: Scope;
+  label_id?: number | null;
+  preset?: string | null;
+  assignment_id?: number | null;
+}
 export interface Scope {
-  kind: "series" | "job";
+  kind: "series";
   id: number;
 }
-
-export interface PresenceUser {
-  username: string;
-  slice_index: number | null;
+export interface UnsubscribeMessage {
+  request_id?: string | null;
+  type?: "unsubscribe";
+  scope: Scope;
 }
-
+export interface ViewMessage {
+  request_id?: string | null;
+  type?: "view";
+  series_id: number;
+  slice_index: number;
+  preset?: string | null;
+}
+/**
+ * A box and/or points (image pixels) on one slice; mask_input "previous" refines the last mask.
+ */
+export interface PromptMessage {
+  request_id?: string | null;
+  type?: "prompt";
+  series_id: number;
+  slice_index: number;
+  box?: [number, number, number, number] | null;
+  points?: [number, number][] | null;
+  point_labels?: (0 | 1)[] | null;
+  mask_input?: "previous" | null;
+  multimask?: boolean;
+  label_id?: number | null;
+  preset?: string | null;
+}
+/**
+ * Start a propagation job from a box or a mask on one slice, up, down or both ways.
+ */
+export interface PropagateMessage {
+  request_id?: string | null;
+  type?: "propagate";
+  series_id: number;
+  slice_index: number;
+  box?: [number, number, number, number] | null;
+  mask?: Rle | null;
+  label_id?: number | null;
+  preset?: string | null;
+  direction?: "both" | "up" | "down";
+  min_iou?: number;
+}
+/**
+ * A binary [H, W] mask: lengths of alternating runs of 0 and 1 over the pixels in row-major order,
+ * starting with a run of zeros (possibly 0); the counts sum to H * W (checked by annotator/rle.py).
+ */
+export interface Rle {
+  /**
+   * @minItems 2
+   * @maxItems 2
+   */
+  size: [number, number];
+  counts: number[];
+}
+export interface CancelJobMessage {
+  request_id?: string | null;
+  type?: "cancel_job";
+  job_id: number;
+}
+export interface Hello {
+  type: "hello";
+  user: string;
+  user_id: number;
+  socket_id: string;
+}
+export interface Pong {
+  type: "pong";
+  request_id?: string | null;
+}
+export interface ErrorMessage {
+  type: "error";
+  request_id?: string | null;
+  code: string;
+  message: string;
+}
+export interface Subscribed {
+  type: "subscribed";
+  request_id?: string | null;
+  scope: Scope;
+  series: SeriesState;
+  embeddings: EmbeddingsState;
+  presence: PresenceUser[];
+}
+export interface SeriesState {
+  id: number;
+  shape: number[];
+  preset: string;
+}
 export interface EmbeddingsState {
   preset: string;
   ready: number[];
   total: number;
 }
-
+export interface PresenceUser {
+  username: string;
+  slice_index: number | null;
+}
+export interface Unsubscribed {
+  type: "unsubscribed";
+  request_id?: string | null;
+  scope: Scope;
+}
+/**
+ * Masks by predicted IoU, best first: one, or with multimask the single output and three candidates.
+ */
+export interface PromptResult {
+  type: "prompt.result";
+  request_id: string;
+  series_id: number;
+  slice_index: number;
+  masks: MaskCandidate[];
+  model: string;
+  embedding_computed: boolean;
+  timings: Timings;
+}
+export interface MaskCandidate {
+  rle: Rle;
+  iou: number;
+}
+export interface Timings {
+  decode_ms: number;
+  total_ms: number;
+}
+export interface EmbeddingReady {
+  type: "embedding.ready";
+  series_id: number;
+  slice_index: number;
+  preset: string;
+}
+/**
+ * One slice of a propagation; model is null for a start slice that was the user's own mask.
+ */
+export interface PropagateSlice {
+  type: "propagate.slice";
+  job_id: number;
+  series_id: number;
+  slice_index: number;
+  rle: Rle;
+  iou: number;
+  model: string | null;
+}
+export interface JobCreated {
+  type: "job.created";
+  request_id?: string | null;
+  job: JobState;
+}
+/**
+ * A job as browsers see it (Job.as_event()).
+ */
 export interface JobState {
   id: number;
   kind: string;
@@ -25,8 +206,27 @@ export interface JobState {
   progress: number;
   message: string;
   error: string;
+  project?: number | null;
+  result?: unknown;
+  created_at?: string | null;
+  updated_at?: string | null;
 }
-
+export interface JobProgress {
+  type: "job.progress";
+  request_id?: string | null;
+  job: JobState;
+}
+export interface RevisionCreated {
+  type: "revision.created";
+  series_id: number;
+  label_id: number;
+  annotator: string;
+  revision: RevisionSummary;
+  consensus?: boolean;
+}
+/**
+ * One saved revision of a mask (annotator/actions/masks.py revision_summary).
+ */
 export interface RevisionSummary {
   id: number;
   number: number;
@@ -34,41 +234,72 @@ export interface RevisionSummary {
   created_at: string;
   source: string;
   slices: number[];
+  model_version?: string;
+  predicted_slices?: number[];
+  voxel_count?: number;
+  restored_from?: number | null;
+  inputs?: {
+    [k: string]: unknown | undefined;
+  };
 }
-
-export interface PromptMessage {
+export interface Presence {
+  type: "presence";
   series_id: number;
-  slice_index: number;
-  box?: [number, number, number, number];
-  points?: [number, number][];
-  point_labels?: (0 | 1)[];
-  mask_input?: "previous";
-  multimask?: boolean;
-  label_id?: number;
+  users: PresenceUser[];
 }
-
-export interface PromptResult {
-  type: "prompt.result";
-  request_id: string;
+/**
+ * Cases were assigned to this user in a project (added: how many new tasks, when known).
+ */
+export interface QueueChanged {
+  type: "queue.changed";
+  project: number;
+  added?: number | null;
+}
+/**
+ * A case of this user's moved on in the review workflow (started, submitted, approved, sent back).
+ */
+export interface AssignmentUpdated {
+  type: "assignment.updated";
+  assignment: AssignmentState;
+}
+export interface AssignmentState {
+  id: number;
+  state: string;
+}
+/**
+ * A comment was written on a case of this series; sent only to those who may read it (the case's
+ * annotator, the project's reviewers and owners).
+ */
+export interface CommentCreated {
+  type: "comment.created";
+  comment: CommentInfo;
+}
+/**
+ * A review comment on one assignment (annotator/actions/review.py comment_info). ``slice_index``, ``x``
+ * and ``y`` (image pixels: column, row) are all set when it is pinned, else all null.
+ */
+export interface CommentInfo {
+  id: number;
+  assignment: number;
   series_id: number;
-  slice_index: number;
-  masks: { rle: Rle; iou: number }[];
-  model: string;
-  timings: { decode_ms: number; total_ms: number };
+  author: string;
+  text: string;
+  label_id?: number | null;
+  slice_index?: number | null;
+  x?: number | null;
+  y?: number | null;
+  requests_changes?: boolean;
+  created_at: string;
+  resolved?: boolean;
+  resolved_by?: string | null;
+}
+/**
+ * A comment was marked resolved (or open again).
+ */
+export interface CommentUpdated {
+  type: "comment.updated";
+  comment: CommentInfo;
 }
 
-export type ServerMessage =
-  | { type: "hello"; user: string; user_id: number; socket_id?: string }
-  | { type: "pong"; request_id?: string }
-  | { type: "error"; request_id: string | null; code: string; message: string }
-  | { type: "subscribed"; request_id?: string; series?: unknown; embeddings?: EmbeddingsState; presence?: PresenceUser[] }
-  | { type: "unsubscribed"; request_id?: string }
-  | PromptResult
-  | { type: "embedding.ready"; series_id: number; slice_index: number; preset: string }
-  | { type: "propagate.slice"; job_id: number; series_id: number; slice_index: number; rle: Rle; iou: number; model: string | null }
-  | { type: "job.created"; request_id?: string; job: JobState }
-  | { type: "job.progress"; request_id?: string; job: JobState }
-  | { type: "revision.created"; series_id: number; label_id: number; annotator: string; revision: RevisionSummary }
-  | { type: "presence"; series_id: number; users: PresenceUser[] };
-
+/** The server message whose `type` is `T`. */
 export type ServerMessageOf<T extends ServerMessage["type"]> = Extract<ServerMessage, { type: T }>;

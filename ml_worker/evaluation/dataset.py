@@ -27,7 +27,8 @@ from typing import Literal
 
 import numpy as np
 
-from ml_worker.sam.transforms import WINDOW_PRESETS, percentile_scale, window_ct
+from ml_worker.sam.transforms import percentile_scale, window_ct
+from ml_worker.windows import WINDOW_PRESETS
 
 Axis = Literal["axial", "coronal", "sagittal"]
 Modality = Literal["auto", "ct", "other"]

@@ -12,6 +12,7 @@ must match, or :class:`CheckpointError` names the file and the first mismatching
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import tempfile
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from ..weights import ENCODER_SHA256 as LITE_MEDSAM_ENCODER_SHA256
 from ..weights import SHA256 as LITE_MEDSAM_SHA256
 from ..weights import default_model_dir, sha256_of
 from .errors import CheckpointError, UnknownModelError
@@ -55,8 +57,9 @@ class DecoderConfig:
 class ModelSpec:
     """Everything needed to build one model and feed it.
 
-    ``sha256`` pins a shipped checkpoint (``checkpoint_filename`` inside ``MODEL_DIR``); ``None`` means the
-    user supplies the file through :func:`register_checkpoint`.
+    ``sha256`` pins a shipped checkpoint (``checkpoint_filename`` inside ``MODEL_DIR``) and
+    ``encoder_sha256`` its image encoder (:func:`encoder_sha256`); ``None`` means the user supplies the file
+    through :func:`register_checkpoint`, which records both.
     """
 
     name: str
@@ -65,6 +68,7 @@ class ModelSpec:
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     checkpoint_filename: str | None = None
     sha256: str | None = None
+    encoder_sha256: str | None = None
     description: str = ""
 
     def build(self) -> SamModel:
@@ -108,6 +112,7 @@ MODEL_REGISTRY: dict[str, ModelSpec] = {
         preprocessing=LITE_MEDSAM_PREPROCESSING,
         checkpoint_filename="lite_medsam.pth",
         sha256=LITE_MEDSAM_SHA256,
+        encoder_sha256=LITE_MEDSAM_ENCODER_SHA256,
         description="LiteMedSAM: TinyViT encoder distilled from MedSAM, 256×256 input",
     ),
     "medsam_vit_b": ModelSpec(
@@ -171,27 +176,75 @@ def file_sha256(path: Path) -> str:
     return digest
 
 
+# Identity ----------------------------------------------------------------------------------------------
+ENCODER_PREFIX = "image_encoder."
+
+
+def model_version(name: str, checkpoint_sha256: str) -> str:
+    """What a saved mask records as the model behind its first prediction: ``name@checkpoint-prefix``."""
+    return f"{name}@{checkpoint_sha256[:12]}"
+
+
+def encoder_key(name: str, encoder_sha256: str) -> str:
+    """The identity embeddings depend on (readiness keys): the model and its image encoder's weights only,
+    so a decoder-only fine-tune keeps every embedding valid."""
+    return f"{name}/encoder@{encoder_sha256[:12]}"
+
+
+def encoder_sha256(state: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 of the image encoder's weights in a state dict.
+
+    Every ``image_encoder.*`` tensor in sorted key order, each as its key, dtype, shape and raw bytes, so
+    the digest does not depend on dict order or on the other parts (prompt encoder, mask decoder).
+    """
+    keys = sorted(k for k in state if k.startswith(ENCODER_PREFIX))
+    if not keys:
+        raise CheckpointError("the state dict has no image-encoder tensors")
+    digest = hashlib.sha256()
+    for key in keys:
+        tensor = state[key].detach().to("cpu").contiguous()
+        digest.update(f"{key}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+_ENCODER_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_encoder_sha256(path: Path, name: str) -> str:
+    """:func:`encoder_sha256` of a checkpoint file as loaded into ``name``'s model; memoised like
+    :func:`file_sha256`."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    with _SHA_LOCK:
+        if key in _ENCODER_SHA_CACHE:
+            return _ENCODER_SHA_CACHE[key]
+    digest = encoder_sha256(load_checkpoint(get_spec(name).build(), path, name).state_dict())
+    with _SHA_LOCK:
+        _ENCODER_SHA_CACHE[key] = digest
+    return digest
+
+
+# Registry ----------------------------------------------------------------------------------------------
 def register_checkpoint(
     name: str,
     path: str | os.PathLike[str],
     registry_file: str | os.PathLike[str] | None = None,
-    *,
-    validate: bool = True,
 ) -> dict:
-    """Record ``name → (absolute path, SHA-256)`` in the JSON registry (default ``MODEL_DIR/checkpoints.json``).
+    """Record ``name → (absolute path, SHA-256, encoder SHA-256)`` in the JSON registry (default
+    ``MODEL_DIR/checkpoints.json``).
 
-    With ``validate`` the file is strict-loaded into the model first, so a wrong file is refused at
-    registration rather than at the first prompt. Returns the stored entry. The write is atomic.
+    The file is strict-loaded into the model first, so a wrong file is refused at registration rather than
+    at the first prompt. Returns the stored entry. The write is atomic.
     """
-    spec = get_spec(name)
+    get_spec(name)
     ckpt = Path(path).expanduser().resolve()
     if not ckpt.is_file():
         raise CheckpointError(f"checkpoint file {ckpt} does not exist")
-    if validate:
-        load_checkpoint(spec.build(), ckpt, name)
     entry = {
         "path": str(ckpt),
         "sha256": file_sha256(ckpt),
+        "encoder_sha256": file_encoder_sha256(ckpt, name),
         "registered_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     reg_path = Path(registry_file) if registry_file is not None else default_registry_file()
@@ -234,6 +287,27 @@ def checkpoint_sha256(
 ) -> str:
     """The SHA-256 the registry expects for ``name`` (pinned, or recorded at registration)."""
     return resolve_checkpoint(name, model_dir_path=model_dir_path, registry_file=registry_file)[1]
+
+
+def expected_encoder_sha256(
+    name: str,
+    *,
+    model_dir_path: str | os.PathLike[str] | None = None,
+    registry_file: str | os.PathLike[str] | None = None,
+) -> str:
+    """The image-encoder SHA-256 of ``name``'s registered checkpoint: pinned for a shipped model, recorded at
+    registration otherwise (computed from the file for an entry recorded before encoder hashes existed).
+    Needs no model in memory, so the web process can name the embeddings the workers make."""
+    spec = get_spec(name)
+    if spec.sha256 is not None and spec.encoder_sha256 is not None:
+        return spec.encoder_sha256
+    directory = model_dir(model_dir_path)
+    reg_path = Path(registry_file) if registry_file is not None else directory / REGISTRY_FILENAME
+    entry = _read_registry(reg_path).get(name) or {}
+    if entry.get("encoder_sha256"):
+        return entry["encoder_sha256"]
+    path, _ = resolve_checkpoint(name, model_dir_path=model_dir_path, registry_file=registry_file)
+    return file_encoder_sha256(path, name)
 
 
 def _describe_mismatch(
@@ -290,9 +364,10 @@ def build_model(
 ) -> SamModel:
     """Build ``name`` and strictly load its weights; returns the model in eval mode on CPU.
 
-    Without ``checkpoint`` the registry decides the file and the file's SHA-256 must match it. An explicit
-    ``checkpoint`` (e.g. a fine-tuned version) is loaded as given. The model carries ``model_name``,
-    ``checkpoint_path`` and ``checkpoint_sha256`` attributes.
+    Without ``checkpoint`` the registry decides the file and the file's SHA-256 (and, where recorded, its
+    image encoder's) must match it. An explicit ``checkpoint`` (e.g. a fine-tuned version) is loaded as
+    given. The model carries ``model_name``, ``checkpoint_path``, ``checkpoint_sha256`` and
+    ``encoder_sha256`` attributes (the last computed here, once, from the loaded weights).
     """
     spec = get_spec(name)
     if checkpoint is not None:
@@ -313,9 +388,16 @@ def build_model(
                 f"checkpoint {path} for {name!r} has SHA-256 {sha}, expected {expected_sha}"
             )
     model = load_checkpoint(spec.build(), path, name).eval()
+    encoder_sha = encoder_sha256(model.state_dict())
+    expected_encoder = spec.encoder_sha256 if checkpoint is None and spec.sha256 is not None else None
+    if expected_encoder is not None and encoder_sha != expected_encoder:
+        raise CheckpointError(
+            f"checkpoint {path} for {name!r} has image-encoder SHA-256 {encoder_sha}, expected {expected_encoder}"
+        )
     model.model_name = name
     model.checkpoint_path = str(path)
     model.checkpoint_sha256 = sha
+    model.encoder_sha256 = encoder_sha
     return model
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .build import build_model, get_spec, model_dir
+from .build import build_model, encoder_sha256, get_spec, model_dir, model_version
 from .errors import BackendUnavailable, ImageInputError, PromptError
 from .modeling import SamModel
 from .modeling.prompt_encoder import BOX_BOTTOM_RIGHT, BOX_TOP_LEFT, PAD_LABEL
@@ -78,6 +78,10 @@ class SamPredictor:
             )
         )
         self.checkpoint_sha256: str = getattr(self.model, "checkpoint_sha256", "unknown")
+        # What embeddings depend on: the image encoder's weights only (computed once, here or at load).
+        self.encoder_sha256: str = getattr(self.model, "encoder_sha256", None) or encoder_sha256(
+            self.model.state_dict()
+        )
         self.fallback_reason: str | None = None
         try:
             dev = resolve_device(device)
@@ -100,6 +104,11 @@ class SamPredictor:
         return TorchRunner(self.model, dev)
 
     @property
+    def model_version(self) -> str:
+        """What a saved mask records as the model behind its first prediction (``name@checkpoint-prefix``)."""
+        return model_version(self.model_name, self.checkpoint_sha256)
+
+    @property
     def preprocessing_version(self) -> str:
         return self.spec.preprocessing.version
 
@@ -111,6 +120,8 @@ class SamPredictor:
         return {
             "name": self.model_name,
             "checkpoint_sha256": self.checkpoint_sha256,
+            "encoder_sha256": self.encoder_sha256,
+            "model_version": self.model_version,
             "device": self.runner.device,
             "backend": self.runner.name,
             "precision": self.runner.precision,

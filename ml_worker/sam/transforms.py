@@ -9,7 +9,7 @@ Frames used throughout:
   bottom/right. ``coords_model = coords_image · (scale_x, scale_y)``.
 * **low-res frame**: the decoder's ``4h × 4w`` logits (256 × 256), covering the model input.
 
-Intensity pipeline (MedSAM): CT slices are windowed with a preset (:func:`window_ct`), other modalities
+Intensity pipeline (MedSAM): CT slices are windowed with a preset (:func:`window_ct`, presets in ``ml_worker.windows``), other modalities
 clipped to the 0.5–99.5 percentiles of the volume's non-zero voxels (:func:`percentile_scale`); both give
 uint8 in [0, 255], which :func:`to_model_input` turns into three channels.
 """
@@ -17,26 +17,13 @@ uint8 in [0, 255], which :func:`to_model_input` turns into three channels.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, TypeVar
+from typing import Literal, TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .errors import ImageInputError
-
-
-class WindowPreset(NamedTuple):
-    level: float
-    width: float
-
-
-WINDOW_PRESETS: dict[str, WindowPreset] = {
-    "soft_tissue": WindowPreset(40, 400),
-    "lung": WindowPreset(-600, 1500),
-    "bone": WindowPreset(400, 1800),
-    "brain": WindowPreset(40, 80),
-}
 
 # SAM's ImageNet statistics on the 0–255 scale (used by the original SAM checkpoints only).
 SAM_PIXEL_MEAN = (123.675, 116.28, 103.53)

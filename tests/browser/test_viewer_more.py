@@ -189,7 +189,7 @@ def test_cancel_right_after_the_first_slice_ends_cancelled_and_applies_nothing_m
     # after the Cancel was applied. (The worker's log is the signal, not the page's late job.progress count:
     # under load the consumer's channel-layer read can time out - redis-py's default 5 s socket timeout
     # equals channels_redis' 5 s BZPOPMIN - and the socket reconnects, losing pushes sent meanwhile.)
-    finished = re.compile(r"tasks\.propagate\[[^\]]+\] succeeded in [\d.]+s: '(\w+)'")
+    finished = re.compile(r"tasks\.run_propagation_job\[[^\]]+\] succeeded in [\d.]+s: '(\w+)'")
     deadline = time.monotonic() + LONG_MS / 1000
     while len(finished.findall(stack.log("worker-embed"))) < 2 and time.monotonic() < deadline:
         page.wait_for_timeout(200)  # this module's two propagations

@@ -34,7 +34,7 @@ def client_app(stack: LiveStack) -> Celery:
 
 def test_a_task_sent_to_the_interactive_queue_comes_back_from_the_worker(stack):
     token = uuid.uuid4().hex
-    result = client_app(stack).send_task("ml_worker.tasks.ping", args=[token], queue="interactive")
+    result = client_app(stack).send_task("annotator.tasks.ping", args=[token], queue="interactive")
     assert result.get(timeout=60) == {"pong": token}
 
 
@@ -51,7 +51,7 @@ def test_a_message_sent_by_the_worker_reaches_the_users_websocket(stack):
             assert hello["type"] == "hello" and hello["user"] == "ines"
             envelope = {"type": "push", "payload": {"type": "note", "text": note}, "skip_channel": None}
             client_app(stack).send_task(
-                "ml_worker.tasks.notify_group",
+                "annotator.tasks.notify_group",
                 args=[f"user.{hello['user_id']}", envelope],
                 queue="interactive",
             )

@@ -12,12 +12,12 @@ from ml_worker.sam.build import MODEL_REGISTRY, DecoderConfig, ModelSpec
 from ml_worker.sam.modeling import ViTConfig
 from ml_worker.sam.predictor import SamPredictor
 from ml_worker.sam.transforms import (
-    WINDOW_PRESETS,
     Preprocessing,
     percentile_scale,
     to_model_input,
     window_ct,
 )
+from ml_worker.windows import WINDOW_PRESETS
 
 TINY_NAME = "tiny_vit_b_test"
 TINY_SPEC = ModelSpec(

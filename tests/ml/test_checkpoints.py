@@ -8,14 +8,19 @@ import numpy as np
 import pytest
 import torch
 
+from ml_worker.embeddings import EmbeddingSignature
 from ml_worker.sam.build import (
     MODEL_REGISTRY,
     build_model,
     checkpoint_sha256,
+    encoder_sha256,
+    expected_encoder_sha256,
     get_spec,
+    model_version,
     register_checkpoint,
 )
 from ml_worker.sam.errors import CheckpointError, UnknownModelError
+from ml_worker.sam.predictor import SamPredictor
 from ml_worker.weights import sha256_of
 
 from .conftest import TINY_NAME
@@ -115,3 +120,52 @@ def test_lite_medsam_is_pinned_to_the_official_sha256():
         == "79d8c9dca6db4d69d3f905579e5250af05e859fff9c1f543e89a513c3028ce76"
     )
     assert checkpoint_sha256("lite_medsam") == MODEL_REGISTRY["lite_medsam"].sha256
+
+
+# Identity: what a saved mask records, and what embeddings depend on -------------------------------------
+def save_variant(model, path, change: str):
+    state = model.state_dict()
+    state[change] = state[change] + 1
+    torch.save(state, path)
+    return path
+
+
+def signature(predictor: SamPredictor) -> EmbeddingSignature:
+    return EmbeddingSignature.for_predictor(predictor, "0" * 64, "soft_tissue")
+
+
+def test_a_decoder_only_fine_tune_keeps_every_embedding_but_is_a_new_model_version(tiny_checkpoint, tmp_path):
+    path, model = tiny_checkpoint
+    tuned = save_variant(model, tmp_path / "tuned.pth", "mask_decoder.iou_token.weight")
+    retrained = save_variant(model, tmp_path / "encoder.pth", "image_encoder.patch_embed.proj.weight")
+    base, fine, other = (
+        SamPredictor(TINY_NAME, backend="torch", device="cpu", checkpoint=p) for p in (path, tuned, retrained)
+    )
+    assert signature(fine) == signature(base)
+    assert fine.model_version != base.model_version
+    assert fine.model_version == f"{TINY_NAME}@{sha256_of(tuned)[:12]}"
+    assert signature(other) != signature(base)
+    assert other.encoder_sha256 != base.encoder_sha256
+
+
+def test_the_encoder_hash_ignores_key_order_and_sees_dtype_and_shape(tiny_checkpoint):
+    _, model = tiny_checkpoint
+    state = model.state_dict()
+    assert encoder_sha256(dict(reversed(list(state.items())))) == encoder_sha256(state)
+    key = "image_encoder.patch_embed.proj.weight"
+    assert encoder_sha256({**state, key: state[key].double()}) != encoder_sha256(state)
+    assert encoder_sha256({**state, key: state[key].reshape(-1)}) != encoder_sha256(state)
+
+
+def test_registration_records_the_encoder_hash_so_the_web_side_needs_no_model(tiny_checkpoint, tmp_path):
+    path, model = tiny_checkpoint
+    registry = tmp_path / "reg.json"
+    entry = register_checkpoint(TINY_NAME, path, registry)
+    assert entry["encoder_sha256"] == encoder_sha256(model.state_dict())
+    assert expected_encoder_sha256(TINY_NAME, registry_file=registry) == entry["encoder_sha256"]
+    assert build_model(TINY_NAME, registry_file=registry).encoder_sha256 == entry["encoder_sha256"]
+
+
+def test_lite_medsam_pins_its_encoder_hash_too():
+    assert expected_encoder_sha256("lite_medsam") == MODEL_REGISTRY["lite_medsam"].encoder_sha256
+    assert model_version("lite_medsam", MODEL_REGISTRY["lite_medsam"].sha256) == "lite_medsam@79d8c9dca6db"

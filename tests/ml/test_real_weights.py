@@ -14,7 +14,7 @@ import pytest
 
 from ml_worker.embeddings import EmbeddingCache, EmbeddingSignature, image_sha256
 from ml_worker.sam import runtime
-from ml_worker.sam.build import register_checkpoint
+from ml_worker.sam.build import MODEL_REGISTRY, register_checkpoint
 from ml_worker.sam.errors import CheckpointError
 
 from .conftest import dice, lesion_slices
@@ -36,6 +36,8 @@ def test_auto_backend_on_this_cpu_is_openvino(lite_predictor):
     info = lite_predictor.describe()
     assert info["backend"] == "openvino", info["fallback_reason"]
     assert info["checkpoint_sha256"].startswith("79d8c9dc")
+    # The pinned encoder hash is what the loaded weights hash to (build_model refuses a mismatch).
+    assert info["encoder_sha256"] == MODEL_REGISTRY["lite_medsam"].encoder_sha256
     assert info["precision"] in ("bf16", "f32")
 
 

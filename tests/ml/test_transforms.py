@@ -9,7 +9,6 @@ import torch
 from ml_worker.sam.build import LITE_MEDSAM_PREPROCESSING, MEDSAM_PREPROCESSING
 from ml_worker.sam.errors import ImageInputError
 from ml_worker.sam.transforms import (
-    WINDOW_PRESETS,
     apply_boxes,
     apply_coords,
     get_preprocess_shape,
@@ -24,6 +23,7 @@ from ml_worker.sam.transforms import (
     unapply_coords,
     window_ct,
 )
+from ml_worker.windows import WINDOW_PRESETS
 
 
 def test_window_presets_are_the_documented_level_width_pairs():

@@ -18,6 +18,11 @@ SUITES = [
     "tests/test_foundation.py",
     "tests/segmentation/test_mask_revisions.py",
     "tests/segmentation/test_race.py",
+    "tests/test_jobs.py",
+    "tests/test_access.py",
+    "tests/test_review.py",
+    "tests/test_tasks_team.py",
+    "tests/test_labels_and_invitations.py",
 ]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from annotator import segmentation
+from annotator import consumers, scheduling, segmentation
 from tests.segmentation.conftest import make_series
 from webapp.asgi import application
 
@@ -17,9 +17,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 def sent(monkeypatch, redis_url):
     """Prompts handed to the workers (the Celery send is replaced; everything before it is real)."""
     calls: list[dict] = []
-    monkeypatch.setattr(segmentation, "send_decode", calls.append)
-    monkeypatch.setattr(segmentation, "start_embedding_runners", lambda: None)
-    monkeypatch.setattr(segmentation, "model_key", lambda name=None: "test-model")
+    monkeypatch.setattr(
+        segmentation, "send_decode", lambda request: calls.append(request.model_dump(mode="json"))
+    )
+    monkeypatch.setattr(consumers, "start_embedding_runners", lambda: None)
+    monkeypatch.setattr(scheduling, "embeddings_key", lambda name=None: "test-model")
     return calls
 
 
@@ -193,3 +195,51 @@ async def test_a_propagation_from_a_forged_mask_is_refused_and_starts_no_job(
     await communicator.send_json_to({"type": "ping", "request_id": "alive"})
     assert (await communicator.receive_json_from())["type"] == "pong"
     await communicator.disconnect()
+
+
+async def subscribe_to_assignment(communicator, series_id: int, assignment_id: int) -> dict:
+    await communicator.send_json_to(
+        {
+            "type": "subscribe",
+            "request_id": "sa",
+            "scope": {"kind": "series", "id": series_id},
+            "assignment_id": assignment_id,
+        }
+    )
+    return await communicator.receive_json_from()
+
+
+async def test_a_subscription_names_the_assignment_its_annotator_works_on_or_a_reviewer_reviews(
+    personas_async, ct, sent
+):
+    from channels.db import database_sync_to_async
+
+    from annotator.models import Assignment, Task
+
+    @database_sync_to_async
+    def make_assignments():
+        other_series = make_series(personas_async.project, np.zeros((2, 4, 4), dtype=np.int16))
+        task = Task.objects.create(project=personas_async.project, series=ct)
+        elsewhere = Task.objects.create(project=personas_async.project, series=other_series)
+        annas = Assignment.objects.create(task=task, annotator=personas_async.annotator)
+        olivias = Assignment.objects.create(task=task, annotator=personas_async.owner)
+        other = Assignment.objects.create(task=elsewhere, annotator=personas_async.annotator)
+        return annas, olivias, other
+
+    annas, olivias, other = await make_assignments()
+    anna = await connect(personas_async.annotator)
+    # Given Anna's own assignment on the series, she subscribes with it
+    reply = await subscribe_to_assignment(anna, ct.id, annas.id)
+    assert reply["type"] == "subscribed"
+    # but not with a colleague's assignment, nor with her assignment on another series
+    for foreign in (olivias.id, other.id):
+        reply = await subscribe_to_assignment(anna, ct.id, foreign)
+        while reply["type"] == "presence":
+            reply = await anna.receive_json_from()
+        assert reply["type"] == "error" and reply["code"] == "not_found", reply
+    await anna.disconnect()
+    # A reviewer opens Anna's assignment to review it
+    rita = await connect(personas_async.reviewer)
+    reply = await subscribe_to_assignment(rita, ct.id, annas.id)
+    assert reply["type"] == "subscribed"
+    await rita.disconnect()

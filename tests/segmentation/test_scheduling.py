@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from ml_worker.scheduling import Scheduler
+from annotator.scheduling import Scheduler
 
 
 @pytest.fixture

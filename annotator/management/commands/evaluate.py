@@ -16,7 +16,7 @@ from ml_worker.evaluation.runner import (
     format_summary,
 )
 from ml_worker.sam.errors import SamError
-from ml_worker.sam.transforms import WINDOW_PRESETS
+from ml_worker.windows import WINDOW_PRESETS
 
 
 def _label_list(value: str) -> tuple[int, ...]:

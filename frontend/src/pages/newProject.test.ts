@@ -25,6 +25,13 @@ describe("new project form", () => {
     });
   });
 
+  it("asks for the Retain UIDs Option only when it is chosen", () => {
+    const chosen = projectPayload({ name: "PACS", description: "", labels: [], retain_uids: true });
+    const not = projectPayload({ name: "Upload", description: "", labels: [], retain_uids: false });
+    expect(chosen).toEqual({ ok: true, payload: { name: "PACS", description: "", labels: [], retain_uids: true } });
+    expect(not).toEqual({ ok: true, payload: { name: "Upload", description: "", labels: [] } });
+  });
+
   it("names the problem: no name, a label twice, a bad colour", () => {
     expect(projectPayload({ name: " ", description: "", labels: [] })).toEqual({ ok: false, error: "Give the project a name." });
     const twice = projectPayload({ name: "p", description: "", labels: [{ name: "Liver", color: "#000000", window_preset: "" }, { name: "liver ", color: "#111111", window_preset: "" }] });

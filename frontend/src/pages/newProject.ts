@@ -30,6 +30,8 @@ export interface ProjectDraft {
   name: string;
   description: string;
   labels: LabelDraft[];
+  /** PS3.15 Retain UIDs Option: chosen once, at creation. Sent only when chosen. */
+  retain_uids?: boolean;
 }
 
 export type PayloadResult = { ok: true; payload: ProjectDraft } | { ok: false; error: string };
@@ -48,7 +50,9 @@ export function projectPayload(draft: ProjectDraft): PayloadResult {
     if (!/^#[0-9a-fA-F]{6}$/.test(raw.color)) return { ok: false, error: `Label ${i + 1} needs a colour like #ff8800.` };
     labels.push({ name: labelName, color: raw.color.toLowerCase(), window_preset: raw.window_preset });
   }
-  return { ok: true, payload: { name, description: draft.description.trim(), labels } };
+  const payload: ProjectDraft = { name, description: draft.description.trim(), labels };
+  if (draft.retain_uids) payload.retain_uids = true;
+  return { ok: true, payload };
 }
 
 export function nextColor(used: string[]): string {
@@ -75,6 +79,7 @@ function readDraft(form: HTMLFormElement): ProjectDraft {
   return {
     name: value(form.querySelector("[name=project-name]")),
     description: value(form.querySelector("[name=project-description]")),
+    retain_uids: (form.querySelector("[name=retain-uids]") as HTMLInputElement | null)?.checked ?? false,
     labels: Array.from(form.querySelectorAll(".label-draft")).map((row) => ({
       name: value(row.querySelector("[name=label-name]")),
       color: value(row.querySelector("[name=label-color]")),
@@ -102,6 +107,12 @@ export function mountNewProject(api: Api = new Api(), go: (url: string) => void 
     { class: "new-project-form", hidden: true, novalidate: true },
     h("label", {}, "Name", h("input", { name: "project-name", required: true, maxlength: 200, placeholder: "e.g. Liver tumours 2025" })),
     h("label", {}, "Description", h("textarea", { name: "project-description", rows: 2, placeholder: "What the team annotates, and how" })),
+    h(
+      "label",
+      { class: "retain-uids", title: "Chosen once: changing it later would give one study two sets of UIDs" },
+      h("input", { type: "checkbox", name: "retain-uids" }),
+      " Keep the original DICOM UIDs (PS3.15 Retain UIDs Option): names, IDs and dates are still removed, and DICOM SEG exports line up with the studies in your PACS or viewer.",
+    ),
     h("fieldset", {}, h("legend", {}, "Labels"), h("p", { class: "muted hint" }, "Name and colour of each structure; the model window is optional (e.g. Lung for nodules)."), rows, add),
     status,
     h("div", { class: "form-actions" }, submit, " ", cancel),

@@ -2,7 +2,7 @@
 
 import { Api } from "../api";
 import { endpoints, type ProjectInfo } from "../endpoints";
-import type { PageContext } from "../main";
+import type { PageContext } from "../pageContext";
 import { header } from "../ui/chrome";
 import { h } from "../ui/dom";
 import { mountMyInvitations } from "./invitePanel";

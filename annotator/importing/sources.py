@@ -1,0 +1,186 @@
+"""From uploaded files (single files, folders, zips) to classified local files, safely.
+
+Zips are opened with bounds: at most IMPORT_ZIP_MAX_ENTRIES entries and IMPORT_ZIP_MAX_BYTES uncompressed
+bytes, counted while extracting (the sizes a zip declares can lie); entries whose path would leave the
+target folder (absolute paths, ``..``, drive letters, symlinks) refuse the whole upload.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from annotator.errors import InvalidInput, TooLarge, UnsupportedMedia
+from annotator.imaging.limits import limit
+from annotator.importing import dicom
+
+CHUNK = 1024 * 1024
+# Files a folder drag-and-drop brings along that are not images: skipped silently.
+JUNK_NAMES = {
+    ".ds_store",
+    "thumbs.db",
+    "desktop.ini",
+    "dicomdir",
+    "license",
+    "readme",
+    "readme.md",
+    "readme.txt",
+}
+DICOM_SUFFIXES = {".dcm", ".dicom", ".ima", ""}
+
+
+@dataclass
+class Source:
+    name: str  # as uploaded (path inside the zip for zip entries)
+    path: Path  # local copy
+    kind: str = ""  # dicom | nifti | nrrd | image | junk
+
+
+def _is_junk(name: str) -> bool:
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    base = parts[-1].lower() if parts else ""
+    return base in JUNK_NAMES or base.startswith(".") or any(p == "__MACOSX" for p in parts)
+
+
+def _safe_member_path(name: str) -> PurePosixPath:
+    normalised = name.replace("\\", "/")
+    path = PurePosixPath(normalised)
+    if normalised.startswith("/") or (len(normalised) > 1 and normalised[1] == ":") or ".." in path.parts:
+        raise InvalidInput(
+            f"The zip entry {name!r} would be written outside the upload folder; the zip is refused.",
+            details={"file": name},
+        )
+    return path
+
+
+def _copy(stream: BinaryIO, dest: Path, budget: list[int], name: str) -> None:
+    with open(dest, "wb") as out:
+        while chunk := stream.read(CHUNK):
+            budget[0] -= len(chunk)
+            if budget[0] < 0:
+                raise TooLarge(
+                    f"{name}: the zip expands to more than {limit('IMPORT_ZIP_MAX_BYTES')} bytes; refused.",
+                    details={"file": name},
+                )
+            out.write(chunk)
+
+
+def _extract_zip(path: Path, name: str, workdir: Path) -> list[Source]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InvalidInput(f"{name}: not a readable zip file ({exc}).", details={"file": name}) from exc
+    with archive:
+        entries = archive.infolist()
+        if len(entries) > limit("IMPORT_ZIP_MAX_ENTRIES"):
+            raise TooLarge(
+                f"{name}: the zip has {len(entries)} entries, more than the limit of "
+                f"{limit('IMPORT_ZIP_MAX_ENTRIES')}.",
+                details={"file": name},
+            )
+        declared = sum(entry.file_size for entry in entries)
+        if declared > limit("IMPORT_ZIP_MAX_BYTES"):
+            raise TooLarge(
+                f"{name}: the zip expands to {declared} bytes, more than the limit of "
+                f"{limit('IMPORT_ZIP_MAX_BYTES')}.",
+                details={"file": name},
+            )
+        for entry in entries:
+            _safe_member_path(entry.filename)
+            if stat.S_ISLNK(entry.external_attr >> 16):
+                raise InvalidInput(f"{name}: the zip entry {entry.filename!r} is a symbolic link; refused.")
+        budget = [limit("IMPORT_ZIP_MAX_BYTES")]
+        target = workdir / f"{path.name}.d"
+        target.mkdir()
+        sources = []
+        for index, entry in enumerate(entries):
+            if entry.is_dir() or _is_junk(entry.filename):
+                continue
+            dest = target / f"{index:06d}{_suffix(entry.filename)}"
+            try:
+                with archive.open(entry) as stream:
+                    _copy(stream, dest, budget, name)
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+                raise InvalidInput(
+                    f"{name}: the zip entry {entry.filename!r} is damaged ({exc}).", details={"file": name}
+                ) from exc
+            sources.append(Source(f"{name}/{entry.filename}", dest))
+        return sources
+
+
+def _suffix(name: str) -> str:
+    lowered = name.lower()
+    if lowered.endswith(".nii.gz"):
+        return ".nii.gz"
+    return PurePosixPath(lowered).suffix[:10]
+
+
+def collect(
+    uploads: list[tuple[str, BinaryIO | Path]], workdir: Path, prefix: str = "upload"
+) -> list[Source]:
+    """Copy uploads (name, file object or path) into ``workdir``, expanding zips; classify every file."""
+    if not uploads:
+        raise InvalidInput("No files were uploaded.")
+    sources: list[Source] = []
+    for index, (name, upload) in enumerate(uploads):
+        if _is_junk(name):
+            continue
+        dest = workdir / f"{prefix}{index:05d}{_suffix(name)}"
+        if isinstance(upload, Path):
+            shutil.copyfile(upload, dest)
+        else:
+            with open(dest, "wb") as out:
+                shutil.copyfileobj(upload, out, CHUNK)
+        if _head(dest)[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+            sources.extend(_extract_zip(dest, name, workdir))
+            dest.unlink()
+        else:
+            sources.append(Source(name, dest))
+    for source in sources:
+        source.kind = classify(source)
+    unknown = [s.name for s in sources if s.kind == "unknown"]
+    if unknown:
+        raise UnsupportedMedia(
+            f"Unsupported file type: {', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}. "
+            "Upload DICOM, NIfTI (.nii, .nii.gz), NRRD (.nrrd), PNG, JPEG or TIFF files, or a zip of them.",
+            details={"files": unknown[:50]},
+        )
+    sources = [s for s in sources if s.kind != "junk"]
+    if not sources:
+        raise InvalidInput("The upload holds no image files.")
+    return sources
+
+
+def _head(path: Path, size: int = 132) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(size)
+
+
+def classify(source: Source) -> str:
+    head = _head(source.path)
+    lowered = source.name.lower()
+    if dicom.looks_like_dicom(head):
+        return "dicom"
+    if head.startswith(b"NRRD000"):
+        return "nrrd"
+    if lowered.endswith((".nii", ".nii.gz")):
+        return "nifti"
+    if head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"\xff\xd8\xff"):
+        return "image"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "image"
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "unknown"  # a zip inside a zip
+    suffix = PurePosixPath(lowered).suffix
+    if suffix in DICOM_SUFFIXES or suffix[1:].isdigit():
+        # DICOM files without the 128-byte preamble (old scanners, some exports): accept what parses.
+        try:
+            dicom.read(source.path, source.name, sniffed=False)
+        except InvalidInput:
+            return "unknown"
+        return "dicom-raw"
+    return "unknown"

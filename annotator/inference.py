@@ -1,0 +1,317 @@
+"""Interactive segmentation on a worker, the Django-aware half: series slice → model input → embedding → masks,
+results sent back through the channel layer. The model itself is ``ml_worker`` (predictor, embedding store,
+propagation); the Celery tasks in ``annotator.tasks`` are thin wrappers over :func:`decode_prompt`,
+:func:`run_embedding_runner` and :func:`run_propagation`.
+
+Embeddings come from a bounded in-memory LRU, else the signature-checked float16 files on disk shared by all
+workers, else the encoder (and are then stored in both).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+
+from annotator import events, rle
+from annotator.actions import jobs
+from annotator.imaging.volumes import load_slice
+from annotator.messages import (
+    DecodeRequest,
+    EmbeddingReady,
+    ErrorMessage,
+    MaskCandidate,
+    PromptResult,
+    PropagateSlice,
+    PropagationRequest,
+    Rle,
+    Timings,
+)
+from annotator.models import Job, Series
+from annotator.scheduling import enqueue_runner, redis_client, scheduler
+from annotator.segmentation import latest_key
+from ml_worker import propagation, serving
+from ml_worker.embeddings import EmbeddingCache, EmbeddingSignature, EmbeddingStore
+from ml_worker.sam.errors import PromptError
+from ml_worker.sam.predictor import SamPredictor
+from ml_worker.sam.transforms import to_model_input, window_ct
+
+log = logging.getLogger(__name__)
+
+LOGITS_TTL_S = 600
+
+
+# Slices and model input ----------------------------------------------------------------------------------
+def model_input(series: Series, index: int, preset: str) -> np.ndarray:
+    """Slice ``index`` as the model sees it: ``(H, W, 3)`` uint8, windowed with ``preset`` (RGB as is)."""
+    plane = load_slice(series, index)
+    if series.is_rgb:
+        return np.ascontiguousarray(plane.astype(np.uint8))
+    window = series.window(preset)
+    if window is None:
+        raise PromptError(f"series {series.id} has no window preset {preset!r}")
+    return to_model_input(window_ct(plane, window["level"], window["width"]))
+
+
+def slice_hash(series: Series, index: int) -> str:
+    """Content hash of one slice: the series' stored array never changes, so (array hash, index) is enough."""
+    return hashlib.sha256(f"{series.content_hash}:{index}".encode()).hexdigest()
+
+
+def series_row(series_id: int) -> Series:
+    return Series.objects.select_related("study__project").get(pk=series_id)
+
+
+# A series' pixels and geometry never change after import, so a worker keeps the rows it decodes against
+# (saves a database round trip on every prompt; bench-ws: see the note on issue 5).
+_series_cache: OrderedDict[int, Series] = OrderedDict()
+_series_lock = threading.Lock()
+SERIES_CACHE_SIZE = 256
+
+
+def cached_series(series_id: int) -> Series:
+    with _series_lock:
+        series = _series_cache.get(series_id)
+        if series is not None:
+            _series_cache.move_to_end(series_id)
+            return series
+    series = series_row(series_id)
+    with _series_lock:
+        _series_cache[series_id] = series
+        while len(_series_cache) > SERIES_CACHE_SIZE:
+            _series_cache.popitem(last=False)
+    return series
+
+
+# Embeddings ----------------------------------------------------------------------------------------------
+class SliceEmbeddings:
+    """Embeddings of series slices through one predictor's encoder, kept in an :class:`EmbeddingStore`."""
+
+    def __init__(self, predictor: SamPredictor, store: EmbeddingStore) -> None:
+        self.predictor, self.store = predictor, store
+
+    def signature(self, series: Series, index: int, preset: str) -> EmbeddingSignature:
+        return EmbeddingSignature.for_predictor(self.predictor, slice_hash(series, index), preset)
+
+    def get(self, series: Series, index: int, preset: str) -> tuple[np.ndarray, bool]:
+        """``(float16 (C, h, w) embedding, computed)``; computed only when neither memory nor disk has it."""
+        return self.store.get(
+            self.signature(series, index, preset),
+            lambda: self.predictor.embed(model_input(series, index, preset)),
+        )
+
+
+@lru_cache(maxsize=1)
+def embeddings() -> SliceEmbeddings:
+    """This worker process's embeddings: its serving predictor over the shared disk cache."""
+    store = EmbeddingStore(EmbeddingCache(settings.EMBEDDING_DIR), settings.EMBEDDING_CACHE_MB * 1024 * 1024)
+    return SliceEmbeddings(serving.get_predictor(), store)
+
+
+def embed(series: Series, index: int, preset: str) -> tuple[np.ndarray, bool]:
+    """The slice's embedding; a newly computed one is announced to the series' viewers."""
+    embedding, computed = embeddings().get(series, index, preset)
+    if computed:
+        announce_ready(series.id, preset, index)
+    return embedding, computed
+
+
+def announce_ready(series_id: int, preset: str, index: int) -> None:
+    scheduler().mark_ready(series_id, preset, index)
+    events.send_to_group(
+        events.series_group(series_id),
+        EmbeddingReady(series_id=series_id, slice_index=index, preset=preset),
+    )
+
+
+# Prompts -------------------------------------------------------------------------------------------------
+def logits_key(user_id: int, series_id: int, index: int) -> str:
+    return f"prompt:logits:{user_id}:{series_id}:{index}"
+
+
+def superseded(request: DecodeRequest) -> bool:
+    """True when the same user sent a newer prompt on the series since this one (drop this one)."""
+    latest = redis_client().get(latest_key(request.user_id, request.series_id))
+    return latest is not None and latest.decode() != request.request_id
+
+
+def previous_logits(request: DecodeRequest) -> np.ndarray | None:
+    """The user's last low-res logits on this slice, ``(1, 1, 256, 256)`` float32, or None."""
+    raw = redis_client().get(logits_key(request.user_id, request.series_id, request.slice_index))
+    if raw is None:
+        return None
+    return np.frombuffer(raw, dtype=np.float16).astype(np.float32).reshape(1, 1, 256, 256)
+
+
+def decode_prompt(request: DecodeRequest) -> PromptResult | ErrorMessage | None:
+    """Decode one prompt (checked by the consumer) and push the result to the asking socket.
+
+    Returns the pushed message, or None when a newer prompt from the same user superseded this one.
+    """
+    started = time.perf_counter()
+    if superseded(request):
+        return None
+    try:
+        series = cached_series(request.series_id)
+        index, preset = request.slice_index, request.preset
+        embedding, computed = embed(series, index, preset)
+        mask_input = previous_logits(request) if request.mask_input == "previous" else None
+        points = labels = None
+        if request.points:
+            points = np.asarray(request.points, dtype=np.float64)[None]
+            labels = np.asarray(request.point_labels, dtype=np.int64)[None]
+        boxes = np.asarray(request.box, dtype=np.float64)[None] if request.box else None
+        predictor = embeddings().predictor
+        decode_started = time.perf_counter()
+        result = predictor.decode(
+            embedding,
+            request.image_shape,
+            boxes=boxes,
+            points=points,
+            point_labels=labels,
+            mask_input=mask_input,
+            # Candidates come after the single output, which is what LiteMedSAM was trained to predict.
+            all_masks=request.multimask,
+        )
+        decode_ms = (time.perf_counter() - decode_started) * 1000
+    except PromptError as exc:
+        error = ErrorMessage(request_id=request.request_id, code="invalid_prompt", message=str(exc))
+        events.send_to_channel(request.reply_channel, error)
+        return error
+    order = np.argsort(-result.iou[0], kind="stable")
+    redis_client().set(
+        logits_key(request.user_id, series.id, index),
+        result.low_res_logits[0, int(order[0])].astype(np.float16).tobytes(),
+        ex=LOGITS_TTL_S,
+    )
+    if superseded(request):
+        return None
+    message = PromptResult(
+        request_id=request.request_id,
+        series_id=series.id,
+        slice_index=index,
+        masks=[
+            MaskCandidate(rle=mask_rle(result.masks[0, k]), iou=round(float(result.iou[0, k]), 4))
+            for k in order
+        ],
+        model=predictor.model_version,
+        embedding_computed=computed,
+        timings=Timings(
+            decode_ms=round(decode_ms, 2), total_ms=round((time.perf_counter() - started) * 1000, 2)
+        ),
+    )
+    events.send_to_channel(request.reply_channel, message)
+    return message
+
+
+def mask_rle(mask: np.ndarray) -> Rle:
+    return Rle.model_validate(rle.encode(mask))
+
+
+# Background embedding ------------------------------------------------------------------------------------
+RUNNER_SLICE_S = 20.0  # a runner yields its worker slot this often so propagation jobs can interleave
+
+
+def run_embedding_runner(index: int) -> int:
+    """Embed wanted slices, nearest to each viewer first, until none is left. Returns how many were embedded.
+
+    Re-queues itself after RUNNER_SLICE_S so other embed-queue jobs get a turn (returns -1 then).
+    """
+    sched = scheduler()
+    deadline = time.monotonic() + RUNNER_SLICE_S
+    done = 0
+    while True:
+        item = sched.pop_next()
+        if item is None:
+            sched.release_runner(index)
+            # A view may have added work between the last pop and the release: take the lease back.
+            if sched.pending() and sched.claim_runner() is not None:
+                continue
+            return done
+        sched.renew_runner(index)
+        series_id, preset, slice_index = item
+        try:
+            embeddings().get(cached_series(series_id), slice_index, preset)
+        except Exception:  # one broken slice must not stop the runner
+            log.exception("embedding slice %s of series %s failed", slice_index, series_id)
+            continue
+        announce_ready(series_id, preset, slice_index)
+        done += 1
+        if time.monotonic() > deadline:
+            enqueue_runner(index)
+            return -1
+
+
+# Propagation ---------------------------------------------------------------------------------------------
+def run_propagation(job_id: int) -> Job:
+    """Propagate from the start slice in both directions, streaming each slice's mask as it is made.
+
+    Stops in a direction when the mask vanishes or the predicted IoU falls below ``min_iou``; stops
+    altogether when the job is cancelled (``jobs.report`` returns False).
+    """
+    job = Job.objects.get(pk=job_id)
+    if not job.claim():
+        return job
+    try:
+        request = PropagationRequest.model_validate(job.payload)
+        series = series_row(request.series_id)
+        predictor = embeddings().predictor
+        depth = series.num_slices if not series.is_rgb else 1
+        start = request.slice_index
+
+        def predict(index: int, box: list[float]) -> tuple[np.ndarray, float]:
+            embedding, _ = embed(series, index, request.preset)
+            result = predictor.decode(embedding, request.image_shape, boxes=np.asarray([box]))
+            return result.masks[0, 0], float(result.iou[0, 0])
+
+        if request.mask is not None:
+            first, first_iou = rle.decode(request.mask, expected_shape=request.image_shape), 1.0
+        else:
+            first, first_iou = predict(start, list(request.box or []))
+
+        def stream(index: int, mask: np.ndarray, iou: float, model: str | None) -> None:
+            slice_message = PropagateSlice(
+                job_id=job.id,
+                series_id=series.id,
+                slice_index=index,
+                rle=mask_rle(mask),
+                iou=round(iou, 4),
+                model=model,
+            )
+            events.send_to_channel(request.reply_channel, slice_message)
+
+        # The start slice is the model's only when it started from a box, not from the user's mask.
+        stream(start, first, first_iou, None if request.mask is not None else predictor.model_version)
+        made = [start]
+        planned = propagation.planned_slices(depth, start, request.direction)
+        for index, mask, iou in propagation.propagate(
+            predict, first, start, depth, request.direction, request.min_iou
+        ):
+            made.append(index)
+            stream(index, mask, iou, predictor.model_version)
+            if not jobs.report(job, min(0.99, (len(made) - 1) / planned), f"{len(made)} slices"):
+                return job  # cancelled: the cancel itself told the browser
+        job.finish({"slices": sorted(made)}, message=f"Propagated through {len(made)} slices.")
+    except Exception as exc:
+        log.exception("propagation job %s failed", job_id)
+        job.fail(f"{type(exc).__name__}: {exc}")
+    jobs.push_progress(job)
+    return job
+
+
+# Benchmarks ----------------------------------------------------------------------------------------------
+def time_decoder(
+    series_id: int, slice_index: int, preset: str, box: list[float], repeats: int
+) -> dict[str, Any]:
+    """Milliseconds per bare decoder call (one box) against a cached embedding, in this worker process."""
+    series = series_row(series_id)
+    embedding, _ = embeddings().get(series, slice_index, preset)
+    height, width = (int(v) for v in series.shape[1:3])
+    return serving.time_decode(embeddings().predictor, embedding, (height, width), box, repeats)

@@ -1,0 +1,185 @@
+"""Which slices to embed next, kept in Redis so every process (web and workers) shares one view.
+
+Per (series, preset) a sorted set holds the slices still wanted, scored by their distance from the slice
+someone is looking at; every ``view`` rescores it, so embeddings follow the user's scrolling. A small fixed
+number of runner tasks on the ``embed`` queue pop the nearest wanted slice, embed it, and re-enqueue
+themselves while work remains. Runners are leases (``SET NX EX``): a runner that dies frees its lease when
+it expires, and the next ``view`` starts a new one. When the last viewer leaves a series its wanted set is
+dropped, so nobody's CPU goes to a series nobody looks at.
+
+Which slices are ready is kept per image encoder (``ml_worker.sam.build.encoder_key``): a new encoder
+means new embeddings, a decoder-only fine-tune does not.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+import redis
+from celery import current_app as celery_app
+from django.conf import settings
+
+from annotator.queues import QUEUE_EMBED
+
+# The embed runner task (annotator/tasks.py), sent by name so the web process never imports the worker side.
+EMBED_RUNNER_TASK = "annotator.tasks.embed_runner"
+
+# Leases outlive the slowest single embedding (ViT-B on CPU: ~10 s) by a wide margin.
+RUNNER_LEASE_S = 60
+# Disconnects remove viewers; the TTL only clears viewers of a web process that died.
+VIEWER_TTL_S = 3600
+
+
+def want_key(series_id: int, preset: str) -> str:
+    return f"emb:want:{series_id}:{preset}"
+
+
+def ready_key(series_id: int, preset: str, encoder_key: str) -> str:
+    return f"emb:ready:{series_id}:{preset}:{encoder_key}"
+
+
+def viewers_key(series_id: int) -> str:
+    return f"series:{series_id}:viewers"
+
+
+ACTIVE_KEY = "emb:active"  # zset of "series_id:preset" scored by the time of the last view
+
+
+def runner_key(index: int) -> str:
+    return f"emb:runner:{index}"
+
+
+class Scheduler:
+    def __init__(self, client: redis.Redis, encoder_key: str, runners: int = 1) -> None:
+        self.r = client
+        self.encoder_key = encoder_key
+        self.runners = runners
+
+    # Readiness -----------------------------------------------------------------------------------
+    def mark_ready(self, series_id: int, preset: str, index: int) -> None:
+        pipe = self.r.pipeline()
+        pipe.sadd(ready_key(series_id, preset, self.encoder_key), index)
+        pipe.zrem(want_key(series_id, preset), index)
+        pipe.execute()
+
+    def ready(self, series_id: int, preset: str) -> set[int]:
+        return {int(v) for v in self.r.smembers(ready_key(series_id, preset, self.encoder_key))}
+
+    # Viewing ---------------------------------------------------------------------------------------
+    def view(self, series_id: int, preset: str, center: int, total: int, viewer: str, username: str) -> None:
+        """``viewer`` looks at slice ``center`` through ``preset``: rescore the slices still to embed."""
+        self.r.hset(
+            viewers_key(series_id),
+            viewer,
+            json.dumps(
+                {
+                    "username": username,
+                    "slice_index": center,
+                    "preset": preset,
+                    "total": total,
+                    "seen": time.time(),
+                }
+            ),
+        )
+        self.r.expire(viewers_key(series_id), VIEWER_TTL_S)
+        self._rescore(series_id, preset, total)
+
+    def _rescore(self, series_id: int, preset: str, total: int) -> None:
+        """Score each slice not yet embedded by its distance to the nearest viewer using ``preset``;
+        with no such viewer left, drop the work for that preset."""
+        centers = [v["slice_index"] for v in self.viewers(series_id) if v.get("preset") == preset]
+        ready = self.ready(series_id, preset)
+        pipe = self.r.pipeline()
+        pipe.delete(want_key(series_id, preset))
+        if centers:
+            scores = {str(i): min(abs(i - c) for c in centers) for i in range(total) if i not in ready}
+            if scores:
+                pipe.zadd(want_key(series_id, preset), scores)
+            pipe.zadd(ACTIVE_KEY, {f"{series_id}:{preset}": time.time()})
+        else:
+            pipe.zrem(ACTIVE_KEY, f"{series_id}:{preset}")
+        pipe.execute()
+
+    def leave(self, series_id: int, viewer: str) -> None:
+        raw = self.r.hget(viewers_key(series_id), viewer)
+        self.r.hdel(viewers_key(series_id), viewer)
+        if raw is not None:
+            info = json.loads(raw)
+            self._rescore(series_id, info["preset"], info["total"])
+
+    def viewers(self, series_id: int) -> list[dict[str, Any]]:
+        now = time.time()
+        users = []
+        for channel, raw in self.r.hgetall(viewers_key(series_id)).items():
+            info = json.loads(raw)
+            if now - info["seen"] < VIEWER_TTL_S:
+                users.append({"viewer": channel.decode(), **info})
+        return users
+
+    # Work ------------------------------------------------------------------------------------------
+    def pop_next(self) -> tuple[int, str, int] | None:
+        """The nearest wanted slice of the most recently viewed series, removed from its wanted set."""
+        for key in self.r.zrevrange(ACTIVE_KEY, 0, -1):
+            series_id, preset = key.decode().split(":", 1)
+            popped = self.r.zpopmin(want_key(int(series_id), preset))
+            if popped:
+                return int(series_id), preset, int(popped[0][0])
+            self.r.zrem(ACTIVE_KEY, key)
+        return None
+
+    def claim_runner(self) -> int | None:
+        """Take a free runner lease, or None when all runners are busy."""
+        for index in range(self.runners):
+            if self.r.set(runner_key(index), "1", nx=True, ex=RUNNER_LEASE_S):
+                return index
+        return None
+
+    def renew_runner(self, index: int) -> None:
+        self.r.set(runner_key(index), "1", ex=RUNNER_LEASE_S)
+
+    def release_runner(self, index: int) -> None:
+        self.r.delete(runner_key(index))
+
+    def pending(self, keys: Iterable[str] | None = None) -> int:
+        total = 0
+        for key in keys or self.r.zrange(ACTIVE_KEY, 0, -1):
+            series_id, preset = (key.decode() if isinstance(key, bytes) else key).split(":", 1)
+            total += self.r.zcard(want_key(int(series_id), preset))
+        return total
+
+
+# The app's scheduler ---------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@lru_cache(maxsize=4)
+def embeddings_key(name: str | None = None) -> str:
+    """The serving model's image-encoder identity, read from the checkpoint registry (no model loaded)."""
+    from ml_worker.sam.build import encoder_key, expected_encoder_sha256
+
+    name = name or settings.DEFAULT_MODEL
+    return encoder_key(name, expected_encoder_sha256(name))
+
+
+def scheduler() -> Scheduler:
+    return Scheduler(redis_client(), embeddings_key(), runners=settings.EMBED_RUNNERS)
+
+
+def start_embedding_runners() -> None:
+    """Start as many runners as there are free leases (none when they all run already)."""
+    sched = scheduler()
+    for _ in range(sched.runners):
+        index = sched.claim_runner()
+        if index is None:
+            return
+        enqueue_runner(index)
+
+
+def enqueue_runner(index: int) -> None:
+    celery_app.send_task(EMBED_RUNNER_TASK, args=[index], queue=QUEUE_EMBED)

@@ -1,0 +1,158 @@
+import { describe, expect, it } from "vitest";
+import type { PromptMessage, PromptResult } from "../protocol";
+import { encode } from "../rle";
+import { LIVER, LUNG, maskWith, recordingNotifier, recordingView, viewerState } from "../testing/viewer";
+import type { ViewerEvent } from "./bus";
+import { Prompting, type PromptChannel } from "./prompting";
+
+/** A socket whose prompts wait until the test answers them. */
+function fakeSocket() {
+  const sent: PromptMessage[] = [];
+  const waiting: { resolve: (r: PromptResult) => void; reject: (e: Error) => void }[] = [];
+  const socket: PromptChannel & { isOpen: boolean } = {
+    isOpen: true,
+    prompt: (message) => {
+      sent.push(message);
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+    },
+  };
+  return { socket, sent, waiting };
+}
+
+function result(slice: number, masks: Uint8Array[], ious = masks.map(() => 0.9)): PromptResult {
+  return {
+    type: "prompt.result",
+    request_id: "r1",
+    series_id: 7,
+    slice_index: slice,
+    masks: masks.map((m, i) => ({ rle: encode(m, 8, 10), iou: ious[i]! })),
+    model: "litemedsam@1",
+    embedding_computed: false,
+    timings: { decode_ms: 12.4, total_ms: 30.6 },
+  };
+}
+
+function setup() {
+  const state = viewerState();
+  const view = recordingView();
+  const notify = recordingNotifier();
+  const events: ViewerEvent[] = [];
+  const { socket, sent, waiting } = fakeSocket();
+  let clock = 1000;
+  const prompting = new Prompting({ state, socket, view, notify, emit: (e) => void events.push(e), now: () => clock++ });
+  return { state, view, notify, events, socket, sent, waiting, prompting };
+}
+
+describe("prompting", () => {
+  it("sends a box for the active label, then shows the model's candidates and keeps its first prediction", async () => {
+    const { state, view, events, sent, waiting, prompting } = setup();
+    const done = prompting.box([1, 2, 6, 7]);
+    expect(sent).toEqual([{ series_id: 7, slice_index: 2, box: [1, 2, 6, 7], multimask: true, label_id: LIVER.id }]);
+    expect(state.promptPending).toBe(true);
+    expect(view.calls).toEqual(["candidates", "redraw"]);
+    const best = maskWith([[2, 3], [3, 3]]);
+    waiting[0]!.resolve(result(2, [best, maskWith([[2, 3]])], [0.93, 0.41]));
+    await done;
+    expect(state.promptPending).toBe(false);
+    expect(state.candidate).toMatchObject({ slice: 2, labelId: LIVER.id, index: 0, model: "litemedsam@1" });
+    expect(state.candidate!.masks.map((m) => m.iou)).toEqual([0.93, 0.41]);
+    expect(state.candidate!.masks[0]!.mask).toEqual(best);
+    expect(state.firstPredictions.get(`${LIVER.id}:2`)).toEqual({ rle: encode(best, 8, 10), iou: 0.93, model: "litemedsam@1" });
+    expect(events).toEqual([{ type: "prompt.answered", startedAt: 1000, slice: 2, labelId: LIVER.id, model: "litemedsam@1", serverMs: 30.6 }]);
+    expect(view.hints).toEqual(["Model litemedsam@1: decoded in 12 ms, 31 ms in all."]);
+  });
+
+  it("refines the candidate with points, sending them with the box and the previous mask", async () => {
+    const { state, sent, waiting, prompting } = setup();
+    const first = prompting.box([1, 1, 8, 7]);
+    waiting[0]!.resolve(result(2, [maskWith([[4, 4]])]));
+    await first;
+    const refined = prompting.point({ x: 5.4, y: 3.6 }, 0);
+    expect(sent[1]).toEqual({
+      series_id: 7,
+      slice_index: 2,
+      box: [1, 1, 8, 7],
+      points: [[5, 4]],
+      point_labels: [0],
+      mask_input: "previous",
+      multimask: true,
+      label_id: LIVER.id,
+    });
+    waiting[1]!.resolve(result(2, [maskWith([[5, 5]])], [0.7]));
+    await refined;
+    expect(state.candidate!.masks[0]!.iou).toBe(0.7);
+    // the first prediction stays the box's answer
+    expect(state.firstPredictions.get(`${LIVER.id}:2`)!.iou).toBe(0.9);
+  });
+
+  it("ignores points outside the image", async () => {
+    const { sent, prompting } = setup();
+    await prompting.point({ x: -1, y: 3 }, 1);
+    await prompting.point({ x: 10, y: 3 }, 1);
+    expect(sent).toEqual([]);
+  });
+
+  it("drops an answer for a slice the user has left, or for prompts replaced since", async () => {
+    const { state, waiting, prompting } = setup();
+    const stale = prompting.box([1, 1, 8, 7]);
+    state.slice = 3;
+    waiting[0]!.resolve(result(2, [maskWith([[4, 4]])]));
+    await stale;
+    expect(state.candidate).toBeNull();
+    const replaced = prompting.box([1, 1, 8, 7]);
+    state.prompt = { slice: 3, box: [0, 0, 2, 2], points: [] };
+    waiting[1]!.resolve(result(3, [maskWith([[4, 4]])]));
+    await replaced;
+    expect(state.candidate).toBeNull();
+    expect(state.promptPending).toBe(false);
+  });
+
+  it("says so when it is not connected, when the model found nothing, and when the prompt failed", async () => {
+    const { state, socket, notify, waiting, prompting } = setup();
+    socket.isOpen = false;
+    await prompting.box([1, 1, 8, 7]);
+    expect(notify.shown.map((s) => [s.message, s.tone])).toEqual([["Not connected: the prompt will work again once the connection is back.", "warn"]]);
+    socket.isOpen = true;
+    const empty = prompting.box([1, 1, 8, 7]);
+    waiting[0]!.resolve(result(2, []));
+    await empty;
+    expect(notify.shown.at(-1)!.message).toBe("The model found nothing there. Try a tighter box.");
+    expect(state.candidate).toBeNull();
+    const failing = prompting.box([1, 1, 8, 7]);
+    waiting[1]!.reject(new Error("worker gone"));
+    await failing;
+    expect(notify.errors).toEqual(["Segmenting: worker gone"]);
+    expect(state.promptPending).toBe(false);
+  });
+
+  it("gives the candidate the label active when the answer arrives", async () => {
+    const { state, waiting, prompting } = setup();
+    const done = prompting.box([1, 1, 8, 7]);
+    state.activeLabel = LUNG;
+    waiting[0]!.resolve(result(2, [maskWith([[4, 4]])]));
+    await done;
+    expect(state.candidate!.labelId).toBe(LUNG.id);
+    expect(state.firstPredictions.has(`${LUNG.id}:2`)).toBe(true);
+  });
+
+  it("cycles the candidates with Tab, chooses one by click, and discards it with the prompts", async () => {
+    const { state, view, waiting, prompting } = setup();
+    const done = prompting.box([1, 1, 8, 7]);
+    waiting[0]!.resolve(result(2, [maskWith([[1, 1]]), maskWith([[2, 2]]), maskWith([[3, 3]])]));
+    await done;
+    prompting.nextMask();
+    prompting.nextMask();
+    expect(state.candidate!.index).toBe(2);
+    prompting.nextMask();
+    expect(state.candidate!.index).toBe(0);
+    prompting.choose(1);
+    expect(state.candidate!.index).toBe(1);
+    prompting.choose(7);
+    expect(state.candidate!.index).toBe(1);
+    view.calls.length = 0;
+    prompting.discard();
+    expect(state.candidate).toBeNull();
+    expect(state.prompt).toBeNull();
+    expect(view.calls).toEqual(["candidates", "mask"]);
+  });
+});

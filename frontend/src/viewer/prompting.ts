@@ -1,0 +1,127 @@
+/**
+ * Prompts to the model over the socket (docs/protocol.md `prompt` → `prompt.result`): a box, then points
+ * that refine it (sent with the previous mask as input), each answered with candidate masks and their
+ * predicted IoU. The candidate is shown over the image until it is accepted (editing.ts) or discarded.
+ * The model's first answer on a (label, slice) is kept for the save, for the active-learning loop.
+ */
+
+import type { PromptMessage, PromptResult } from "../protocol";
+import { decode } from "../rle";
+import type { Emit } from "./bus";
+import type { Point } from "./brush";
+import { firstPredictionKey, type ViewerState } from "./state";
+import type { Notifier, ViewerView } from "./view";
+
+/** The part of the socket prompting uses. */
+export interface PromptChannel {
+  readonly isOpen: boolean;
+  prompt(message: PromptMessage): Promise<PromptResult>;
+}
+
+export interface PromptingDeps {
+  state: ViewerState;
+  socket: PromptChannel;
+  view: Pick<ViewerView, "candidates" | "mask" | "redraw" | "hint">;
+  notify: Notifier;
+  emit: Emit;
+  now: () => number;
+}
+
+export class Prompting {
+  constructor(private readonly deps: PromptingDeps) {}
+
+  /** A new box on the current slice: a fresh prompt (points given before it are dropped). */
+  box(box: [number, number, number, number]): Promise<void> {
+    const { state } = this.deps;
+    const t0 = this.deps.now();
+    state.candidate = null;
+    state.prompt = { slice: state.slice, box, points: [] };
+    return this.send(t0);
+  }
+
+  /** A point (label 1: include, 0: exclude) on the image; it joins the current slice's prompt. */
+  point(p: Point, label: 0 | 1): Promise<void> {
+    const { state } = this.deps;
+    if (!state.viewport.contains(p.x, p.y)) return Promise.resolve();
+    const t0 = this.deps.now();
+    if (!state.prompt || state.prompt.slice !== state.slice) state.prompt = { slice: state.slice, box: null, points: [] };
+    state.prompt.points.push({ x: Math.round(p.x), y: Math.round(p.y), label });
+    return this.send(t0);
+  }
+
+  /** Drop the candidate and the prompts that led to it. */
+  discard(): void {
+    const { state, view } = this.deps;
+    state.candidate = null;
+    state.prompt = null;
+    view.candidates();
+    view.mask();
+  }
+
+  /** Show the candidate's next mask (Tab). */
+  nextMask(): void {
+    const c = this.deps.state.candidate;
+    if (!c) return;
+    this.choose((c.index + 1) % c.masks.length);
+  }
+
+  choose(index: number): void {
+    const c = this.deps.state.candidate;
+    if (!c || index < 0 || index >= c.masks.length) return;
+    c.index = index;
+    this.deps.view.candidates();
+    this.deps.view.mask();
+  }
+
+  private async send(t0: number): Promise<void> {
+    const { state, socket, view, notify } = this.deps;
+    const prompt = state.prompt;
+    const label = state.activeLabel;
+    if (!prompt || !label) return;
+    if (!socket.isOpen) {
+      notify.show("Not connected: the prompt will work again once the connection is back.", "warn");
+      return;
+    }
+    state.promptPending = true;
+    view.candidates();
+    view.redraw();
+    const refining = state.candidate !== null && state.candidate.slice === prompt.slice;
+    try {
+      const result = await socket.prompt({
+        series_id: state.series.id,
+        slice_index: prompt.slice,
+        ...(prompt.box ? { box: prompt.box } : {}),
+        ...(prompt.points.length
+          ? { points: prompt.points.map((q) => [q.x, q.y] as [number, number]), point_labels: prompt.points.map((q) => q.label) }
+          : {}),
+        ...(refining ? { mask_input: "previous" as const } : {}),
+        multimask: true,
+        label_id: label.id,
+      });
+      state.promptPending = false;
+      // An answer for a slice left meanwhile, or for prompts since replaced, is not shown.
+      if (result.slice_index !== state.slice || state.prompt !== prompt) return;
+      const { height, width } = state.geometry;
+      const masks = result.masks.map((m) => ({ mask: decode(m.rle, [height, width]), iou: m.iou }));
+      if (!masks.length) {
+        notify.show("The model found nothing there. Try a tighter box.", "warn");
+        view.candidates();
+        return;
+      }
+      // The label active when the answer arrives (the user may have switched while waiting).
+      const labelId = state.activeLabel?.id ?? label.id;
+      const key = firstPredictionKey(labelId, prompt.slice);
+      const first = result.masks[0]!;
+      if (!state.firstPredictions.has(key)) state.firstPredictions.set(key, { rle: first.rle, iou: first.iou, model: result.model });
+      state.candidate = { slice: prompt.slice, labelId, masks, index: 0, model: result.model };
+      view.candidates();
+      view.mask();
+      this.deps.emit({ type: "prompt.answered", startedAt: t0, slice: prompt.slice, labelId, model: result.model, serverMs: result.timings.total_ms });
+      view.hint(`Model ${result.model}: decoded in ${Math.round(result.timings.decode_ms)} ms, ${Math.round(result.timings.total_ms)} ms in all.`);
+    } catch (error) {
+      state.promptPending = false;
+      view.candidates();
+      notify.error(error, "Segmenting");
+    }
+  }
+}

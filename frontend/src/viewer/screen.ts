@@ -1,0 +1,115 @@
+/**
+ * The screen: the canvases (rendering.ts) and the panels, behind the `ViewerView` interface the parts
+ * call. It reads the state and sends what the user does with its controls to `dispatch`; it changes no
+ * state itself.
+ */
+
+import type { WindowPresetInfo } from "../endpoints";
+import type { SocketStatus } from "../socket";
+import type { AutosaveState } from "./autosave";
+import type { Dispatch } from "./bus";
+import type { ViewerLayout } from "./layout";
+import type { Rect } from "./maskLayer";
+import { renderCandidates } from "./panels/candidates";
+import { JobBox, propagationBusy } from "./panels/job";
+import { renderLabels } from "./panels/labels";
+import { renderPresence } from "./panels/presence";
+import { Toolbar } from "./panels/toolbar";
+import { renderWindowPresets, renderWindowReadout } from "./panels/windowPresets";
+import { Renderer } from "./rendering";
+import type { RawSlice } from "./sliceSource";
+import type { ViewerState } from "./state";
+import type { ViewerView } from "./view";
+
+export class ViewerScreen implements ViewerView {
+  readonly renderer: Renderer;
+  private readonly toolbar: Toolbar;
+  private readonly jobBox: JobBox;
+
+  constructor(
+    private readonly layout: ViewerLayout,
+    private readonly state: ViewerState,
+    private readonly dispatch: Dispatch,
+    /** the window presets offered for a slice (the cached current one when not given) */
+    private readonly presets: (raw?: RawSlice) => WindowPresetInfo[],
+  ) {
+    this.renderer = new Renderer({ stage: layout.stage, ...layout.canvases }, state);
+    this.toolbar = new Toolbar(layout.toolbar, state, dispatch);
+    this.jobBox = new JobBox(layout.job, dispatch);
+    layout.sliceBar.setDepth(state.geometry.depth);
+    layout.sliceBar.listen(dispatch);
+  }
+
+  image(raw: RawSlice | undefined): void {
+    this.renderer.image(raw);
+  }
+
+  mask(rect?: Rect | null): void {
+    this.renderer.mask(rect);
+  }
+
+  redraw(): void {
+    this.renderer.redraw();
+  }
+
+  candidates(): void {
+    renderCandidates(this.layout.candidates, this.state, this.dispatch);
+  }
+
+  job(): void {
+    this.toolbar.showPropagation(!this.state.readOnly && !propagationBusy(this.state));
+    this.jobBox.render(this.state);
+  }
+
+  labels(): void {
+    renderLabels(this.layout.labels, this.state, this.dispatch);
+  }
+
+  presence(): void {
+    renderPresence(this.layout.presence, this.state.presence, this.state.username, this.dispatch);
+  }
+
+  slices(): void {
+    this.layout.sliceBar.render({ slice: this.state.slice, ready: this.state.ready, depth: this.state.geometry.depth });
+  }
+
+  windowPresets(raw?: RawSlice): void {
+    const { geometry, window, windowName } = this.state;
+    renderWindowPresets(this.layout.windowPresets, { channels: geometry.channels, presets: this.presets(raw), window, windowName }, this.dispatch);
+  }
+
+  windowReadout(): void {
+    renderWindowReadout(this.layout.windowPresets, this.state.window);
+  }
+
+  historyButtons(): void {
+    this.toolbar.showHistory(this.state.history.canUndo, this.state.history.canRedo);
+  }
+
+  tool(): void {
+    this.toolbar.showTool(this.state.tool);
+    this.layout.stage.dataset.tool = this.state.tool;
+    this.renderer.redraw();
+  }
+
+  brush(): void {
+    this.toolbar.showBrush(this.state.brushRadius);
+    this.renderer.redraw();
+  }
+
+  toggleHelp(): void {
+    this.layout.help.hidden = !this.layout.help.hidden;
+  }
+
+  hint(text: string): void {
+    this.layout.status.showHint(text);
+  }
+
+  saveState(state: AutosaveState): void {
+    this.layout.status.showSave(state);
+  }
+
+  connection(status: SocketStatus): void {
+    this.layout.status.showConnection(status);
+  }
+}
