@@ -358,6 +358,26 @@ class PromptResult(ServerMessageBase):
     timings: Timings
 
 
+# Corrective-point guard (ml_worker/click_guard.py): a point the model was not trained to follow is refused
+class PromptRefused(ServerMessageBase):
+    """The answer to a corrective point that was not applied: it lay outside the region around the mask
+    being corrected (``outside_region``, ``region`` says where points may go), or the model rated the
+    corrected mask lower than that mask (``iou_dropped``). The mask being corrected stays the current one;
+    the client drops the refused point (the last of the prompt's points)."""
+
+    type: Literal["prompt.refused"] = "prompt.refused"
+    request_id: str
+    series_id: int
+    slice_index: int
+    reason: Literal["outside_region", "iou_dropped"]
+    message: str
+    # [x0, y0, x1, y1] image pixels, bounds inclusive: where a point may correct the mask
+    region: list[int] | None = None
+    previous_iou: float
+    iou: float | None = None
+    model: str
+
+
 class EmbeddingReady(ServerMessageBase):
     type: Literal["embedding.ready"] = "embedding.ready"
     series_id: int
@@ -432,6 +452,7 @@ ServerMessage = TypeAliasType(
         | Subscribed
         | Unsubscribed
         | PromptResult
+        | PromptRefused
         | EmbeddingReady
         | PropagateSlice
         | JobCreated
