@@ -225,3 +225,27 @@ def test_litemedsam_points_never_leave_a_mask_rated_lower_than_the_box_mask(pers
             points, labels, current_iou = [*points, [x, y]], [*labels, label], answer.masks[0].iou
         else:
             assert answer.reason == "iou_dropped" and answer.iou < current_iou
+
+
+# -- what the browser is told ------------------------------------------------------------------------------
+
+
+def test_the_project_payload_names_the_serving_model_and_whether_points_are_guarded(personas, settings):
+    client = personas.client_for("annotator")
+    project = client.get(f"/api/projects/{personas.project.id}/").json()
+    assert project["model"] == {"name": "lite_medsam", "clicks_trained": False}
+    settings.DEFAULT_MODEL = "sam_vit_b"  # SAM itself was trained with clicks
+    project = client.get(f"/api/projects/{personas.project.id}/").json()
+    assert project["model"] == {"name": "sam_vit_b", "clicks_trained": True}
+
+
+def test_a_registered_checkpoint_records_whether_it_follows_clicks(tmp_path):
+    from ml_worker.sam.build import registered_clicks_trained
+
+    registry = tmp_path / "checkpoints.json"
+    registry.write_text('{"medsam_vit_b": {"path": "/x", "sha256": "0", "clicks_trained": true}}')
+    assert registered_clicks_trained("medsam_vit_b", registry_file=registry) is True
+    assert registered_clicks_trained("sam_vit_b", registry_file=registry) is True  # the spec's own
+    registry.write_text('{"medsam_vit_b": {"path": "/x", "sha256": "0"}}')
+    assert registered_clicks_trained("medsam_vit_b", registry_file=registry) is False
+    assert registered_clicks_trained("lite_medsam", registry_file=registry) is False

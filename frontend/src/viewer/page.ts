@@ -11,6 +11,7 @@ import { AnnotatorSocket, socketUrl } from "../socket";
 import { ViewerController, type SocketHandlers } from "./controller";
 import { bindInput, ViewerInput } from "./input";
 import { buildLayout } from "./layout";
+import { showPointsHelp } from "./panels/status";
 import { countOpaque, imageToClient, installProbe, recordPerf, viewerProbe } from "./probe";
 import { ViewerScreen } from "./screen";
 import { createViewerState } from "./state";
@@ -27,6 +28,7 @@ async function open(ctx: PageContext): Promise<ViewerController> {
     api.get<SeriesInfo>(endpoints.series(ctx.seriesId!)),
   ]);
   layout.showTitles(project, series);
+  showPointsHelp(layout.help, project.model);
   const state = createViewerState({
     project,
     series,
