@@ -57,3 +57,4 @@ class ProjectCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
     labels = serializers.ListField(child=serializers.DictField(), required=False, default=list)
     retain_uids = serializers.BooleanField(required=False, default=False)
+    clean_descriptors = serializers.BooleanField(required=False, default=False)

@@ -78,7 +78,12 @@ def plan_dicom(project: Project, sources: list[Source], datasets: dict[str, Data
             continue
         dicom.check(ds, source.name, allow_burned_in=allow_burned_in)
         dicom.ensure_transfer_syntax(ds)
-        deid.deidentify(ds, project.id, retain_uids=deid.retains_uids(project.settings))
+        deid.deidentify(
+            ds,
+            project.id,
+            retain_uids=deid.retains_uids(project.settings),
+            clean_descriptors=deid.cleans_descriptors(project.settings),
+        )
         key = str(source.path)
         datasets[key] = ds
         names[key] = source.name
@@ -113,7 +118,9 @@ def plan_dicom(project: Project, sources: list[Source], datasets: dict[str, Data
                 pseudonym=str(first.PatientID),
                 series_uid=uid,
                 series_number=number,
-                description=f"{modality} series {number}",
+                # kept only with the Clean Descriptors Option, cleaned (deid.py); else modality and number
+                description=str(first.get("SeriesDescription", "") or first.get("ProtocolName", "") or "")
+                or f"{modality} series {number}",
                 modality=modality,
             )
         )
