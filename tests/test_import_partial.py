@@ -160,7 +160,7 @@ def test_nifti_and_png_file_names_do_not_become_descriptions(personas, media):
         (s.description, s.study.description) for s in Series.objects.select_related("study")
     )
     assert descriptions == [
-        ("Image image 9×6", "Image image 9×6"),
+        ("Image 9×6", "Image 9×6"),
         ("NIfTI volume 4×5×6", "NIfTI volume 4×5×6"),
     ]
     assert not [p for p in PHI if p in stored_text()]

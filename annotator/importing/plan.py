@@ -183,7 +183,11 @@ def plan_file(source: Source, modality: str | None) -> PlannedSeries:
     header = inspect[source.kind](source.path, source.name)
     word = KIND_WORDS[source.kind]
     x, y, z = header.shape
-    description = f"{word} {'volume' if z > 1 else 'image'} {x}×{y}" + (f"×{z}" if z > 1 else "")
+    size = f"{x}×{y}" + (f"×{z}" if z > 1 else "")
+    if source.kind == "image":  # PNG, JPEG, TIFF (a multi-page TIFF is a stack)
+        description = f"Image stack {size}" if z > 1 else f"Image {size}"
+    else:
+        description = f"{word} {'volume' if z > 1 else 'image'} {size}"
     return PlannedSeries(
         format=source.kind,
         name=f"{word} file {source.index}",
