@@ -185,7 +185,7 @@ def test_errors_of_a_background_import_name_no_server_path(personas, media):
 def test_a_zip_entry_name_is_not_stored_either(personas, media):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("Doe_Janet_PHI778899/scan.nii", nifti_bytes())
+        archive.writestr("Doe_Janet_PHI778899/Doe_Janet_PHI778899.nii", nifti_bytes())
     response = upload(personas.client_for("owner"), personas.project, [("Doe_Janet.zip", buffer.getvalue())])
     assert response.status_code == 201, response.content
     assert not [p for p in PHI if p in stored_text()]
