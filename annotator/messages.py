@@ -17,13 +17,17 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StrictInt,
     ValidationError,
     model_validator,
 )
 from typing_extensions import TypeAliasType
+
+from annotator.messages_base import ServerMessageBase
+
+# Corrective points (issue 15): a point the guard for models not trained on clicks did not apply.
+from annotator.messages_points import PromptRefused
 
 # Measured on the lung1 nodule (3 slices of 2.5 mm): predicted IoU 0.80–0.87 on its slices, 0.60–0.79 on
 # the vessels the propagation runs into beyond it (0.74 and below after the first slice past the end).
@@ -243,15 +247,6 @@ class PropagationRequest(BaseModel):
 
 
 # Server → client -----------------------------------------------------------------------------------------
-def _type_is_required(schema: dict[str, Any]) -> None:
-    """Builders may leave out ``type`` (it has its one value as default), but every message carries it."""
-    schema["required"] = ["type", *(name for name in schema.get("required", []) if name != "type")]
-
-
-class ServerMessageBase(BaseModel):
-    model_config = ConfigDict(json_schema_extra=_type_is_required)
-
-
 class PresenceUser(BaseModel):
     username: str
     slice_index: int | None
@@ -356,26 +351,6 @@ class PromptResult(ServerMessageBase):
     model: str
     embedding_computed: bool
     timings: Timings
-
-
-# Corrective-point guard (ml_worker/click_guard.py): a point the model was not trained to follow is refused
-class PromptRefused(ServerMessageBase):
-    """The answer to a corrective point that was not applied: it lay outside the region around the mask
-    being corrected (``outside_region``, ``region`` says where points may go), or the model rated the
-    corrected mask lower than that mask (``iou_dropped``). The mask being corrected stays the current one;
-    the client drops the refused point (the last of the prompt's points)."""
-
-    type: Literal["prompt.refused"] = "prompt.refused"
-    request_id: str
-    series_id: int
-    slice_index: int
-    reason: Literal["outside_region", "iou_dropped"]
-    message: str
-    # [x0, y0, x1, y1] image pixels, bounds inclusive: where a point may correct the mask
-    region: list[int] | None = None
-    previous_iou: float
-    iou: float | None = None
-    model: str
 
 
 class EmbeddingReady(ServerMessageBase):

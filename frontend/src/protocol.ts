@@ -174,9 +174,9 @@ export interface Timings {
 }
 /**
  * The answer to a corrective point that was not applied: it lay outside the region around the mask
- * being corrected (``outside_region``, ``region`` says where points may go), or the model rated the
- * corrected mask lower than that mask (``iou_dropped``). The mask being corrected stays the current one;
- * the client drops the refused point (the last of the prompt's points).
+ * being corrected (``outside_region``; ``region`` says where points may go), or the model rated the
+ * corrected mask lower than that mask (``iou_dropped``). The mask being corrected stays the one
+ * refinements start from; the client drops the refused point (the last of the prompt's points).
  */
 export interface PromptRefused {
   type: "prompt.refused";
