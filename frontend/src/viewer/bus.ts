@@ -41,16 +41,19 @@ export type Command =
 export type CommandOf<T extends Command["type"]> = Extract<Command, { type: T }>;
 
 /** Outcomes of earlier commands, published by the part that saw them. */
-export type ViewerEvent = {
-  type: "prompt.answered";
-  /** when the prompt was given (the clock of the bus: performance.now() in the browser) */
-  startedAt: number;
-  slice: number;
-  labelId: number;
-  model: string;
-  /** the worker's share (prompt.result timings.total_ms) */
-  serverMs: number;
-};
+export type ViewerEvent =
+  | {
+      type: "prompt.answered";
+      /** when the prompt was given (the clock of the bus: performance.now() in the browser) */
+      startedAt: number;
+      slice: number;
+      labelId: number;
+      model: string;
+      /** the worker's share (prompt.result timings.total_ms) */
+      serverMs: number;
+    }
+  /** a corrective point the server's guard did not apply (docs/protocol.md `prompt.refused`) */
+  | { type: "prompt.refused"; slice: number; reason: "outside_region" | "iou_dropped" };
 
 /** A command as carried out: when it was dispatched and how long its synchronous part took. */
 export interface Dispatched {
