@@ -5,6 +5,11 @@ propagation); the Celery tasks in ``annotator.tasks`` are thin wrappers over :fu
 
 Embeddings come from a bounded in-memory LRU, else the signature-checked float16 files on disk shared by all
 workers, else the encoder (and are then stored in both).
+
+Planes (issue 15): a prompt, a view or an embedding names its plane. On coronal and sagittal planes the model
+sees the plane resampled to square pixels (``ml_worker.planes``), its embedding is cached per (series, plane,
+index, preset), and its masks are mapped back to the plane's voxel grid before they are sent. Axial slices
+are the stored ones, with the same slice hash as before planes existed, so existing caches stay valid.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from django.conf import settings
 
 from annotator import events, rle
 from annotator.actions import jobs
-from annotator.imaging.volumes import load_slice
+from annotator.imaging.volumes import load_plane, plane_grid
 from annotator.messages import (
     DecodeRequest,
     EmbeddingReady,
@@ -37,8 +42,9 @@ from annotator.messages import (
 from annotator.models import Job, Series
 from annotator.scheduling import enqueue_runner, redis_client, scheduler
 from annotator.segmentation import latest_key
-from ml_worker import propagation, serving
+from ml_worker import planes, propagation, serving
 from ml_worker.embeddings import EmbeddingCache, EmbeddingSignature, EmbeddingStore
+from ml_worker.planes import Plane
 from ml_worker.sam.errors import PromptError
 from ml_worker.sam.predictor import SamPredictor
 from ml_worker.sam.transforms import to_model_input, window_ct
@@ -49,20 +55,33 @@ LOGITS_TTL_S = 600
 
 
 # Slices and model input ----------------------------------------------------------------------------------
-def model_input(series: Series, index: int, preset: str) -> np.ndarray:
-    """Slice ``index`` as the model sees it: ``(H, W, 3)`` uint8, windowed with ``preset`` (RGB as is)."""
-    plane = load_slice(series, index)
+def model_input(series: Series, index: int, preset: str, plane: Plane = planes.AXIAL) -> np.ndarray:
+    """Slice ``index`` of ``plane`` as the model sees it: ``(H, W, 3)`` uint8, windowed with ``preset`` (RGB
+    as is); coronal and sagittal slices resampled to square pixels first (linear, in intensity units)."""
+    pixels = load_plane(series, plane, index)
     if series.is_rgb:
-        return np.ascontiguousarray(plane.astype(np.uint8))
+        return np.ascontiguousarray(pixels.astype(np.uint8))
     window = series.window(preset)
     if window is None:
         raise PromptError(f"series {series.id} has no window preset {preset!r}")
-    return to_model_input(window_ct(plane, window["level"], window["width"]))
+    return to_model_input(window_ct(pixels, window["level"], window["width"]))
 
 
-def slice_hash(series: Series, index: int) -> str:
-    """Content hash of one slice: the series' stored array never changes, so (array hash, index) is enough."""
-    return hashlib.sha256(f"{series.content_hash}:{index}".encode()).hexdigest()
+def slice_hash(series: Series, index: int, plane: Plane = planes.AXIAL) -> str:
+    """Content hash of one slice: the series' stored array never changes, so (array hash, index) is enough
+    for an axial slice; another plane adds its name and the resampling's version."""
+    text = f"{series.content_hash}:{index}"
+    if plane != planes.AXIAL:
+        text = f"{text}:{plane}:reslice-{planes.RESLICE_VERSION}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def voxel_masks(series: Series, plane: Plane, masks: np.ndarray) -> np.ndarray:
+    """``(K, H, W)`` masks of a plane's display grid on its voxel grid (majority per voxel); axial as is."""
+    if plane == planes.AXIAL:
+        return masks
+    grid = plane_grid(series, plane)
+    return np.stack([planes.mask_to_voxels(mask, grid) for mask in masks])
 
 
 def series_row(series_id: int) -> Series:
@@ -97,14 +116,18 @@ class SliceEmbeddings:
     def __init__(self, predictor: SamPredictor, store: EmbeddingStore) -> None:
         self.predictor, self.store = predictor, store
 
-    def signature(self, series: Series, index: int, preset: str) -> EmbeddingSignature:
-        return EmbeddingSignature.for_predictor(self.predictor, slice_hash(series, index), preset)
+    def signature(
+        self, series: Series, index: int, preset: str, plane: Plane = planes.AXIAL
+    ) -> EmbeddingSignature:
+        return EmbeddingSignature.for_predictor(self.predictor, slice_hash(series, index, plane), preset)
 
-    def get(self, series: Series, index: int, preset: str) -> tuple[np.ndarray, bool]:
+    def get(
+        self, series: Series, index: int, preset: str, plane: Plane = planes.AXIAL
+    ) -> tuple[np.ndarray, bool]:
         """``(float16 (C, h, w) embedding, computed)``; computed only when neither memory nor disk has it."""
         return self.store.get(
-            self.signature(series, index, preset),
-            lambda: self.predictor.embed(model_input(series, index, preset)),
+            self.signature(series, index, preset, plane),
+            lambda: self.predictor.embed(model_input(series, index, preset, plane)),
         )
 
 
@@ -115,25 +138,26 @@ def embeddings() -> SliceEmbeddings:
     return SliceEmbeddings(serving.get_predictor(), store)
 
 
-def embed(series: Series, index: int, preset: str) -> tuple[np.ndarray, bool]:
+def embed(series: Series, index: int, preset: str, plane: Plane = planes.AXIAL) -> tuple[np.ndarray, bool]:
     """The slice's embedding; a newly computed one is announced to the series' viewers."""
-    embedding, computed = embeddings().get(series, index, preset)
+    embedding, computed = embeddings().get(series, index, preset, plane)
     if computed:
-        announce_ready(series.id, preset, index)
+        announce_ready(series.id, preset, index, plane)
     return embedding, computed
 
 
-def announce_ready(series_id: int, preset: str, index: int) -> None:
-    scheduler().mark_ready(series_id, preset, index)
+def announce_ready(series_id: int, preset: str, index: int, plane: Plane = planes.AXIAL) -> None:
+    scheduler().mark_ready(series_id, preset, index, plane)
     events.send_to_group(
         events.series_group(series_id),
-        EmbeddingReady(series_id=series_id, slice_index=index, preset=preset),
+        EmbeddingReady(series_id=series_id, slice_index=index, preset=preset, plane=plane),
     )
 
 
 # Prompts -------------------------------------------------------------------------------------------------
-def logits_key(user_id: int, series_id: int, index: int) -> str:
-    return f"prompt:logits:{user_id}:{series_id}:{index}"
+def logits_key(user_id: int, series_id: int, index: int, plane: Plane = planes.AXIAL) -> str:
+    key = f"prompt:logits:{user_id}:{series_id}:{index}"
+    return key if plane == planes.AXIAL else f"{key}:{plane}"
 
 
 def superseded(request: DecodeRequest) -> bool:
@@ -144,7 +168,9 @@ def superseded(request: DecodeRequest) -> bool:
 
 def previous_logits(request: DecodeRequest) -> np.ndarray | None:
     """The user's last low-res logits on this slice, ``(1, 1, 256, 256)`` float32, or None."""
-    raw = redis_client().get(logits_key(request.user_id, request.series_id, request.slice_index))
+    raw = redis_client().get(
+        logits_key(request.user_id, request.series_id, request.slice_index, request.plane)
+    )
     if raw is None:
         return None
     return np.frombuffer(raw, dtype=np.float16).astype(np.float32).reshape(1, 1, 256, 256)
@@ -161,7 +187,7 @@ def decode_prompt(request: DecodeRequest) -> PromptResult | ErrorMessage | None:
     try:
         series = cached_series(request.series_id)
         index, preset = request.slice_index, request.preset
-        embedding, computed = embed(series, index, preset)
+        embedding, computed = embed(series, index, preset, request.plane)
         mask_input = previous_logits(request) if request.mask_input == "previous" else None
         points = labels = None
         if request.points:
@@ -186,8 +212,9 @@ def decode_prompt(request: DecodeRequest) -> PromptResult | ErrorMessage | None:
         events.send_to_channel(request.reply_channel, error)
         return error
     order = np.argsort(-result.iou[0], kind="stable")
+    masks = voxel_masks(series, request.plane, result.masks[0])
     redis_client().set(
-        logits_key(request.user_id, series.id, index),
+        logits_key(request.user_id, series.id, index, request.plane),
         result.low_res_logits[0, int(order[0])].astype(np.float16).tobytes(),
         ex=LOGITS_TTL_S,
     )
@@ -197,10 +224,8 @@ def decode_prompt(request: DecodeRequest) -> PromptResult | ErrorMessage | None:
         request_id=request.request_id,
         series_id=series.id,
         slice_index=index,
-        masks=[
-            MaskCandidate(rle=mask_rle(result.masks[0, k]), iou=round(float(result.iou[0, k]), 4))
-            for k in order
-        ],
+        plane=request.plane,
+        masks=[MaskCandidate(rle=mask_rle(masks[k]), iou=round(float(result.iou[0, k]), 4)) for k in order],
         model=predictor.model_version,
         embedding_computed=computed,
         timings=Timings(
@@ -236,13 +261,12 @@ def run_embedding_runner(index: int) -> int:
                 continue
             return done
         sched.renew_runner(index)
-        series_id, preset, slice_index = item
         try:
-            embeddings().get(cached_series(series_id), slice_index, preset)
+            embeddings().get(cached_series(item.series_id), item.index, item.preset, item.plane)
         except Exception:  # one broken slice must not stop the runner
-            log.exception("embedding slice %s of series %s failed", slice_index, series_id)
+            log.exception("embedding %s slice %s of series %s failed", item.plane, item.index, item.series_id)
             continue
-        announce_ready(series_id, preset, slice_index)
+        announce_ready(item.series_id, item.preset, item.index, item.plane)
         done += 1
         if time.monotonic() > deadline:
             enqueue_runner(index)

@@ -31,6 +31,10 @@ from typing_extensions import TypeAliasType
 MIN_PROPAGATION_IOU = 0.75
 
 JobStateName = Literal["pending", "running", "done", "failed", "cancelled"]
+# Planes (issue 15): a slice index counts along the plane's normal; box and points are pixels of the plane
+# resampled to square pixels (ml_worker.planes), masks come back on the plane's voxel grid. Default axial:
+# the stored slices, as before planes existed.
+PlaneName = Literal["axial", "coronal", "sagittal"]
 
 
 # Shared parts --------------------------------------------------------------------------------------------
@@ -131,14 +135,18 @@ class ViewMessage(ClientMessageBase):
     series_id: int
     slice_index: int = Field(ge=0)
     preset: str | None = None
+    plane: PlaneName = "axial"
 
 
 class PromptMessage(ClientMessageBase):
-    """A box and/or points (image pixels) on one slice; mask_input "previous" refines the last mask."""
+    """A box and/or points (image pixels) on one slice; mask_input "previous" refines the last mask.
+
+    On a coronal or sagittal ``plane`` the pixels are those of the plane resampled to square pixels."""
 
     type: Literal["prompt"] = "prompt"
     series_id: int
     slice_index: int = Field(ge=0)
+    plane: PlaneName = "axial"
     box: Box | None = None
     points: Annotated[list[Point], Field(max_length=64)] | None = None
     point_labels: Annotated[list[Literal[0, 1]], Field(max_length=64)] | None = None
@@ -218,7 +226,9 @@ class DecodeRequest(BaseModel):
     series_id: int
     slice_index: int = Field(ge=0)
     preset: str
+    # the model input's (rows, cols): the plane resampled to square pixels
     image_shape: tuple[int, int]
+    plane: PlaneName = "axial"
     box: list[float] | None = None
     points: list[list[float]] | None = None
     point_labels: list[Literal[0, 1]] | None = None
@@ -255,6 +265,7 @@ class ServerMessageBase(BaseModel):
 class PresenceUser(BaseModel):
     username: str
     slice_index: int | None
+    plane: PlaneName = "axial"
 
 
 class EmbeddingsState(BaseModel):
@@ -346,12 +357,16 @@ class Unsubscribed(ServerMessageBase):
 
 
 class PromptResult(ServerMessageBase):
-    """Masks by predicted IoU, best first: one, or with multimask the single output and three candidates."""
+    """Masks by predicted IoU, best first: one, or with multimask the single output and three candidates.
+
+    Each mask lies on the plane's voxel grid (rows × cols of the stored volume), mapped back from the
+    resampled plane the model saw by majority per voxel (ml_worker.planes.mask_to_voxels)."""
 
     type: Literal["prompt.result"] = "prompt.result"
     request_id: str
     series_id: int
     slice_index: int
+    plane: PlaneName = "axial"
     masks: list[MaskCandidate]
     model: str
     embedding_computed: bool
@@ -363,6 +378,19 @@ class EmbeddingReady(ServerMessageBase):
     series_id: int
     slice_index: int
     preset: str
+    plane: PlaneName = "axial"
+
+
+class PlaneEmbeddings(ServerMessageBase):
+    """The answer to a ``view`` on another plane than the socket's last one: which of that plane's slices
+    already have their embedding (later ones arrive as ``embedding.ready`` naming the plane)."""
+
+    type: Literal["embeddings.state"] = "embeddings.state"
+    series_id: int
+    plane: PlaneName
+    preset: str
+    ready: list[int]
+    total: int
 
 
 class PropagateSlice(ServerMessageBase):
@@ -433,6 +461,7 @@ ServerMessage = TypeAliasType(
         | Unsubscribed
         | PromptResult
         | EmbeddingReady
+        | PlaneEmbeddings
         | PropagateSlice
         | JobCreated
         | JobProgress
