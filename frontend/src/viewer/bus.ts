@@ -7,6 +7,7 @@
  */
 
 import type { DisplayWindow } from "./windowing";
+import type { Plane } from "./planes";
 import type { Action } from "./tools";
 
 export type Command =
@@ -33,7 +34,11 @@ export type Command =
   | { type: "stroke.end" }
   | { type: "fill"; x: number; y: number }
   | { type: "propagation.cancel" }
-  | { type: "conflict.resolve"; labelId: number; keepMine: boolean };
+  | { type: "conflict.resolve"; labelId: number; keepMine: boolean }
+  /** the main view's plane (the switcher; keys are actions) */
+  | { type: "plane.select"; plane: Plane }
+  /** a click at display pixels (x, y) of a view of `plane`: the crosshair goes to that voxel */
+  | { type: "crosshair.point"; plane: Plane; x: number; y: number };
 
 export type CommandOf<T extends Command["type"]> = Extract<Command, { type: T }>;
 
