@@ -34,6 +34,7 @@ export class PlaneNavigation {
     }
     if (state.candidate || state.prompt) this.deps.discard();
     state.drag = null;
+    state.pointer = null; // a point of the plane left; the next mouse move gives one of this plane
     state.plane = plane;
     state.ready = state.readyByPlane[plane];
     view.plane();

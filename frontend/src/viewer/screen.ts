@@ -61,6 +61,7 @@ export class ViewerScreen implements ViewerView {
   image(raw: RawSlice | undefined): void {
     this.renderer.image(raw);
     this.planeViews?.refresh(); // the display window applies to them too
+    if (this.state.pointer) this.readout(); // a slice that arrived under a resting mouse
   }
 
   mask(rect?: Rect | null): void {
@@ -92,6 +93,7 @@ export class ViewerScreen implements ViewerView {
   slices(): void {
     const { slice, ready, plane } = this.state;
     this.layout.sliceBar.render({ slice, ready, plane, depth: currentGrid(this.state).depth, marks: this.planes?.marks() ?? [] });
+    this.readout(); // the mouse may rest while the slice under it changes
   }
 
   windowPresets(raw?: RawSlice): void {
