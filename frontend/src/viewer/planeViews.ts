@@ -39,6 +39,8 @@ interface SmallView {
   canvas: HTMLCanvasElement;
   name: HTMLElement;
   plane: Plane | null;
+  /** the windowed image last drawn, kept while its slice and window stay (scrolling the main view moves only the crosshair) */
+  image: { key: string; canvas: HTMLCanvasElement } | null;
 }
 
 export class PlaneViews {
@@ -67,7 +69,7 @@ export class PlaneViews {
       const canvas = h("canvas", {});
       const name = h("span", { class: "plane-name" });
       const box = h("div", { class: "plane-view", title: "Click: move the crosshair here. Double-click: show this plane in the main view." }, canvas, name);
-      const view: SmallView = { box, canvas, name, plane: null };
+      const view: SmallView = { box, canvas, name, plane: null, image: null };
       canvas.addEventListener("click", (ev) => this.click(view, ev));
       canvas.addEventListener("dblclick", () => view.plane && dispatch({ type: "plane.select", plane: view.plane }));
       this.views.push(view);
@@ -129,8 +131,12 @@ export class PlaneViews {
     view.canvas.height = Math.max(1, Math.round(rect.height * dpr));
     const ctx = view.canvas.getContext("2d");
     if (!ctx) return;
-    const image = new ImageData(grid.displayCols, grid.displayRows);
-    applyWindow(raw.values, state.window, image.data);
+    const key = `${plane}:${index}:${state.window.level}:${state.window.width}`;
+    if (view.image?.key !== key) {
+      const image = new ImageData(grid.displayCols, grid.displayRows);
+      applyWindow(raw.values, state.window, image.data);
+      view.image = { key, canvas: bitmapOf(image) };
+    }
     const overlay = new ImageData(grid.displayCols, grid.displayRows);
     composite(labelLayers(state, grid, index), state.masksVisible ? state.opacity : 0, overlay.data, grid.displayCols);
     const fit = fitIn(grid, rect.width, rect.height);
@@ -138,7 +144,8 @@ export class PlaneViews {
     ctx.clearRect(0, 0, view.canvas.width, view.canvas.height);
     ctx.setTransform(fit.scale * dpr, 0, 0, fit.scale * dpr, fit.x * dpr, fit.y * dpr);
     ctx.imageSmoothingEnabled = fit.scale < 1;
-    for (const layer of [image, overlay]) ctx.drawImage(bitmapOf(layer), 0, 0);
+    ctx.drawImage(view.image.canvas, 0, 0);
+    ctx.drawImage(bitmapOf(overlay), 0, 0);
     if (state.crosshairVisible) {
       const { x, y } = crosshairAt(grid, state.geometry.depth, state.cursor);
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);

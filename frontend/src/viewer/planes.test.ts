@@ -16,6 +16,7 @@ import {
   writePlane,
   type Plane,
 } from "./planes";
+import { fitIn, otherPlanes } from "./planeViews";
 
 // A 5-slice volume of 8 rows × 10 columns whose slices are 2 mm thick with 1 mm pixels (PLANES_2MM).
 const grids = planeGrids(PLANES_2MM, { depth: 5, height: 8, width: 10 });
@@ -100,5 +101,14 @@ describe("masks on a plane", () => {
     expect([...shown.keys()].filter((i) => shown[i])).toEqual([0, 10]); // voxel row 0 is display rows 0–1
     const axial = new Uint8Array(80);
     expect(toDisplay(axial, grids.axial)).toBe(axial);
+  });
+});
+
+describe("the small views of the other planes", () => {
+  it("show the two planes not in the main view, fitted and centred in their box", () => {
+    expect(otherPlanes({ plane: "coronal", planes: grids })).toEqual(["axial", "sagittal"]);
+    expect(otherPlanes({ plane: "axial", planes: planeGrids(undefined, { depth: 1, height: 4, width: 6 }) })).toEqual([]);
+    // A 10 × 8 sagittal display in a 200 × 100 box: scaled 10×, centred horizontally.
+    expect(fitIn(grids.sagittal!, 200, 100)).toEqual({ scale: 10, x: 60, y: 0 });
   });
 });
