@@ -262,11 +262,13 @@ def run_embedding_runner(index: int) -> int:
             return done
         sched.renew_runner(index)
         try:
-            embeddings().get(cached_series(item.series_id), item.index, item.preset, item.plane)
+            embeddings().get(cached_series(item.series_id), item.slice_index, item.preset, item.plane)
         except Exception:  # one broken slice must not stop the runner
-            log.exception("embedding %s slice %s of series %s failed", item.plane, item.index, item.series_id)
+            log.exception(
+                "embedding %s slice %s of series %s failed", item.plane, item.slice_index, item.series_id
+            )
             continue
-        announce_ready(item.series_id, item.preset, item.index, item.plane)
+        announce_ready(item.series_id, item.preset, item.slice_index, item.plane)
         done += 1
         if time.monotonic() > deadline:
             enqueue_runner(index)

@@ -28,7 +28,7 @@ from celery import current_app as celery_app
 from django.conf import settings
 
 from annotator.queues import QUEUE_EMBED
-from ml_worker.planes import Plane, check_plane
+from ml_worker.planes import AXIAL, Plane, check_plane
 
 # The embed runner task (annotator/tasks.py), sent by name so the web process never imports the worker side.
 EMBED_RUNNER_TASK = "annotator.tasks.embed_runner"
@@ -37,9 +37,6 @@ EMBED_RUNNER_TASK = "annotator.tasks.embed_runner"
 RUNNER_LEASE_S = 60
 # Disconnects remove viewers; the TTL only clears viewers of a web process that died.
 VIEWER_TTL_S = 3600
-
-
-AXIAL = "axial"
 
 
 def _on_plane(key: str, plane: str) -> str:
@@ -75,7 +72,7 @@ def parse_member(member: str | bytes) -> tuple[int, str, Plane]:
 class WantedSlice(NamedTuple):
     series_id: int
     preset: str
-    index: int
+    slice_index: int
     plane: Plane = AXIAL
 
 

@@ -90,7 +90,7 @@ class PlaneGrid:
 def check_plane(plane: str) -> Plane:
     if plane not in PLANES:
         raise ValueError(f"unknown plane {plane!r}; use {', '.join(PLANES)}")
-    return plane  # type: ignore[return-value]
+    return plane
 
 
 def _axes(plane: Plane) -> tuple[int, int, int]:
@@ -127,10 +127,10 @@ def voxel_plane(volume: np.ndarray, plane: str, index: int) -> np.ndarray:
     if not 0 <= index < depth:
         raise IndexError(f"{plane} slice {index} is outside 0..{depth - 1}")
     if plane == "axial":
-        return volume[index]
+        return np.asarray(volume[index])
     if plane == "coronal":
-        return volume[::-1, index]
-    return volume[::-1, :, index]
+        return np.asarray(volume[::-1, index])
+    return np.asarray(volume[::-1, :, index])
 
 
 def write_voxel_plane(volume: np.ndarray, plane: str, index: int, values: np.ndarray) -> None:
@@ -207,7 +207,7 @@ def mask_to_display(mask: np.ndarray, grid: PlaneGrid) -> np.ndarray:
         raise ValueError(f"a {grid.plane} mask of this series is {grid.voxel_shape}, got {mask.shape}")
     rows = nearest_cells(grid.rows, grid.display_rows)
     cols = nearest_cells(grid.cols, grid.display_cols)
-    return np.asarray(mask)[rows[:, None], cols[None, :]]
+    return np.asarray(np.asarray(mask)[rows[:, None], cols[None, :]])
 
 
 def mask_to_voxels(mask: np.ndarray, grid: PlaneGrid) -> np.ndarray:
@@ -230,7 +230,7 @@ def mask_to_voxels(mask: np.ndarray, grid: PlaneGrid) -> np.ndarray:
         + integral[r0[:, None], c0[None, :]]
     )
     total = (r1 - r0)[:, None] * (c1 - c0)[None, :]
-    return 2 * on >= total
+    return np.asarray(2 * on >= total)
 
 
 # -- points ------------------------------------------------------------------------------------------

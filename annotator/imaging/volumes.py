@@ -10,12 +10,16 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from ml_worker import planes
+
+if TYPE_CHECKING:
+    from annotator.models import Series
 
 
 def storage():
@@ -99,18 +103,18 @@ def reformat(volume: np.ndarray, axis: str, index: int) -> np.ndarray:
     return np.array(volume[::-1, :, index])
 
 
-def plane_grid(series, plane: str) -> planes.PlaneGrid:
+def plane_grid(series: Series, plane: str) -> planes.PlaneGrid:
     """The voxel and square-pixel display grid of one plane of ``series`` (``ml_worker.planes``)."""
     return planes.plane_grid(series.shape, series.spacing, plane)
 
 
-def plane_grids(series) -> dict[str, planes.PlaneGrid]:
+def plane_grids(series: Series) -> dict[str, planes.PlaneGrid]:
     """Every plane a viewer may show: the three of a volume, the stored plane alone for a 2D image."""
     names = planes.PLANES if series.kind == "volume" and not series.is_rgb else ("axial",)
     return {name: plane_grid(series, name) for name in names}
 
 
-def load_plane(series, plane: str, index: int, *, labels: bool = False) -> np.ndarray:
+def load_plane(series: Series, plane: str, index: int, *, labels: bool = False) -> np.ndarray:
     """Slice ``index`` of ``plane`` on its display grid: intensities resampled linearly, or with ``labels``
     the reference label map resampled by nearest voxel. Raises IndexError when out of range."""
     volume = load_reference_labels(series) if labels else load_volume(series)

@@ -70,9 +70,9 @@ def test_a_coronal_viewer_gets_the_coronal_slices_near_theirs_and_axial_viewers_
     sched.view(7, "lung", center=1, total=4, viewer="a", username="anna")
     sched.view(7, "lung", center=300, total=512, viewer="b", username="ben", plane="coronal")
     popped = list(iter(sched.pop_next, None))
-    coronal = [item.index for item in popped if item.plane == "coronal"]
+    coronal = [item.slice_index for item in popped if item.plane == "coronal"]
     assert coronal[:3] == [300, 299, 301] or coronal[:3] == [300, 301, 299]
-    assert len(coronal) == 512 and sorted(i.index for i in popped if i.plane == "axial") == [0, 1, 2, 3]
+    assert len(coronal) == 512 and sorted(i.slice_index for i in popped if i.plane == "axial") == [0, 1, 2, 3]
     # Ready is per plane: coronal slice 2 being embedded says nothing about axial slice 2.
     sched.mark_ready(7, "lung", 2, "coronal")
     assert sched.ready(7, "lung", "coronal") == {2} and sched.ready(7, "lung") == set()
