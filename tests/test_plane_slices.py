@@ -10,7 +10,7 @@ from annotator.actions.imports import do_import
 from annotator.imaging.volumes import load_reference_labels, load_volume
 from annotator.models import Series
 from ml_worker import planes
-from tests.imaging_data import fresh_media, pyradiomics_dir
+from tests.imaging_data import dicom_file, fresh_media, pyradiomics_dir
 
 
 @pytest.fixture
@@ -113,3 +113,15 @@ def test_outsiders_get_no_plane_slices(personas, ct):
         personas.client_for("outsider").get(f"/api/series/{ct.id}/slices/0/raw?plane=coronal").status_code
         == 404
     )
+
+
+def test_a_single_image_has_its_one_plane_only(personas, settings, tmp_path):
+    fresh_media(settings, tmp_path)
+    job = do_import(
+        personas.owner, personas.project, [("ct.dcm", dicom_file("CT_small.dcm"))], force_sync=True
+    )
+    series = Series.objects.get(pk=job.result["series"][0])
+    client = personas.client_for("annotator")
+    assert set(client.get(f"/api/series/{series.id}/").json()["planes"]) == {"axial"}
+    response = client.get(f"/api/series/{series.id}/slices/0/raw?plane=coronal")
+    assert response.status_code == 400 and "this series has axial" in response.json()["error"]["message"]

@@ -109,8 +109,10 @@ def plane_grid(series: Series, plane: str) -> planes.PlaneGrid:
 
 
 def plane_grids(series: Series) -> dict[str, planes.PlaneGrid]:
-    """Every plane a viewer may show: the three of a volume, the stored plane alone for a 2D image."""
-    names = planes.PLANES if series.kind == "volume" and not series.is_rgb else ("axial",)
+    """Every plane a viewer may show: the three of a volume of two slices or more, the stored plane alone
+    for a 2D image or a single slice."""
+    volume = series.kind == "volume" and not series.is_rgb and int(series.shape[0]) > 1
+    names = planes.PLANES if volume else ("axial",)
     return {name: plane_grid(series, name) for name in names}
 
 
