@@ -14,7 +14,6 @@ are the stored ones, with the same slice hash as before planes existed, so exist
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -69,11 +68,10 @@ def model_input(series: Series, index: int, preset: str, plane: Plane = planes.A
 
 def slice_hash(series: Series, index: int, plane: Plane = planes.AXIAL) -> str:
     """Content hash of one slice: the series' stored array never changes, so (array hash, index) is enough
-    for an axial slice; another plane adds its name and the resampling's version."""
-    text = f"{series.content_hash}:{index}"
-    if plane != planes.AXIAL:
-        text = f"{text}:{plane}:reslice-{planes.RESLICE_VERSION}"
-    return hashlib.sha256(text.encode()).hexdigest()
+    for an axial slice; another plane adds its name, display size and the resampling's version
+    (``ml_worker.planes.slice_key``, which the reaper's sweep of orphan embeddings uses too)."""
+    grid = None if plane == planes.AXIAL else plane_grid(series, plane)
+    return planes.slice_key(series.content_hash, index, grid)
 
 
 def voxel_masks(series: Series, plane: Plane, masks: np.ndarray) -> np.ndarray:

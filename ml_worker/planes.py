@@ -37,6 +37,7 @@ centre at voxel coordinate ``(r + 0.5) × voxels / display`` (voxel ``i`` spans 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -235,6 +236,20 @@ def mask_to_voxels(mask: np.ndarray, grid: PlaneGrid) -> np.ndarray:
     )
     total = (r1 - r0)[:, None] * (c1 - c0)[None, :]
     return np.asarray(2 * on >= total)
+
+
+# -- cache keys --------------------------------------------------------------------------------------
+def slice_key(content_hash: str, index: int, grid: PlaneGrid | None = None) -> str:
+    """The identity of one slice's pixels as the model sees them (its embedding's cache key).
+
+    An axial slice: the stored array's hash and the index, as before planes existed (existing caches stay
+    valid). A coronal or sagittal slice adds the plane, the display size (the same pixels with another
+    voxel size resample to another image) and :data:`RESLICE_VERSION`.
+    """
+    text = f"{content_hash}:{index}"
+    if grid is not None and grid.plane != AXIAL:
+        text = f"{text}:{grid.plane}:{grid.display_rows}x{grid.display_cols}:reslice-{RESLICE_VERSION}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # -- points ------------------------------------------------------------------------------------------
