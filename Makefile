@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-stack lint install weights data bench bench-model bench-ws bench-import bench-al clean frontend protocol
+.PHONY: run test test-stack lint install weights data bench bench-model bench-ws bench-import bench-planes bench-al \
+	clean frontend protocol
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV)
@@ -72,6 +73,9 @@ bench-import: install data
 
 bench-ws: install weights data
 	$(PY) -m scripts.bench_ws
+
+bench-planes: install weights data
+	$(PY) -m scripts.bench_planes
 
 # Active learning on real data (not part of `make bench`: it trains for minutes). Each run prints the held-out
 # numbers before and after fine-tuning; the JSON reports go to var/bench-al-*.json.
