@@ -348,7 +348,9 @@ def run_bench(config: BenchConfig, log: Log = print) -> dict[str, Any]:
                 f"({result.stop_reason}, "
                 f"best epoch {result.best_epoch}); load average {load_before[0]:.2f} → {load_after[0]:.2f}"
             )
-            candidate_model = build_model_version(config.model, path, result.sha256)
+            candidate_model = build_model_version(
+                config.model, path, result.sha256, clicks_trained=result.clicks_trained
+            )
             candidate_predictor = _torch_predictor(config, candidate_model)
             parent_sha = str(getattr(active_model, "checkpoint_sha256", "parent"))
             parent_summary = heldout_summary(parent_sha, active_predictor)

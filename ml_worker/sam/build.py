@@ -442,12 +442,17 @@ def build_model(
     return model
 
 
-def build_model_version(name: str, checkpoint: str | os.PathLike[str], sha256: str) -> SamModel:
+def build_model_version(
+    name: str, checkpoint: str | os.PathLike[str], sha256: str, *, clicks_trained: bool = True
+) -> SamModel:
     """Build ``name`` from a checkpoint at an arbitrary path (a fine-tuned model version), refusing a file
     whose SHA-256 is not the one recorded for the version; loading is strict as for every checkpoint.
 
     The returned model carries ``checkpoint_sha256 == sha256``, so backends that cache per checkpoint (the
-    OpenVINO conversion) convert each version once.
+    OpenVINO conversion) convert each version once. ``clicks_trained`` defaults to True: a version made by
+    ``ml_worker.training`` was trained with corrective clicks (pass the run's
+    ``TrainingResult.clicks_trained``, False for a box-only recipe), so the serving side's click guard is
+    off for it.
     """
     path = Path(checkpoint)
     if not path.is_file():
@@ -455,4 +460,4 @@ def build_model_version(name: str, checkpoint: str | os.PathLike[str], sha256: s
     actual = file_sha256(path)
     if actual != sha256.strip().lower():
         raise CheckpointError(f"checkpoint {path} has SHA-256 {actual}, expected {sha256}")
-    return build_model(name, path)
+    return build_model(name, path, clicks_trained=clicks_trained)

@@ -93,6 +93,9 @@ class TrainingResult:
     precision: str
     loss_curve: list[dict[str, Any]]  # per step: epoch, step, loss and parts
     validation_curve: list[dict[str, Any]]  # per epoch (0 = parent): Dice per round, score
+    # Trained with corrective clicks (recipe.max_clicks > 0, or a parent that was): the version follows
+    # clicks, so the serving side's click guard is off for it (``build_model_version(..., clicks_trained=)``).
+    clicks_trained: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -257,4 +260,5 @@ def fine_tune(
         precision=trainer.precision,
         loss_curve=loss_curve,
         validation_curve=validation_curve,
+        clicks_trained=recipe.max_clicks > 0 or bool(getattr(parent, "clicks_trained", False)),
     )

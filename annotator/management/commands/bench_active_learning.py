@@ -15,6 +15,7 @@ from ml_worker.evaluation.dataset import AXES, MODALITIES, DatasetError
 from ml_worker.evaluation.runner import EvaluationError
 from ml_worker.sam.errors import SamError
 from ml_worker.training.prompts import CLICK_MODES
+from ml_worker.training.recipe import GRAD_ROUNDS
 from ml_worker.training.trainer import Recipe, TrainingError
 from ml_worker.windows import WINDOW_PRESETS
 
@@ -75,7 +76,7 @@ class Command(BaseCommand):
         parser.add_argument("--max-clicks", type=int, default=Recipe.max_clicks)
         parser.add_argument("--click-mode", choices=CLICK_MODES, default=Recipe.click_mode)
         parser.add_argument("--box-only-fraction", type=float, default=Recipe.box_only_fraction)
-        parser.add_argument("--grad-rounds", choices=("last", "all"), default=Recipe.grad_rounds)
+        parser.add_argument("--grad-rounds", choices=GRAD_ROUNDS, default=Recipe.grad_rounds)
         parser.add_argument(
             "--train-modules", choices=("decoder", "prompt_and_decoder"), default=Recipe.train_modules
         )
@@ -146,7 +147,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Dice per click before: {before}")
         self.stdout.write(f"Dice per click after:  {after}")
         self.stdout.write(f"NoC@90: {result['noc90_before']:.2f} → {result['noc90_after']:.2f}")
-        self.stdout.write(f"training: {result['train_seconds']:.1f} s")
+        self.stdout.write(
+            f"training: {result['train_seconds']:.1f} s wall, {result['train_cpu_seconds']:.0f} CPU s "
+            f"(load average {result['load_average_start'][0]:.2f} at the start, "
+            f"{result['load_average_end'][0]:.2f} at the end)"
+        )
         self.stdout.write(f"report: {o['json_out']}")
         self.stdout.write(
             json.dumps({k: v for k, v in result.items() if k not in ("rounds", "config", "heldout")})
