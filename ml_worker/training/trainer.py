@@ -9,10 +9,13 @@ batch follows SAM's interactive training (SAM paper, appendix A; SAM-Med2D ``tra
    logits back as the mask prompt, exactly as the app and the evaluation decode a click;
 3. one round with the previous logits as the only prompt.
 
-Cost control (a CPU worker has seconds, not GPU hours): with ``grad_rounds="last"`` the number of clicks
-is drawn per step from 1..``max_clicks`` and all but the last corrective round run without gradients,
-as RITM's iterative training does, so a step costs three backward passes whatever the click count.
-``box_only_fraction`` of the steps stop after the box round, so box accuracy does not regress.
+Updates (:attr:`.recipe.Recipe.grad_rounds`): the default ``each`` is SAM-Med2D's schedule: the number of
+clicks is drawn per batch from 1..``max_clicks`` and the optimiser steps after every round (box, each
+click, a mask-only round among the clicks and one at the end), so no forward pass is spent on simulation
+alone, which is what a CPU worker can afford. ``one``/``last``/``all`` make one update per batch instead
+(``last``: all but the last corrective round without gradients, as RITM's iterative training does).
+``box_only_fraction`` of the batches stop after the box round, so box accuracy does not regress. Without
+enough series for a validation split (``min_validation_groups``) the run trains ``max_epochs`` passes.
 
 Loss: focal ×20 + Dice + MSE(predicted IoU, actual IoU) on the single-mask output (LiteMedSAM's serving
 output). AdamW. Early stopping on a validation split carved from the training cases by whole series
