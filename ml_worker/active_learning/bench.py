@@ -61,6 +61,8 @@ def default_cache_dir() -> Path:
 class BenchConfig:
     data: Path
     axes: tuple[str, ...] = ("axial",)
+    # Coronal and sagittal slices resampled to square pixels, as the app shows them to the model.
+    square_pixels: bool = True
     labels: tuple[int, ...] | None = None  # training labels (None: all but the held-out labels)
     holdout_labels: tuple[int, ...] | None = None
     holdout_series: tuple[str, ...] | None = None  # file names of held-out volumes
@@ -171,6 +173,7 @@ def load_cases(config: BenchConfig, store: EmbeddingStore, log: Log) -> list[Tra
             modality=config.modality,  # type: ignore[arg-type]
             window=config.window,
             pairs=pairs,
+            square_pixels=config.square_pixels,
         ):
             if case.case_id in seen:  # 2D images do not depend on the axis
                 continue

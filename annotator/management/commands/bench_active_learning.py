@@ -64,6 +64,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--holdout-fraction", type=float, default=0.3, help="hash split by volume")
         parser.add_argument("--axis", type=_axes, default=("axial",), help="one or more, e.g. axial,coronal")
+        parser.add_argument(
+            "--stored-grid",
+            action="store_true",
+            help="coronal/sagittal slices on the voxel grid (default: square pixels, as the app shows them)",
+        )
         parser.add_argument("--rounds", type=int, default=1)
         parser.add_argument("--cases-per-round", type=int, default=200)
         parser.add_argument("--strategy", choices=QUEUE_STRATEGIES, default="random", help="next-case order")
@@ -114,6 +119,7 @@ class Command(BaseCommand):
             config = BenchConfig(
                 data=Path(o["data"]),
                 axes=o["axis"],
+                square_pixels=not o["stored_grid"],
                 labels=o["labels"],
                 holdout_labels=o["holdout_labels"],
                 holdout_series=o["holdout_volumes"],
