@@ -187,7 +187,7 @@ class _Rounds:
         labels = [self.labels] if with_points else []
         if with_box:
             coords.append(self.batch.boxes.reshape(n, 2, 2).astype(np.float32))
-            labels.append(np.tile(np.float32([BOX_TOP_LEFT, BOX_BOTTOM_RIGHT]), (n, 1)))
+            labels.append(np.tile(np.array([BOX_TOP_LEFT, BOX_BOTTOM_RIGHT], dtype=np.float32), (n, 1)))
         else:
             coords.append(np.zeros((n, 1, 2), dtype=np.float32))
             labels.append(np.full((n, 1), float(PAD_LABEL), dtype=np.float32))
@@ -232,7 +232,7 @@ class Trainer:
             self.amp_dtype = torch.bfloat16
         self.precision = "bf16-autocast" if self.amp_dtype is not None else "f32"
 
-    def autocast(self):
+    def autocast(self) -> contextlib.AbstractContextManager[object]:
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
@@ -242,14 +242,20 @@ class Trainer:
         targets = torch.from_numpy(data.targets[idx]).to(self.device, dtype=torch.float32)[:, None]
         return _Batch(emb, targets, data.targets[idx], data.valid[idx], boxes)
 
-    def forward(self, batch: _Batch, coords, labels, mask_input) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        batch: _Batch,
+        coords: torch.Tensor,
+        labels: torch.Tensor,
+        mask_input: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         with self.autocast():
             logits, iou = self.net(batch.embeddings, coords, labels, mask_input)
         return logits.float(), iou.float()
 
     def _update(self, loss: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        torch.autograd.backward(loss)
         if self.recipe.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.net.trainable_parameters(), self.recipe.grad_clip)
         self.optimizer.step()
@@ -275,9 +281,15 @@ class Trainer:
         every = r.grad_rounds == "all"
         graded: list[tuple[str, torch.Tensor, torch.Tensor]] = []
 
-        def run(name: str, grad: bool, *prompt) -> torch.Tensor:
+        def run(
+            name: str,
+            grad: bool,
+            coords: torch.Tensor,
+            labels: torch.Tensor,
+            mask_input: torch.Tensor | None,
+        ) -> torch.Tensor:
             with contextlib.nullcontext() if grad else torch.no_grad():
-                logits, iou = self.forward(batch, *prompt)
+                logits, iou = self.forward(batch, coords, labels, mask_input)
             if grad:
                 graded.append((name, logits, iou))
             return logits.detach()
@@ -327,6 +339,7 @@ class Trainer:
         previous: torch.Tensor | None = None
         for kind in schedule:
             if kind == "click":
+                assert previous is not None  # the box round always comes first
                 rounds.add_clicks(previous, rng, r.click_mode)
             if kind == "mask_only":
                 prompt = rounds.prompt(with_box=False, with_points=False)

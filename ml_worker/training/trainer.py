@@ -29,6 +29,7 @@ import copy
 import dataclasses
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -107,7 +108,7 @@ class TrainingResult:
 def fine_tune(
     parent: SamModel,
     cases: Sequence[TrainingCase],
-    output_path: str | Path,
+    output_path: str | os.PathLike[str],
     recipe: Recipe | None = None,
     *,
     model_name: str | None = None,
@@ -172,7 +173,13 @@ def fine_tune(
     loss_curve: list[dict[str, Any]] = []
     validation_curve: list[dict[str, Any]] = []
 
-    def report(epoch: int, step: int, loss=None, parts=None, validation=None) -> None:
+    def report(
+        epoch: int,
+        step: int,
+        loss: float | None = None,
+        parts: dict[str, float] | None = None,
+        validation: dict[str, Any] | None = None,
+    ) -> None:
         if on_progress is not None:
             on_progress(
                 TrainingProgress(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ml_worker.active_learning.bench import BenchConfig, BenchError, run_bench
 from ml_worker.active_learning.promotion import PromotionRule
@@ -52,7 +53,7 @@ class Command(BaseCommand):
     )
     requires_system_checks: list[str] = []
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--data", required=True, help="dataset folder holding images/ and labels/")
         parser.add_argument("--json", required=True, dest="json_out", help="write the result here")
         parser.add_argument("--labels", type=_int_list, default=None, help="labels to train on, e.g. 1,2")
@@ -99,7 +100,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--keep-checkpoints", default=None, help="write candidate checkpoints here")
 
-    def handle(self, *args, **o) -> None:
+    def handle(self, *args: str, **o: Any) -> None:
         try:
             recipe = Recipe(
                 lr=o["lr"],
