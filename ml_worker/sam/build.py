@@ -204,7 +204,7 @@ def encoder_sha256(state: Mapping[str, torch.Tensor]) -> str:
     for key in keys:
         tensor = state[key].detach().to("cpu").contiguous()
         digest.update(f"{key}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().data)
     return digest.hexdigest()
 
 
