@@ -7,6 +7,9 @@ use conditional UPDATEs so two workers can never both claim the same job.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.conf import settings as django_settings
 from django.db import models
 from django.utils import timezone
@@ -56,7 +59,7 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         return self.state in self.FINISHED
 
-    def _move(self, from_states, **changes) -> bool:
+    def _move(self, from_states: Iterable[str], **changes: Any) -> bool:
         """Apply ``changes`` only if the row is still in one of ``from_states``; refresh self either way."""
         changes.setdefault("updated_at", timezone.now())
         moved = Job.objects.filter(pk=self.pk, state__in=list(from_states)).update(**changes) == 1
