@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import QuerySet
 
-from annotator import events, rle
+from annotator import access, events, rle
 from annotator.errors import Conflict, Forbidden, InvalidInput, NotFound
 from annotator.imaging.volumes import mask_shape
 from annotator.messages import RevisionCreated, RevisionSummary
@@ -36,7 +36,8 @@ def unpack(data: bytes) -> np.ndarray:
 
 def pack_slices(slices: dict[int, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{f"z{z}": mask.astype(bool) for z, mask in slices.items()})
+    arrays = {f"z{z}": mask.astype(bool) for z, mask in slices.items()}
+    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub lets **arrays fill allow_pickle
     return buffer.getvalue()
 
 
@@ -69,7 +70,7 @@ class SaveRequest:
     predicted_iou: dict[int, float] | None = None
 
 
-def check_save(user, series, label: Label, role: str, request: SaveRequest) -> None:
+def check_save(user: access.AnyUser, series: Series, label: Label, role: str, request: SaveRequest) -> None:
     if role not in (Role.OWNER, Role.ANNOTATOR):
         raise Forbidden("Reviewers cannot edit masks; ask an annotator or the owner.")
     if label.project_id != series.study.project_id:
@@ -88,6 +89,8 @@ def check_save(user, series, label: Label, role: str, request: SaveRequest) -> N
 
 def _stale_message(track: MaskTrack, base_revision_id: int | None) -> str:
     head = track.head
+    if head is None:  # the client named a base revision of a mask that has none (was a 500 before)
+        return "This mask has no saved revision; reload it."
     since = MaskRevision.objects.filter(track=track)
     if base_revision_id is not None:
         base = MaskRevision.objects.filter(pk=base_revision_id, track=track).first()
@@ -99,16 +102,25 @@ def _stale_message(track: MaskTrack, base_revision_id: int | None) -> str:
     )
 
 
-def do_save_revision(user, series, label: Label, role: str, request: SaveRequest, *, skip_channel=None):
+def do_save_revision(
+    user: access.AnyUser,
+    series: Series,
+    label: Label,
+    role: str,
+    request: SaveRequest,
+    *,
+    skip_channel: str | None = None,
+) -> MaskRevision:
     """Save ``request.slices`` on top of the track's head as a new revision.
 
     Refused with Conflict when the head is no longer ``request.base_revision_id`` (someone saved in
     between). Broadcasts ``revision.created`` to the series' subscribers once committed.
     """
     check_save(user, series, label, role, request)
+    author = access.signed_in(user)
     shape = mask_shape(series)
     with transaction.atomic():
-        track, _ = MaskTrack.objects.get_or_create(series=series, label=label, annotator=user)
+        track, _ = MaskTrack.objects.get_or_create(series=series, label=label, annotator=author)
         track = MaskTrack.objects.select_for_update(of=("self",)).select_related("head").get(pk=track.pk)
         if track.head_id != request.base_revision_id:
             raise Conflict(
@@ -119,7 +131,7 @@ def do_save_revision(user, series, label: Label, role: str, request: SaveRequest
             volume[z] = mask
         revision = _create_revision(
             track,
-            user,
+            author,
             volume,
             request.source,
             sorted(request.slices),
@@ -133,18 +145,24 @@ def do_save_revision(user, series, label: Label, role: str, request: SaveRequest
 
 
 def do_restore_revision(
-    user, revision: MaskRevision, role: str, base_revision_id: int | None, *, skip_channel=None
-):
+    user: access.AnyUser,
+    revision: MaskRevision,
+    role: str,
+    base_revision_id: int | None,
+    *,
+    skip_channel: str | None = None,
+) -> MaskRevision:
     """Make ``revision``'s content the head again, as a new revision (history is never rewritten)."""
     if role not in (Role.OWNER, Role.ANNOTATOR):
         raise Forbidden("Reviewers cannot restore masks.")
+    author = access.signed_in(user)
     with transaction.atomic():
         track = (
             MaskTrack.objects.select_for_update(of=("self",))
             .select_related("head", "series")
             .get(pk=revision.track_id)
         )
-        if track.annotator_id != user.id:
+        if track.annotator_id != author.id:
             raise Forbidden("Only the annotator of a mask can restore its revisions.")
         if track.head_id != base_revision_id:
             raise Conflict(_stale_message(track, base_revision_id), details={"head_revision": track.head_id})
@@ -154,7 +172,7 @@ def do_restore_revision(
         changed = np.flatnonzero((volume != current).reshape(shape[0], -1).any(axis=1)).tolist()
         return _create_revision(
             track,
-            user,
+            author,
             volume,
             MaskSource.RESTORED,
             changed,
@@ -166,18 +184,18 @@ def do_restore_revision(
 
 
 def _create_revision(
-    track,
-    user,
-    volume,
-    source,
-    changed,
+    track: MaskTrack,
+    user: User,
+    volume: np.ndarray,
+    source: str,
+    changed: list[int],
     *,
-    parent,
-    model_version="",
-    first_predictions=None,
-    predicted_iou=None,
-    restored_from=None,
-    skip_channel=None,
+    parent: MaskRevision | None,
+    model_version: str = "",
+    first_predictions: dict[int, np.ndarray] | None = None,
+    predicted_iou: dict[str, float] | None = None,
+    restored_from: MaskRevision | None = None,
+    skip_channel: str | None = None,
 ) -> MaskRevision:
     number = (parent.number + 1) if parent else 1
     revision = MaskRevision(
@@ -218,17 +236,17 @@ def head_tracks(series: Series) -> QuerySet[MaskTrack]:
     return MaskTrack.objects.filter(series=series, head__isnull=False).select_related("head", "annotator")
 
 
-def annotator_named(user: AbstractBaseUser, username: str | None) -> AbstractBaseUser:
+def annotator_named(user: access.AnyUser, username: str | None) -> User:
     """The annotator whose masks to read: ``username``, or the caller when none is given."""
     if not username or username == user.get_username():
-        return user
+        return access.signed_in(user)
     annotator = get_user_model().objects.filter(username=username).first()
     if annotator is None:
         raise NotFound("No such annotator.")
     return annotator
 
 
-def track_of(series: Series, label: Label, annotator: AbstractBaseUser) -> MaskTrack | None:
+def track_of(series: Series, label: Label, annotator: User) -> MaskTrack | None:
     return (
         MaskTrack.objects.filter(series=series, label=label, annotator=annotator)
         .select_related("head")
@@ -241,7 +259,7 @@ def label_mask(
     label: Label,
     track: MaskTrack | None,
     revision: MaskRevision | None,
-    user: AbstractBaseUser,
+    user: access.AnyUser,
 ) -> dict[str, Any]:
     """A mask of ``label`` (``revision`` of ``track``, or nothing saved yet) as RLE per non-empty slice."""
     shape = mask_shape(series)

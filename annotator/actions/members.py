@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -19,7 +20,7 @@ def check_role(role: str) -> str:
     return role
 
 
-def check_invitee(project: Project, invitee: str) -> tuple[object | None, str]:
+def check_invitee(project: Project, invitee: str) -> tuple[User | None, str]:
     """Resolve "username or e-mail" to (existing user or None, e-mail)."""
     invitee = invitee.strip()
     if not invitee:
@@ -48,10 +49,12 @@ def check_invitee(project: Project, invitee: str) -> tuple[object | None, str]:
 
 
 @transaction.atomic
-def do_invite(inviter, project: Project, invitee: str, role: str) -> Invitation:
+def do_invite(inviter: access.AnyUser, project: Project, invitee: str, role: str) -> Invitation:
     check_role(role)
     user, email = check_invitee(project, invitee)
-    return Invitation.objects.create(project=project, user=user, email=email, role=role, invited_by=inviter)
+    return Invitation.objects.create(
+        project=project, user=user, email=email, role=role, invited_by=access.signed_in(inviter)
+    )
 
 
 def members_of(project: Project) -> QuerySet[Membership]:
@@ -62,14 +65,15 @@ def invitations_of(project: Project) -> QuerySet[Invitation]:
     return project.invitations.select_related("project", "user", "invited_by")
 
 
-def check_invitation_for(user, invitation: Invitation) -> None:
+def check_invitation_for(user: access.AnyUser, invitation: Invitation) -> None:
     access.get_invitation_for(user, invitation.pk)
 
 
 @transaction.atomic
-def do_answer_invitation(user, invitation: Invitation, accept: bool) -> Invitation:
+def do_answer_invitation(user: access.AnyUser, invitation: Invitation, accept: bool) -> Invitation:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     check_invitation_for(user, invitation)
+    user = access.signed_in(user)  # an invitation found for the caller means the caller is signed in
     invitation.state = Invitation.State.ACCEPTED if accept else Invitation.State.DECLINED
     invitation.answered_at = timezone.now()
     invitation.user = user

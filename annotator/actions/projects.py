@@ -6,6 +6,7 @@ import re
 
 from django.db import transaction
 
+from annotator import access
 from annotator.errors import InvalidInput
 from annotator.importing import deid
 from annotator.models import Label, Membership, Project, Role
@@ -40,10 +41,16 @@ def check_labels(labels: list[dict]) -> list[dict]:
 
 @transaction.atomic
 def do_create_project(
-    user, name: str, description: str = "", labels: list[dict] | None = None, *, retain_uids: bool = False
+    user: access.AnyUser,
+    name: str,
+    description: str = "",
+    labels: list[dict] | None = None,
+    *,
+    retain_uids: bool = False,
 ) -> Project:
     """A new project owned by ``user``. ``retain_uids`` (PS3.15 Retain UIDs Option, see
     annotator.importing.deid) is chosen here once: changing it later would give one study two sets of UIDs."""
+    user = access.signed_in(user)
     name = name.strip()
     if not name:
         raise InvalidInput("A project needs a name.")

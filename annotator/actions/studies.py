@@ -71,7 +71,7 @@ def check_plane(series: Series, axis: str | None, index: int) -> str:
     return axis
 
 
-def slice_etag(series: Series, *parts) -> str:
+def slice_etag(series: Series, *parts: object) -> str:
     text = ":".join(str(p) for p in (RENDER_VERSION, series.content_hash, *parts))
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
@@ -95,7 +95,9 @@ def raw_slice(series: Series, axis: str, index: int, *, labels: bool = False) ->
 
 
 def _files_of(series: Series) -> list[str]:
-    return [f.name for f in (series.volume, series.thumbnail, series.reference_labels, series.originals) if f]
+    return [
+        f.name for f in (series.volume, series.thumbnail, series.reference_labels, series.originals) if f.name
+    ]
 
 
 @transaction.atomic

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from annotator import events
+from annotator import access, events
 from annotator.errors import Conflict, Forbidden, InvalidInput
 from annotator.messages import AssignmentState, AssignmentUpdated, QueueChanged
 from annotator.models import Assignment, Label, Membership, Project, Role, Series, Task
@@ -36,7 +36,7 @@ def register_ordering(name: str) -> Callable[[QueueOrdering], QueueOrdering]:
 
 
 @register_ordering("priority")
-def by_priority(tasks: QuerySet, user, project: Project) -> Iterable[Task]:
+def by_priority(tasks: QuerySet, user: object, project: Project) -> Iterable[Task]:
     return tasks.order_by("-priority", "id")
 
 
@@ -88,7 +88,7 @@ def check_assignees(project: Project, user_ids: list[int]) -> list:
 
 @transaction.atomic
 def do_create_tasks(
-    user,
+    user: access.AnyUser,
     project: Project,
     series_ids: list[int],
     label_ids: list[int],
@@ -103,7 +103,11 @@ def do_create_tasks(
     tasks = []
     for item in series:
         task = Task.objects.create(
-            project=project, series=item, priority=priority, instructions=instructions, created_by=user
+            project=project,
+            series=item,
+            priority=priority,
+            instructions=instructions,
+            created_by=access.signed_in(user),
         )
         task.labels.set(labels)
         Assignment.objects.bulk_create([Assignment(task=task, annotator=a) for a in annotators])
@@ -137,7 +141,9 @@ def do_delete_task(task: Task) -> None:
 # -- the review workflow -------------------------------------------------------------------------------
 
 
-def check_transition(user, membership: Membership, assignment: Assignment, action: str, comment: str) -> None:
+def check_transition(
+    user: access.AnyUser, membership: Membership, assignment: Assignment, action: str, comment: str
+) -> None:
     if action not in Assignment.TRANSITIONS:
         raise InvalidInput(f"Unknown action {action!r}; use one of {', '.join(Assignment.TRANSITIONS)}.")
     if action in ("start", "submit"):
@@ -160,7 +166,7 @@ def check_transition(user, membership: Membership, assignment: Assignment, actio
 
 @transaction.atomic
 def do_transition(
-    user, membership: Membership, assignment: Assignment, action: str, comment: str = ""
+    user: access.AnyUser, membership: Membership, assignment: Assignment, action: str, comment: str = ""
 ) -> Assignment:
     check_transition(user, membership, assignment, action, comment)
     sources, target = Assignment.TRANSITIONS[action]
@@ -193,14 +199,16 @@ def open_tasks(project: Project) -> QuerySet:
     return Task.objects.filter(project=project, assignments__isnull=True)
 
 
-def tasks_for(user, membership: Membership, *, series_id: str | None = None) -> QuerySet[Task]:
+def tasks_for(
+    user: access.AnyUser, membership: Membership, *, series_id: str | None = None
+) -> QuerySet[Task]:
     """The project's tasks a member sees: all of them, except that annotators see their own cases and the
     open ones, not colleagues' copies (independent readings)."""
     queryset = Task.objects.filter(project_id=membership.project_id).prefetch_related(
         "labels", "assignments__annotator"
     )
     if membership.role == Role.ANNOTATOR:
-        mine = queryset.filter(assignments__annotator=user)
+        mine = queryset.filter(assignments__annotator=access.signed_in(user))
         queryset = (mine | open_tasks(membership.project)).distinct()
     if series_id:
         queryset = queryset.filter(series_id=series_id)
@@ -216,21 +224,21 @@ def review_queue(project: Project, state: str) -> QuerySet[Assignment]:
     )
 
 
-def queue_for(user, project: Project) -> tuple[list[Assignment], list[Task]]:
+def queue_for(user: access.AnyUser, project: Project) -> tuple[list[Assignment], list[Task]]:
     """The user's unfinished assignments (sent back first, then in progress, then to do) and the open
     tasks they may take, in the project's queue ordering."""
     mine = list(
         Assignment.objects.filter(
-            task__project=project, annotator=user, state__in=OPEN_STATES
+            task__project=project, annotator=access.signed_in(user), state__in=OPEN_STATES
         ).select_related("task__series")
     )
-    rank = {state: i for i, state in enumerate(OPEN_STATES)}
+    rank: dict[str, int] = {state: i for i, state in enumerate(OPEN_STATES)}
     mine.sort(key=lambda a: (rank[a.state], -a.task.priority, a.task_id))
     return mine, list(ordering_for(project)(open_tasks(project), user, project))
 
 
 @transaction.atomic
-def do_next_case(user, membership: Membership) -> Assignment | None:
+def do_next_case(user: access.AnyUser, membership: Membership) -> Assignment | None:
     """Start the next case of the user's queue, taking an open task when nothing is assigned; None when
     the queue is empty."""
     if membership.role not in ASSIGNABLE_ROLES:
@@ -248,7 +256,10 @@ def do_next_case(user, membership: Membership) -> Assignment | None:
         if locked.assignments.exists():
             continue
         return Assignment.objects.create(
-            task=locked, annotator=user, state=Assignment.State.IN_PROGRESS, started_at=timezone.now()
+            task=locked,
+            annotator=access.signed_in(user),
+            state=Assignment.State.IN_PROGRESS,
+            started_at=timezone.now(),
         )
     return None
 
