@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from pydicom.dataset import Dataset
 
 from annotator import access
 from annotator.actions import jobs
 from annotator.actions.exports import project_labels
-from annotator.actions.jobs import push_progress, report
-from annotator.errors import Conflict, DomainError, InvalidInput, TooLarge, UnsupportedMedia
+from annotator.actions.jobs import project_of, push_progress, report
+from annotator.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge, UnsupportedMedia
 from annotator.imaging import volumes
 from annotator.imaging.limits import limit
 from annotator.importing import reference_masks, storage
@@ -74,7 +75,7 @@ def check_not_imported(project: Project, planned: list[PlannedSeries]) -> None:
 # -- recording -----------------------------------------------------------------------------------------
 
 
-def record(project: Project, user: access.AnyUser, stored: list[storage.Stored]) -> list[Series]:
+def record(project: Project, user: User | None, stored: list[storage.Stored]) -> list[Series]:
     """Create the studies and series rows (inside the caller's transaction)."""
     created = []
     for entry in stored:
@@ -110,7 +111,7 @@ def _result(series: list[Series]) -> dict[str, Any]:
 
 
 def do_import(
-    user: access.AnyUser,
+    user: access.AnyUser | None,
     project: Project,
     uploads: list[Upload],
     *,
@@ -130,13 +131,13 @@ def do_import(
         planned += [plan_file(s, modality) for s in sources if not s.kind.startswith("dicom")]
         if not planned:
             raise InvalidInput("The upload holds no images (only directory records).")
-        plan_reference(reference, planned)
+        reference_format = plan_reference(reference, planned)
         check_not_imported(project, planned)
         payload = ImportPayload(
             staging="",
             series=planned,
             reference_labels=str(reference.path) if reference else None,
-            reference_labels_format=reference.kind if reference else None,
+            reference_labels_format=reference_format,
             keep_originals=bool(project.settings.get("keep_originals", False)),
         )
         slices = sum(item.slices for item in planned)
@@ -146,17 +147,22 @@ def do_import(
 
 
 def _import_now(
-    user: access.AnyUser, project: Project, payload: ImportPayload, inputs: Inputs, reference: Source | None
+    user: access.AnyUser | None,
+    project: Project,
+    payload: ImportPayload,
+    inputs: Inputs,
+    reference: Source | None,
 ) -> Job:
+    creator = None if user is None else access.signed_in(user)  # None: a PACS job whose creator is gone
     written: list[str] = []
     try:
         stored = build_and_store(project, payload, inputs, reference.path if reference else None, written)
         with transaction.atomic():
-            series = record(project, user, stored)
+            series = record(project, creator, stored)
             job = Job.objects.create(
                 kind=JOB_KIND,
                 project=project,
-                created_by=user,
+                created_by=creator,
                 state=Job.State.DONE,
                 progress=1.0,
                 message=f"Imported {len(series)} series.",
@@ -170,7 +176,7 @@ def _import_now(
 
 
 def _stage(
-    user: access.AnyUser, project: Project, payload: ImportPayload, datasets: dict[str, Dataset]
+    user: access.AnyUser | None, project: Project, payload: ImportPayload, datasets: dict[str, Dataset]
 ) -> Job:
     """Write the de-identified inputs to the staging storage and start a job to build them."""
     written: list[str] = []
@@ -210,10 +216,10 @@ def run_import_job(job_id: int) -> Job:
         with tempfile.TemporaryDirectory(prefix="delineate-import-") as tmp:
             inputs = StagedInputs(Path(tmp))
             reference = inputs.path(payload.reference_labels) if payload.reference_labels else None
-            stored = build_and_store(job.project, payload, inputs, reference, written, on_progress)
+            stored = build_and_store(project_of(job), payload, inputs, reference, written, on_progress)
         report(job, 0.95, "Saving")
         with transaction.atomic():
-            series = record(job.project, job.created_by, stored)
+            series = record(project_of(job), job.created_by, stored)
             if not job.finish(_result(series), message=f"Imported {len(series)} series."):
                 raise InterruptedError("cancelled")
             push_progress(job)
@@ -253,7 +259,10 @@ def do_import_reference_labels(user: access.AnyUser, series: Series, name: str, 
         raise UnsupportedMedia(f"{name}: {exc}") from exc
     except ValueError as exc:
         raise InvalidInput(f"{name}: {exc}") from exc
-    folder = str(Path(series.volume.name).parent)
+    volume_name = series.volume.name
+    if not volume_name:
+        raise NotFound("This series has no stored image.")
+    folder = str(Path(volume_name).parent)
     stored, _ = volumes.save_array(f"{folder}/reference_labels.npy", values)
     old = series.reference_labels.name
     try:

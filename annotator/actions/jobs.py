@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from annotator import access, events
-from annotator.errors import Conflict, Forbidden
+from annotator.errors import Conflict, DomainError, Forbidden
 from annotator.models import Job, Project, Role
 from annotator.queues import QUEUE_EMBED
 
@@ -57,7 +57,7 @@ def start_job(
     kind: str,
     *,
     project: Project | None,
-    user: access.AnyUser,
+    user: access.AnyUser | None,
     payload: dict[str, Any],
     message: str = "Waiting for a worker.",
 ) -> Job:
@@ -71,13 +71,20 @@ def start_job(
         job = Job.objects.create(
             kind=kind,
             project=project,
-            created_by=access.signed_in(user),
+            created_by=None if user is None else access.signed_in(user),
             payload=payload,
             message=message[:300],
         )
         push_progress(job)
         transaction.on_commit(lambda: celery_app.send_task(route.task, args=[job.pk], queue=route.queue))
     return job
+
+
+def project_of(job: Job) -> Project:
+    """The project of a job that works on one (imports, exports, PACS jobs are all started with theirs)."""
+    if job.project is None:
+        raise DomainError(f"The {job.kind} job belongs to no project.")
+    return job.project
 
 
 def push_progress(job: Job) -> None:
