@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Literal
 
 import numpy as np
 from django.core.files import File
@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from annotator import access
 from annotator.actions import jobs
-from annotator.actions.jobs import push_progress, report
+from annotator.actions.jobs import project_of, push_progress, report
 from annotator.actions.masks import mask_shape, read_volume
 from annotator.errors import Conflict, DomainError, InvalidInput, NotFound
 from annotator.exporting import coco, dicom_seg, nifti, png
@@ -223,7 +223,7 @@ Per series (folder series-<id>) and annotator (sub-folder), the head revision of
 def build_archive(job: Job, request: ExportRequest, path: Path) -> dict:
     """Write the export zip for ``request`` to ``path``; returns the manifest. Raises InterruptedError when
     the job was cancelled meanwhile."""
-    project = job.project
+    project = project_of(job)
     labels = project_labels(project.pk)
     series_list = list(
         Series.objects.filter(pk__in=request.series or [], study__project=project)
@@ -253,7 +253,7 @@ def build_archive(job: Job, request: ExportRequest, path: Path) -> dict:
 
 
 def archive_name(job: Job, fmt: str) -> str:
-    return f"{safe_name(job.project.name)}-{fmt}-export-{job.pk}.zip"
+    return f"{safe_name(project_of(job).name)}-{fmt}-export-{job.pk}.zip"
 
 
 def run_export_job(job_id: int) -> Job:
@@ -299,7 +299,7 @@ def run_export_job(job_id: int) -> Job:
     return job
 
 
-def export_file(job: Job) -> tuple[BinaryIO, str]:
+def export_file(job: Job) -> tuple[File, str]:
     """The finished export's zip (open) and its file name; reach the job through ``access.export_with_membership``
     (members of its project only)."""
     if job.state != Job.State.DONE:

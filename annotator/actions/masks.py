@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 
 from annotator import access, events, rle
 from annotator.errors import Conflict, Forbidden, InvalidInput, NotFound
-from annotator.imaging.volumes import mask_shape
+from annotator.imaging.volumes import mask_shape as mask_shape  # re-exported: views and exports use it
 from annotator.messages import RevisionCreated, RevisionSummary
 from annotator.models import Label, MaskRevision, MaskSource, MaskTrack, Role, Series
 
