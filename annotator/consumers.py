@@ -9,6 +9,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth.models import User
 from pydantic import ValidationError
 
 from annotator import access, events
@@ -48,14 +49,15 @@ CLOSE_UNAUTHENTICATED = 4401
 class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        # A signed-in account (the scope's lazy user passes isinstance through to what it wraps).
+        if not isinstance(user, User) or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.user = user
+        self.user: User = user
         self.groups_joined: set[str] = set()
         # series id → {"shape": (Z, Y, X), "preset": str, "project_id": int, "role": str, "slice_index": int}
         self.series: dict[int, dict[str, Any]] = {}
-        self.bucket = seg.TokenBucket()
+        self.bucket: seg.TokenBucket = seg.TokenBucket()
         await self.accept()
         await self._join(events.user_group(user.id))
         await self.send_message(Hello(user=user.username, user_id=user.id, socket_id=self.channel_name))

@@ -9,7 +9,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import transaction
 
 from annotator.messages import JobCreated, JobProgress, JobState, ServerMessageBase
@@ -34,8 +34,16 @@ def push_message(message: ServerMessageBase, *, skip_channel: str | None = None)
     return {"type": PUSH, "payload": message.model_dump(mode="json"), "skip_channel": skip_channel}
 
 
+def channel_layer() -> BaseChannelLayer:
+    """The configured channel layer (settings.CHANNEL_LAYERS); without one no message can be sent."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("No channel layer is configured (settings.CHANNEL_LAYERS).")
+    return layer
+
+
 def send_to_group(group: str, message: ServerMessageBase, *, skip_channel: str | None = None) -> None:
-    async_to_sync(get_channel_layer().group_send)(group, push_message(message, skip_channel=skip_channel))
+    async_to_sync(channel_layer().group_send)(group, push_message(message, skip_channel=skip_channel))
 
 
 def send_on_commit(group: str, message: ServerMessageBase, *, skip_channel: str | None = None) -> None:
@@ -68,7 +76,7 @@ _sender = _Sender()
 
 def send_to_channel(channel: str, message: ServerMessageBase) -> None:
     """Send ``message`` to one socket (a worker's reply to the socket that asked)."""
-    _sender.run(get_channel_layer().send(channel, push_message(message)))
+    _sender.run(channel_layer().send(channel, push_message(message)))
 
 
 def job_state(job: Job) -> JobState:

@@ -35,7 +35,7 @@ from annotator.messages import (
     Timings,
 )
 from annotator.models import Job, Series
-from annotator.scheduling import enqueue_runner, redis_client, scheduler
+from annotator.scheduling import as_text, enqueue_runner, redis_client, scheduler
 from annotator.segmentation import latest_key
 from ml_worker import propagation, serving
 from ml_worker.embeddings import EmbeddingCache, EmbeddingSignature, EmbeddingStore
@@ -139,13 +139,13 @@ def logits_key(user_id: int, series_id: int, index: int) -> str:
 def superseded(request: DecodeRequest) -> bool:
     """True when the same user sent a newer prompt on the series since this one (drop this one)."""
     latest = redis_client().get(latest_key(request.user_id, request.series_id))
-    return latest is not None and latest.decode() != request.request_id
+    return latest is not None and as_text(latest) != request.request_id
 
 
 def previous_logits(request: DecodeRequest) -> np.ndarray | None:
     """The user's last low-res logits on this slice, ``(1, 1, 256, 256)`` float32, or None."""
     raw = redis_client().get(logits_key(request.user_id, request.series_id, request.slice_index))
-    if raw is None:
+    if not isinstance(raw, bytes):  # None: no earlier prompt on this slice
         return None
     return np.frombuffer(raw, dtype=np.float16).astype(np.float32).reshape(1, 1, 256, 256)
 

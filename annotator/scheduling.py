@@ -53,6 +53,15 @@ def runner_key(index: int) -> str:
     return f"emb:runner:{index}"
 
 
+def as_text(value: object) -> str:
+    """A Redis reply as text: the client does not decode, so replies are bytes (str passes through)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected a Redis string reply, got {type(value).__name__}")
+
+
 class Scheduler:
     def __init__(self, client: redis.Redis, encoder_key: str, runners: int = 1) -> None:
         self.r = client
@@ -117,18 +126,19 @@ class Scheduler:
         for channel, raw in self.r.hgetall(viewers_key(series_id)).items():
             info = json.loads(raw)
             if now - info["seen"] < VIEWER_TTL_S:
-                users.append({"viewer": channel.decode(), **info})
+                users.append({"viewer": as_text(channel), **info})
         return users
 
     # Work ------------------------------------------------------------------------------------------
     def pop_next(self) -> tuple[int, str, int] | None:
         """The nearest wanted slice of the most recently viewed series, removed from its wanted set."""
         for key in self.r.zrevrange(ACTIVE_KEY, 0, -1):
-            series_id, preset = key.decode().split(":", 1)
+            member = as_text(key)
+            series_id, preset = member.split(":", 1)
             popped = self.r.zpopmin(want_key(int(series_id), preset))
             if popped:
                 return int(series_id), preset, int(popped[0][0])
-            self.r.zrem(ACTIVE_KEY, key)
+            self.r.zrem(ACTIVE_KEY, member)
         return None
 
     def claim_runner(self) -> int | None:
@@ -147,7 +157,7 @@ class Scheduler:
     def pending(self, keys: Iterable[str] | None = None) -> int:
         total = 0
         for key in keys or self.r.zrange(ACTIVE_KEY, 0, -1):
-            series_id, preset = (key.decode() if isinstance(key, bytes) else key).split(":", 1)
+            series_id, preset = as_text(key).split(":", 1)
             total += self.r.zcard(want_key(int(series_id), preset))
         return total
 
