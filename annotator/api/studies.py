@@ -229,7 +229,7 @@ class ImportView(ProjectView):
             self.project,
             [(f.name, f) for f in files],
             reference_labels=(reference.name, reference) if reference else None,
-            modality=request.data.get("modality") or None,
+            modality=(request.data.get("modality") if isinstance(request.data, dict) else None) or None,
         )
         body: dict = {"job": job_body(job)}
         if job.state == Job.State.DONE:

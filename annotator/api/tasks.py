@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,7 +17,7 @@ from annotator.api.permissions import (
     ProjectView,
     TaskView,
 )
-from annotator.models import Assignment, Role, Task
+from annotator.models import Assignment, Label, Role, Task
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
@@ -42,11 +44,13 @@ class AssignmentSerializer(serializers.ModelSerializer):
         ]
 
     def get_reviewed_by(self, assignment: Assignment) -> str | None:
-        return assignment.reviewed_by.username if assignment.reviewed_by_id else None
+        return assignment.reviewed_by.username if assignment.reviewed_by is not None else None
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    labels = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    labels: serializers.PrimaryKeyRelatedField[Label] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
     assignments = AssignmentSerializer(many=True, read_only=True)
     series_description = serializers.CharField(source="series.description", read_only=True)
 
@@ -93,9 +97,9 @@ class TaskListView(ProjectView):
         queryset = tasks.tasks_for(
             request.user, self.membership, series_id=request.query_params.get("series")
         )
-        data = TaskSerializer(queryset, many=True).data
+        data: Any = TaskSerializer(queryset, many=True).data  # a list (the stub types every .data as a dict)
         if self.membership.role == Role.ANNOTATOR:
-            data = [own_assignments_only(task, request.user.id) for task in data]
+            data = [own_assignments_only(task, self.membership.user_id) for task in data]
         return Response(data)
 
     def post(self, request: Request, project_id: int) -> Response:
@@ -118,9 +122,9 @@ class TaskDetailView(TaskView):
     permission_classes = [IsProjectOwnerOrReadOnly]
 
     def get(self, request: Request, task_id: int) -> Response:
-        data = TaskSerializer(self.task).data
+        data: dict[str, Any] = TaskSerializer(self.task).data
         if self.membership.role == Role.ANNOTATOR:
-            data = own_assignments_only(data, request.user.id)
+            data = own_assignments_only(data, self.membership.user_id)
         return Response(data)
 
     def delete(self, request: Request, task_id: int) -> Response:
