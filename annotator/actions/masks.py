@@ -117,10 +117,10 @@ def do_save_revision(
     between). Broadcasts ``revision.created`` to the series' subscribers once committed.
     """
     check_save(user, series, label, role, request)
-    author = access.signed_in(user)
+    user = access.signed_in(user)
     shape = mask_shape(series)
     with transaction.atomic():
-        track, _ = MaskTrack.objects.get_or_create(series=series, label=label, annotator=author)
+        track, _ = MaskTrack.objects.get_or_create(series=series, label=label, annotator=user)
         track = MaskTrack.objects.select_for_update(of=("self",)).select_related("head").get(pk=track.pk)
         if track.head_id != request.base_revision_id:
             raise Conflict(
@@ -131,7 +131,7 @@ def do_save_revision(
             volume[z] = mask
         revision = _create_revision(
             track,
-            author,
+            user,
             volume,
             request.source,
             sorted(request.slices),
@@ -155,14 +155,14 @@ def do_restore_revision(
     """Make ``revision``'s content the head again, as a new revision (history is never rewritten)."""
     if role not in (Role.OWNER, Role.ANNOTATOR):
         raise Forbidden("Reviewers cannot restore masks.")
-    author = access.signed_in(user)
+    user = access.signed_in(user)
     with transaction.atomic():
         track = (
             MaskTrack.objects.select_for_update(of=("self",))
             .select_related("head", "series")
             .get(pk=revision.track_id)
         )
-        if track.annotator_id != author.id:
+        if track.annotator_id != user.id:
             raise Forbidden("Only the annotator of a mask can restore its revisions.")
         if track.head_id != base_revision_id:
             raise Conflict(_stale_message(track, base_revision_id), details={"head_revision": track.head_id})
@@ -172,7 +172,7 @@ def do_restore_revision(
         changed = np.flatnonzero((volume != current).reshape(shape[0], -1).any(axis=1)).tolist()
         return _create_revision(
             track,
-            author,
+            user,
             volume,
             MaskSource.RESTORED,
             changed,

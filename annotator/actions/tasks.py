@@ -97,17 +97,14 @@ def do_create_tasks(
     instructions: str = "",
 ) -> list[Task]:
     """One task per series, each given to every annotator in ``annotator_ids`` (none: an open task)."""
+    user = access.signed_in(user)
     series = check_series(project, series_ids)
     labels = check_labels(project, label_ids or list(project.labels.values_list("id", flat=True)))
     annotators = check_assignees(project, annotator_ids)
     tasks = []
     for item in series:
         task = Task.objects.create(
-            project=project,
-            series=item,
-            priority=priority,
-            instructions=instructions,
-            created_by=access.signed_in(user),
+            project=project, series=item, priority=priority, instructions=instructions, created_by=user
         )
         task.labels.set(labels)
         Assignment.objects.bulk_create([Assignment(task=task, annotator=a) for a in annotators])
@@ -208,7 +205,8 @@ def tasks_for(
         "labels", "assignments__annotator"
     )
     if membership.role == Role.ANNOTATOR:
-        mine = queryset.filter(assignments__annotator=access.signed_in(user))
+        user = access.signed_in(user)
+        mine = queryset.filter(assignments__annotator=user)
         queryset = (mine | open_tasks(membership.project)).distinct()
     if series_id:
         queryset = queryset.filter(series_id=series_id)
@@ -227,9 +225,10 @@ def review_queue(project: Project, state: str) -> QuerySet[Assignment]:
 def queue_for(user: access.AnyUser, project: Project) -> tuple[list[Assignment], list[Task]]:
     """The user's unfinished assignments (sent back first, then in progress, then to do) and the open
     tasks they may take, in the project's queue ordering."""
+    user = access.signed_in(user)
     mine = list(
         Assignment.objects.filter(
-            task__project=project, annotator=access.signed_in(user), state__in=OPEN_STATES
+            task__project=project, annotator=user, state__in=OPEN_STATES
         ).select_related("task__series")
     )
     rank: dict[str, int] = {state: i for i, state in enumerate(OPEN_STATES)}
@@ -243,6 +242,7 @@ def do_next_case(user: access.AnyUser, membership: Membership) -> Assignment | N
     the queue is empty."""
     if membership.role not in ASSIGNABLE_ROLES:
         raise Forbidden("Only annotators and owners take cases.")
+    user = access.signed_in(user)
     project = membership.project
     mine, candidates = queue_for(user, project)
     if mine:
@@ -256,10 +256,7 @@ def do_next_case(user: access.AnyUser, membership: Membership) -> Assignment | N
         if locked.assignments.exists():
             continue
         return Assignment.objects.create(
-            task=locked,
-            annotator=access.signed_in(user),
-            state=Assignment.State.IN_PROGRESS,
-            started_at=timezone.now(),
+            task=locked, annotator=user, state=Assignment.State.IN_PROGRESS, started_at=timezone.now()
         )
     return None
 
