@@ -48,9 +48,10 @@ CLOSE_UNAUTHENTICATED = 4401
 
 class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        # A signed-in account (the scope's lazy user passes isinstance through to what it wraps).
-        if not isinstance(user, User) or not user.is_authenticated:
+        # The lazy user of AuthMiddlewareStack passes isinstance through to what it wraps; typed as object
+        # because its stub class cannot also be a User. Only a signed-in account: AnonymousUser is refused.
+        user: object = self.scope.get("user")
+        if not isinstance(user, User):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user: User = user
