@@ -88,9 +88,12 @@ def check_save(user: access.AnyUser, series: Series, label: Label, role: str, re
 
 
 def _stale_message(track: MaskTrack, base_revision_id: int | None) -> str:
-    head = track.head
-    if head is None:  # the client named a base revision of a mask that has none (was a 500 before)
-        return "This mask has no saved revision; reload it."
+    # Read the head by its id in a statement of its own: on PostgreSQL a row locked FOR UPDATE after
+    # waiting for a concurrent save carries the new head_id, but an outer join made in the same statement
+    # still sees the snapshot taken before that save committed (head None: the race test caught it).
+    head = None if track.head_id is None else MaskRevision.objects.filter(pk=track.head_id).first()
+    if head is None:
+        return "This mask has no saved revision yet, so it cannot be saved on top of one. Reload it."
     since = MaskRevision.objects.filter(track=track)
     if base_revision_id is not None:
         base = MaskRevision.objects.filter(pk=base_revision_id, track=track).first()
@@ -226,7 +229,7 @@ def _create_revision(
 
     try:
         with transaction.atomic():
-            locked = MaskTrack.objects.select_for_update(of=("self",)).select_related("head").get(pk=track.pk)
+            locked = MaskTrack.objects.select_for_update().get(pk=track.pk)
             _check_head(locked, base_revision_id)
             revision.save()
             locked.head = revision
