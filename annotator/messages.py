@@ -17,13 +17,26 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StrictInt,
     ValidationError,
     model_validator,
 )
 from typing_extensions import TypeAliasType
+
+from annotator.messages_base import PlaneName, ServerMessageBase
+
+# Planes (issue 15): what is ready on a plane a viewer turned to.
+from annotator.messages_planes import PlaneEmbeddings
+
+# Corrective points (issue 15): a point the guard for models not trained on clicks did not apply.
+from annotator.messages_points import PromptRefused
+
+# Review (issue 15): comments pinned to a slice and a position of a case.
+from annotator.messages_review import CommentCreated, CommentUpdated
+
+# The worker's decode request (web → worker through Celery; never seen by the browser).
+from annotator.messages_worker import DecodeRequest as DecodeRequest
 
 # Measured on the lung1 nodule (3 slices of 2.5 mm): predicted IoU 0.80–0.87 on its slices, 0.60–0.79 on
 # the vessels the propagation runs into beyond it (0.74 and below after the first slice past the end).
@@ -131,14 +144,18 @@ class ViewMessage(ClientMessageBase):
     series_id: int
     slice_index: int = Field(ge=0)
     preset: str | None = None
+    plane: PlaneName = "axial"
 
 
 class PromptMessage(ClientMessageBase):
-    """A box and/or points (image pixels) on one slice; mask_input "previous" refines the last mask."""
+    """A box and/or points (image pixels) on one slice; mask_input "previous" refines the last mask.
+
+    On a coronal or sagittal ``plane`` the pixels are those of the plane resampled to square pixels."""
 
     type: Literal["prompt"] = "prompt"
     series_id: int
     slice_index: int = Field(ge=0)
+    plane: PlaneName = "axial"
     box: Box | None = None
     points: Annotated[list[Point], Field(max_length=64)] | None = None
     point_labels: Annotated[list[Literal[0, 1]], Field(max_length=64)] | None = None
@@ -209,24 +226,6 @@ ClientMessage = TypeAliasType(
 
 
 # Web → worker (JSON through Celery; never seen by the browser) -----------------------------------------------
-class DecodeRequest(BaseModel):
-    """A prompt the consumer checked against the series, completed with who asked and where to reply."""
-
-    request_id: str
-    user_id: int
-    reply_channel: str
-    series_id: int
-    slice_index: int = Field(ge=0)
-    preset: str
-    image_shape: tuple[int, int]
-    box: list[float] | None = None
-    points: list[list[float]] | None = None
-    point_labels: list[Literal[0, 1]] | None = None
-    mask_input: Literal["previous"] | None = None
-    multimask: bool = False
-    label_id: int | None = None
-
-
 class PropagationRequest(BaseModel):
     """A propagation job's payload (``Job.payload``), as the worker reads it."""
 
@@ -243,18 +242,10 @@ class PropagationRequest(BaseModel):
 
 
 # Server → client -----------------------------------------------------------------------------------------
-def _type_is_required(schema: dict[str, Any]) -> None:
-    """Builders may leave out ``type`` (it has its one value as default), but every message carries it."""
-    schema["required"] = ["type", *(name for name in schema.get("required", []) if name != "type")]
-
-
-class ServerMessageBase(BaseModel):
-    model_config = ConfigDict(json_schema_extra=_type_is_required)
-
-
 class PresenceUser(BaseModel):
     username: str
     slice_index: int | None
+    plane: PlaneName = "axial"
 
 
 class EmbeddingsState(BaseModel):
@@ -299,6 +290,8 @@ class RevisionSummary(BaseModel):
     predicted_slices: list[int] = Field(default_factory=list)
     voxel_count: int = 0
     restored_from: int | None = None
+    # what a consensus revision was built from: {"method", "revisions": {username: id}, ...}; else {}
+    inputs: dict[str, Any] = Field(default_factory=dict)
 
 
 class MaskCandidate(BaseModel):
@@ -346,12 +339,16 @@ class Unsubscribed(ServerMessageBase):
 
 
 class PromptResult(ServerMessageBase):
-    """Masks by predicted IoU, best first: one, or with multimask the single output and three candidates."""
+    """Masks by predicted IoU, best first: one, or with multimask the single output and three candidates.
+
+    Each mask lies on the plane's voxel grid (rows × cols of the stored volume), mapped back from the
+    resampled plane the model saw by majority per voxel (ml_worker.planes.mask_to_voxels)."""
 
     type: Literal["prompt.result"] = "prompt.result"
     request_id: str
     series_id: int
     slice_index: int
+    plane: PlaneName = "axial"
     masks: list[MaskCandidate]
     model: str
     embedding_computed: bool
@@ -363,6 +360,7 @@ class EmbeddingReady(ServerMessageBase):
     series_id: int
     slice_index: int
     preset: str
+    plane: PlaneName = "axial"
 
 
 class PropagateSlice(ServerMessageBase):
@@ -393,8 +391,10 @@ class RevisionCreated(ServerMessageBase):
     type: Literal["revision.created"] = "revision.created"
     series_id: int
     label_id: int
+    # the track's annotator ("" for the consensus, whose revisions name their author)
     annotator: str
     revision: RevisionSummary
+    consensus: bool = False
 
 
 class Presence(ServerMessageBase):
@@ -432,14 +432,18 @@ ServerMessage = TypeAliasType(
         | Subscribed
         | Unsubscribed
         | PromptResult
+        | PromptRefused
         | EmbeddingReady
+        | PlaneEmbeddings
         | PropagateSlice
         | JobCreated
         | JobProgress
         | RevisionCreated
         | Presence
         | QueueChanged
-        | AssignmentUpdated,
+        | AssignmentUpdated
+        | CommentCreated
+        | CommentUpdated,
         Field(discriminator="type"),
     ],
 )

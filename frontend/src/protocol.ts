@@ -22,14 +22,18 @@ export type ServerMessage =
   | Subscribed
   | Unsubscribed
   | PromptResult
+  | PromptRefused
   | EmbeddingReady
+  | PlaneEmbeddings
   | PropagateSlice
   | JobCreated
   | JobProgress
   | RevisionCreated
   | Presence
   | QueueChanged
-  | AssignmentUpdated;
+  | AssignmentUpdated
+  | CommentCreated
+  | CommentUpdated;
 
 export interface PingMessage {
   request_id?: string | null;
@@ -58,15 +62,19 @@ export interface ViewMessage {
   series_id: number;
   slice_index: number;
   preset?: string | null;
+  plane?: "axial" | "coronal" | "sagittal";
 }
 /**
  * A box and/or points (image pixels) on one slice; mask_input "previous" refines the last mask.
+ *
+ * On a coronal or sagittal ``plane`` the pixels are those of the plane resampled to square pixels.
  */
 export interface PromptMessage {
   request_id?: string | null;
   type?: "prompt";
   series_id: number;
   slice_index: number;
+  plane?: "axial" | "coronal" | "sagittal";
   box?: [number, number, number, number] | null;
   points?: [number, number][] | null;
   point_labels?: (0 | 1)[] | null;
@@ -144,6 +152,7 @@ export interface EmbeddingsState {
 export interface PresenceUser {
   username: string;
   slice_index: number | null;
+  plane?: "axial" | "coronal" | "sagittal";
 }
 export interface Unsubscribed {
   type: "unsubscribed";
@@ -152,12 +161,16 @@ export interface Unsubscribed {
 }
 /**
  * Masks by predicted IoU, best first: one, or with multimask the single output and three candidates.
+ *
+ * Each mask lies on the plane's voxel grid (rows × cols of the stored volume), mapped back from the
+ * resampled plane the model saw by majority per voxel (ml_worker.planes.mask_to_voxels).
  */
 export interface PromptResult {
   type: "prompt.result";
   request_id: string;
   series_id: number;
   slice_index: number;
+  plane?: "axial" | "coronal" | "sagittal";
   masks: MaskCandidate[];
   model: string;
   embedding_computed: boolean;
@@ -171,11 +184,42 @@ export interface Timings {
   decode_ms: number;
   total_ms: number;
 }
+/**
+ * The answer to a corrective point that was not applied: it lay outside the region around the mask
+ * being corrected (``outside_region``; ``region`` says where points may go), or the model rated the
+ * corrected mask lower than that mask (``iou_dropped``). The mask being corrected stays the one
+ * refinements start from; the client drops the refused point (the last of the prompt's points).
+ */
+export interface PromptRefused {
+  type: "prompt.refused";
+  request_id: string;
+  series_id: number;
+  slice_index: number;
+  reason: "outside_region" | "iou_dropped";
+  message: string;
+  region?: number[] | null;
+  previous_iou: number;
+  iou?: number | null;
+  model: string;
+}
 export interface EmbeddingReady {
   type: "embedding.ready";
   series_id: number;
   slice_index: number;
   preset: string;
+  plane?: "axial" | "coronal" | "sagittal";
+}
+/**
+ * The answer to a ``view`` on another plane than the socket's last one: which of that plane's slices
+ * already have their embedding (later ones arrive as ``embedding.ready`` naming the plane).
+ */
+export interface PlaneEmbeddings {
+  type: "embeddings.state";
+  series_id: number;
+  plane: "axial" | "coronal" | "sagittal";
+  preset: string;
+  ready: number[];
+  total: number;
 }
 /**
  * One slice of a propagation; model is null for a start slice that was the user's own mask.
@@ -220,6 +264,7 @@ export interface RevisionCreated {
   label_id: number;
   annotator: string;
   revision: RevisionSummary;
+  consensus?: boolean;
 }
 /**
  * One saved revision of a mask (annotator/actions/masks.py revision_summary).
@@ -235,6 +280,9 @@ export interface RevisionSummary {
   predicted_slices?: number[];
   voxel_count?: number;
   restored_from?: number | null;
+  inputs?: {
+    [k: string]: unknown | undefined;
+  };
 }
 export interface Presence {
   type: "presence";
@@ -259,6 +307,40 @@ export interface AssignmentUpdated {
 export interface AssignmentState {
   id: number;
   state: string;
+}
+/**
+ * A comment was written on a case of this series; sent only to those who may read it (the case's
+ * annotator, the project's reviewers and owners).
+ */
+export interface CommentCreated {
+  type: "comment.created";
+  comment: CommentInfo;
+}
+/**
+ * A review comment on one assignment (annotator/actions/review.py comment_info). ``slice_index``, ``x``
+ * and ``y`` (image pixels: column, row) are all set when it is pinned, else all null.
+ */
+export interface CommentInfo {
+  id: number;
+  assignment: number;
+  series_id: number;
+  author: string;
+  text: string;
+  label_id?: number | null;
+  slice_index?: number | null;
+  x?: number | null;
+  y?: number | null;
+  requests_changes?: boolean;
+  created_at: string;
+  resolved?: boolean;
+  resolved_by?: string | null;
+}
+/**
+ * A comment was marked resolved (or open again).
+ */
+export interface CommentUpdated {
+  type: "comment.updated";
+  comment: CommentInfo;
 }
 
 /** The server message whose `type` is `T`. */
