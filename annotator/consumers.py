@@ -25,7 +25,6 @@ from annotator.messages import (
     ErrorMessage,
     Hello,
     PingMessage,
-    PlaneEmbeddings,
     Pong,
     Presence,
     PresenceUser,
@@ -34,7 +33,6 @@ from annotator.messages import (
     ProtocolError,
     Scope,
     SeriesState,
-    ServerMessageBase,
     Subscribed,
     SubscribeMessage,
     Unsubscribed,
@@ -42,6 +40,8 @@ from annotator.messages import (
     ViewMessage,
     parse,
 )
+from annotator.messages_base import ServerMessageBase
+from annotator.messages_planes import PlaneEmbeddings
 from annotator.scheduling import scheduler, start_embedding_runners
 from ml_worker.planes import Plane
 

@@ -12,7 +12,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import transaction
 
-from annotator.messages import JobCreated, JobProgress, JobState, ServerMessageBase
+from annotator.messages import JobCreated, JobProgress, JobState
+from annotator.messages_base import ServerMessageBase
 
 if TYPE_CHECKING:
     from annotator.models import Job

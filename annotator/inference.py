@@ -34,13 +34,13 @@ from annotator.messages import (
     EmbeddingReady,
     ErrorMessage,
     MaskCandidate,
-    PromptRefused,
     PromptResult,
     PropagateSlice,
     PropagationRequest,
     Rle,
     Timings,
 )
+from annotator.messages_points import PromptRefused
 from annotator.models import Job, Series
 from annotator.scheduling import as_text, enqueue_runner, redis_client, scheduler
 from annotator.segmentation import latest_key
@@ -189,7 +189,7 @@ def previous_prediction(request: DecodeRequest) -> tuple[np.ndarray | None, Prev
     raw_logits, raw_facts = redis_client().mget([logits_key(*keys), previous_key(*keys)])
     logits = (
         None
-        if raw_logits is None
+        if not isinstance(raw_logits, bytes)  # None: expired or never made (replies are not decoded)
         else np.frombuffer(raw_logits, dtype=np.float16).astype(np.float32).reshape(1, 1, 256, 256)
     )
     if raw_facts is None:

@@ -181,11 +181,12 @@ class Scheduler:
     def pop_next(self) -> WantedSlice | None:
         """The nearest wanted slice of the most recently viewed series and plane, removed from its wanted set."""
         for key in self.r.zrevrange(ACTIVE_KEY, 0, -1):
-            series_id, preset, plane = parse_member(key)
+            member = as_text(key)
+            series_id, preset, plane = parse_member(member)
             popped = self.r.zpopmin(want_key(series_id, preset, plane))
             if popped:
                 return WantedSlice(series_id, preset, int(popped[0][0]), plane)
-            self.r.zrem(ACTIVE_KEY, key)
+            self.r.zrem(ACTIVE_KEY, member)
         return None
 
     def claim_runner(self) -> int | None:
@@ -204,7 +205,7 @@ class Scheduler:
     def pending(self, keys: Iterable[str] | None = None) -> int:
         total = 0
         for key in keys or self.r.zrange(ACTIVE_KEY, 0, -1):
-            total += self.r.zcard(want_key(*parse_member(key)))
+            total += self.r.zcard(want_key(*parse_member(as_text(key))))
         return total
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import transaction
 from pydantic import BaseModel, Field
@@ -115,7 +115,7 @@ CONSENSUS_FOLDER = "_consensus"
 class Reader:
     """Who an export is for: the masks they may read are exported (annotator.visibility)."""
 
-    user: AbstractBaseUser
+    user: User
     role: str
 
 

@@ -169,7 +169,7 @@ def do_import_partial(
 
 
 def _import(
-    user: access.AnyUser,
+    user: access.AnyUser | None,
     project: Project,
     uploads: list[Upload],
     reference_labels: Upload | None,

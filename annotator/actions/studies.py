@@ -47,7 +47,10 @@ def check_window(series: Series, preset: str | None, level: str | None, width: s
         return Window(None, None, "")
     if level not in (None, "") or width not in (None, ""):
         try:
-            lvl, wid = float(level), float(width)  # type: ignore[arg-type]
+            lvl, wid = (
+                float(level or ""),
+                float(width or ""),
+            )  # a missing one: ValueError, as for an empty one
         except (TypeError, ValueError) as exc:
             raise InvalidInput("Give both level and width as numbers (e.g. level=40&width=400).") from exc
         if not (np.isfinite(lvl) and np.isfinite(wid)) or wid <= 0:

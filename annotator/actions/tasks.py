@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -72,7 +72,7 @@ def check_labels(project: Project, label_ids: list[int]) -> list[Label]:
     return [found[i] for i in dict.fromkeys(label_ids)]
 
 
-def check_assignees(project: Project, user_ids: list[int]) -> list:
+def check_assignees(project: Project, user_ids: list[int]) -> list[User]:
     memberships = {
         m.user_id: m
         for m in Membership.objects.filter(project=project, user_id__in=user_ids).select_related("user")
@@ -88,9 +88,7 @@ def check_assignees(project: Project, user_ids: list[int]) -> list:
     return [memberships[i].user for i in dict.fromkeys(user_ids)]
 
 
-def spread_over(
-    annotators: list[AbstractBaseUser], count: int, per_task: int
-) -> list[list[AbstractBaseUser]]:
+def spread_over(annotators: list[User], count: int, per_task: int) -> list[list[User]]:
     """``count`` tasks' annotators, ``per_task`` each (at most all of them), taken in turn so that the work
     is shared evenly: 3 annotators, 2 per task → [a, b], [c, a], [b, c], ..."""
     if not annotators:
@@ -221,6 +219,7 @@ def do_transition(
     user: access.AnyUser, membership: Membership, assignment: Assignment, action: str, comment: str = ""
 ) -> Assignment:
     check_transition(user, membership, assignment, action, comment)
+    user = access.signed_in(user)
     sources, target = Assignment.TRANSITIONS[action]
     now = timezone.now()
     changes: dict[str, object] = {"state": target, "updated_at": now}
@@ -249,7 +248,7 @@ def do_transition(
 # -- queues --------------------------------------------------------------------------------------------
 
 
-def open_tasks(project: Project, *, excluding_user: AbstractBaseUser | None = None) -> QuerySet[Task]:
+def open_tasks(project: Project, *, excluding_user: User | None = None) -> QuerySet[Task]:
     """Tasks with fewer copies than the project's annotations per task (without one of ``excluding_user``'s)."""
     per_task = visibility.annotations_per_task(project)
     tasks = (

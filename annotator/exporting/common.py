@@ -23,7 +23,8 @@ class LabelInfo:
 
     @property
     def rgb(self) -> tuple[int, int, int]:
-        return tuple(int(self.color[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+        red, green, blue = (int(self.color[i : i + 2], 16) for i in (1, 3, 5))
+        return red, green, blue
 
 
 @dataclass

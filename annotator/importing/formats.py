@@ -59,7 +59,10 @@ def _spatial_shape(name: str, shape: tuple[int, ...]) -> tuple[int, int, int]:
         )
     if any(d <= 0 for d in dims) or len(dims) < 2:
         raise InvalidInput(f"{name}: the header gives an empty image (shape {dims}).", details={"file": name})
-    return (*dims, 1)[:3] if len(dims) == 2 else dims  # type: ignore[return-value]
+    if len(dims) == 2:
+        return dims[0], dims[1], 1
+    x, y, z = dims
+    return x, y, z
 
 
 # -- NIfTI ---------------------------------------------------------------------------------------------

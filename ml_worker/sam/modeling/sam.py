@@ -23,6 +23,7 @@ class SamModel(nn.Module):
     checkpoint_path: str
     checkpoint_sha256: str
     encoder_sha256: str
+    clicks_trained: bool
 
     def __init__(
         self,
