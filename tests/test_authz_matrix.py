@@ -271,3 +271,40 @@ async def test_a_message_naming_another_projects_object_is_refused(media, sent, 
     world = await database_sync_to_async(build_world)()
     got = await exchange(world.a.owner, world, row, row.cross[variant](world), sent)
     assert got == row.cross_expect and sent == []
+
+
+# -- CSRF -------------------------------------------------------------------------------------------------------
+
+
+def state_changing() -> list[tuple[Row, str]]:
+    """Each state-changing row with the first persona it lets through (the one a forged request would use)."""
+    cases = []
+    for row in ROWS:
+        if row.method in ("GET", "HEAD", "OPTIONS"):
+            continue
+        allowed = [p for p, codes in row.outcomes().items() if not codes & REFUSED]
+        cases.append((row, (allowed or ["owner"])[0]))
+    return cases
+
+
+@pytest.mark.parametrize(
+    ("row", "persona"), state_changing(), ids=lambda v: v.key if isinstance(v, Row) else v
+)
+def test_a_state_changing_request_without_the_csrf_token_is_refused_and_changes_nothing(world, row, persona):
+    # Given a persona the request is allowed to, when another site makes their browser send it (no token)
+    before = fingerprint()
+    client = client_for(world, persona, csrf=False)
+    response = request(client, row, url_of(row, world), world, persona)
+    # Then it is refused as a CSRF failure and nothing changed
+    assert response.status_code == 403, response.content[:300]
+    assert b"CSRF" in response.content
+    assert fingerprint() == before
+
+
+def test_every_state_changing_route_is_in_the_csrf_test():
+    assert {(row.route, row.method) for row, _ in state_changing()} >= {
+        (route.name, method)
+        for route in routes().values()
+        for method in (route.methods or ())
+        if method not in ("GET", "HEAD", "OPTIONS")
+    }
