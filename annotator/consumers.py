@@ -59,7 +59,6 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
         self.groups_joined: set[str] = set()
         # series id → {"shape": (Z, Y, X), "preset": str, "project_id": int, "role": str, "slice_index": int}
         self.series: dict[int, dict[str, Any]] = {}
-        self.bucket = seg.TokenBucket()
         session = self.scope.get("session")
         self.access = socket_access.SocketAccess(user, getattr(session, "session_key", None))
         await database_sync_to_async(self.access.start)()
@@ -151,8 +150,6 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_prompt(self, message: PromptMessage) -> None:
         info = self._subscribed(message.series_id)
-        if not self.bucket.take():
-            raise ProtocolError("rate_limited", "Too many prompts at once; wait a moment.")
         request = seg.decode_request(
             message,
             info,
@@ -160,7 +157,7 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
             user_id=self.user.id,
             reply_channel=self.channel_name,
         )
-        await database_sync_to_async(seg.send_decode)(request)
+        await database_sync_to_async(seg.submit)(request)
 
     async def on_propagate(self, message: PropagateMessage) -> None:
         info = self._subscribed(message.series_id)

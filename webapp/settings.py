@@ -200,6 +200,10 @@ INFERENCE_BACKEND = env_choice("INFERENCE_BACKEND", "auto", {"auto", "torch", "o
 DEFAULT_MODEL = env_str("DEFAULT_MODEL", "lite_medsam")
 
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 2 * 1024**3)
+# Uploads (imports, reference labels) per user: a folder is one upload, so 10 a minute with bursts of 20
+# never slows a person and bounds what one account can make the server parse (annotator/ratelimit.py).
+UPLOAD_RATE_PER_MINUTE = env_int("UPLOAD_RATE_PER_MINUTE", 10)
+UPLOAD_BURST = env_int("UPLOAD_BURST", 20)
 # Import limits (defaults and reasons in annotator/imaging/limits.py).
 IMPORT_ZIP_MAX_ENTRIES = env_int("IMPORT_ZIP_MAX_ENTRIES", 20_000)
 IMPORT_ZIP_MAX_BYTES = env_int("IMPORT_ZIP_MAX_BYTES", 4 * 1024**3)

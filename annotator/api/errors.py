@@ -7,6 +7,7 @@ set as DRF's handler in settings); the HTML pages raise Django's own 404 / 403 s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -29,7 +30,11 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+        response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+        retry_after = getattr(exc, "retry_after_s", None)
+        if retry_after is not None:  # annotator.ratelimit.RateLimited (429)
+            response["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        return response
     # Django's own (a get_object_or_404 in a library view), with the same bodies as ours.
     if isinstance(exc, Http404):
         return Response(error_body(NotFound.code, str(exc) or "Not found."), status=NotFound.status)

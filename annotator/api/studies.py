@@ -8,6 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from annotator import ratelimit
 from annotator.actions import imports, studies, task_progress
 from annotator.actions.jobs import do_cancel_job
 from annotator.api.permissions import (
@@ -227,6 +228,7 @@ class ImportView(ProjectView):
     permission_classes = [IsProjectOwner]
 
     def post(self, request: Request, project_id: int) -> Response:
+        ratelimit.check_upload(request.user.pk)
         length = request.META.get("CONTENT_LENGTH")
         imports.check_upload_size([], int(length) if length and length.isdigit() else None)
         files = request.FILES.getlist("files") + request.FILES.getlist("file")
