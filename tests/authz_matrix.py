@@ -102,6 +102,9 @@ ROWS: list[Row] = [
     Row("viewer", "GET",                                  "200 200 200 404 302"),
     Row("join", "GET",                                    "200 200 200 200 200", cross=None, note="the link is the key"),
     Row("join", "POST",                                   "302 302 302 302 302", {"username": "newcomer", "password": "a long enough secret 42", "password_again": "a long enough secret 42"}, cross=None),
+    # the API described (drf-spectacular; annotator/api/schema.py)
+    Row("api-schema", "GET",                              "200 200 200 200 403", cross=None),
+    Row("api-docs", "GET",                                "200 200 200 200 403", cross=None),
     # projects, labels
     Row("api-projects", "GET",                            "200 200 200 200 403", cross=None),
     Row("api-projects", "POST",                           "201 201 201 201 403", {"name": "Mine"}, cross=None),
