@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -82,6 +84,7 @@ class SeriesSerializer(serializers.ModelSerializer):
     def get_plane(self, series: Series) -> str:
         return series.import_notes.get("plane", "")
 
+    @extend_schema_field(OpenApiTypes.OBJECT)  # the OpenAPI schema: a JSON object
     def get_planes(self, series: Series) -> dict[str, dict[str, object]]:
         """The planes a viewer can show (axial, coronal, sagittal of a volume) with their voxel and
         square-pixel display grids (ml_worker.planes.PlaneGrid)."""
