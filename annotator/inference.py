@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from annotator import events, rle
+from annotator import events, model_serving, rle
 from annotator.actions import jobs
 from annotator.imaging.volumes import load_slice
 from annotator.messages import (
@@ -115,9 +115,17 @@ def embeddings() -> SliceEmbeddings:
     return SliceEmbeddings(serving.get_predictor(), store)
 
 
+def project_embeddings(project_id: int) -> SliceEmbeddings:
+    """Embeddings through the project's active model version (annotator/model_serving.py): its predictor
+    over the same store, since every version of a project shares the image encoder."""
+    predictor = model_serving.predictor_for(project_id)
+    shared = embeddings()
+    return shared if predictor is shared.predictor else SliceEmbeddings(predictor, shared.store)
+
+
 def embed(series: Series, index: int, preset: str) -> tuple[np.ndarray, bool]:
     """The slice's embedding; a newly computed one is announced to the series' viewers."""
-    embedding, computed = embeddings().get(series, index, preset)
+    embedding, computed = project_embeddings(series.study.project_id).get(series, index, preset)
     if computed:
         announce_ready(series.id, preset, index)
     return embedding, computed
@@ -168,7 +176,7 @@ def decode_prompt(request: DecodeRequest) -> PromptResult | ErrorMessage | None:
             points = np.asarray(request.points, dtype=np.float64)[None]
             labels = np.asarray(request.point_labels, dtype=np.int64)[None]
         boxes = np.asarray(request.box, dtype=np.float64)[None] if request.box else None
-        predictor = embeddings().predictor
+        predictor = model_serving.predictor_for(series.study.project_id)
         decode_started = time.perf_counter()
         result = predictor.decode(
             embedding,
@@ -262,7 +270,7 @@ def run_propagation(job_id: int) -> Job:
     try:
         request = PropagationRequest.model_validate(job.payload)
         series = series_row(request.series_id)
-        predictor = embeddings().predictor
+        predictor = model_serving.predictor_for(series.study.project_id)
         depth = series.num_slices if not series.is_rgb else 1
         start = request.slice_index
 

@@ -24,6 +24,8 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+# Active learning (issue 11): training progress and model versions.
+from annotator.messages_al import ModelVersionChanged, TrainingProgressMessage
 from annotator.messages_base import ServerMessageBase
 
 # Review (issue 15): comments pinned to a slice and a position of a case.
@@ -440,7 +442,9 @@ ServerMessage = TypeAliasType(
         | QueueChanged
         | AssignmentUpdated
         | CommentCreated
-        | CommentUpdated,
+        | CommentUpdated
+        | TrainingProgressMessage
+        | ModelVersionChanged,
         Field(discriminator="type"),
     ],
 )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotator.api import exports, labels, masks, members, pacs, review, studies, tasks, views
+from annotator.api import exports, labels, masks, members, model_versions, pacs, review, studies, tasks, views
 
 urlpatterns = [
     path("projects/", views.ProjectListView.as_view(), name="api-projects"),
@@ -127,4 +127,40 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/pacs/imports/", pacs.PacsImportView.as_view(), name="api-pacs-imports"),
     path("projects/<int:project_id>/pacs/exports/", pacs.PacsExportView.as_view(), name="api-pacs-exports"),
+    # model versions and active learning (annotator/api/model_versions.py)
+    path(
+        "projects/<int:project_id>/model-versions/",
+        model_versions.ModelVersionListView.as_view(),
+        name="api-model-versions",
+    ),
+    path(
+        "projects/<int:project_id>/model-versions/train/",
+        model_versions.TrainView.as_view(),
+        name="api-model-versions-train",
+    ),
+    path(
+        "projects/<int:project_id>/model-versions/rollback/",
+        model_versions.RollbackView.as_view(),
+        name="api-model-versions-rollback",
+    ),
+    path(
+        "projects/<int:project_id>/model-versions/<int:version_id>/promote/",
+        model_versions.PromoteView.as_view(),
+        name="api-model-version-promote",
+    ),
+    path(
+        "projects/<int:project_id>/model-versions/<int:version_id>/reject/",
+        model_versions.RejectView.as_view(),
+        name="api-model-version-reject",
+    ),
+    path(
+        "projects/<int:project_id>/active-learning/",
+        model_versions.ActiveLearningSettingsView.as_view(),
+        name="api-active-learning",
+    ),
+    path(
+        "projects/<int:project_id>/queue-scores/",
+        model_versions.QueueScoresView.as_view(),
+        name="api-queue-scores",
+    ),
 ]
