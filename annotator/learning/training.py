@@ -31,6 +31,7 @@ from annotator.actions import jobs, model_versions
 from annotator.learning.cases import CasesError, ProjectCases, load_cases
 from annotator.messages_al import LossPoint, TrainingProgressMessage
 from annotator.models import Job, ModelVersion, Project
+from ml_worker import serving
 from ml_worker.active_learning.loop import export_for_openvino, train_candidate
 from ml_worker.active_learning.promotion import PromotionRule, compare_versions, decide
 from ml_worker.evaluation.runner import EvalConfig, Report
@@ -236,7 +237,8 @@ def save(
     )
     reporter.phase("saving", EVALUATING_END, "Converting the new decoder for serving.")
     try:
-        export_for_openvino(candidate, parent_predictor, Path(settings.MODEL_DIR))
+        # Into the folder the workers' predictors convert into (ml_worker.serving), next to the parent's.
+        export_for_openvino(candidate, parent_predictor, serving.settings_from_env().model_dir)
     except Exception:  # noqa: BLE001 - the first worker to serve it converts it then
         log.warning(
             "OpenVINO conversion of the candidate failed; workers convert on first use", exc_info=True
