@@ -51,7 +51,7 @@ def seed(
     if permissive:
         settings["active_learning"] = {
             "promotion": {"dsc_margin": -1.0, "click_margin": -1.0},
-            "recipe": {"max_epochs": 1, "batch_size": 4, "max_clicks": 2},
+            "recipe": {"max_epochs": 1, "batch_size": 2, "max_clicks": 2},
         }
     project = Project.objects.create(
         name="Lung nodules (active learning)", created_by=owner, settings=settings
@@ -95,11 +95,15 @@ def seed(
     return {"project": project.pk, "label": label.pk, "series": made}
 
 
-def main(owner: str, annotator: str, reviewer: str, slices: int = 3) -> None:
+def main(owner: str, annotator: str, reviewer: str, slices: int = 3, epochs: int = 1) -> None:
     from django.contrib.auth import get_user_model
 
     users = get_user_model().objects
     ids = seed(
-        users.get(username=owner), users.get(username=annotator), users.get(username=reviewer), slices=slices
+        users.get(username=owner),
+        users.get(username=annotator),
+        users.get(username=reviewer),
+        slices=slices,
+        epochs=epochs,
     )
     print(json.dumps(ids))

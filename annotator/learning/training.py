@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +175,8 @@ def train(job: Job, reporter: Reporter) -> None:
         progress=on_case,
     )
     folder = Path(settings.MODEL_DIR) / "versions" / f"project-{project.pk}"
-    output = folder / f"job-{job.pk}.pt"
+    # Unique even when two databases share MODEL_DIR (a test stack beside `make run`): never overwritten.
+    output = folder / f"job-{job.pk}-{uuid.uuid4().hex[:12]}.pt"
     result = train_candidate(
         parent_predictor.model,
         cases.train,

@@ -28,10 +28,19 @@ from tests.factories import UserFactory
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
+@pytest.fixture(scope="module")
+def embedding_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("embeddings")  # the slices are embedded once for the module
+
+
 @pytest.fixture
-def project(settings, tmp_path) -> Project:
+def project(settings, tmp_path, monkeypatch, embedding_dir) -> Project:
+    # Versions are written under a temporary MODEL_DIR; serving in torch keeps the shared OpenVINO export
+    # folder (the real MODEL_DIR) free of test candidates' conversions.
     settings.MODEL_DIR = tmp_path / "models"
-    settings.EMBEDDING_DIR = tmp_path / "embeddings"
+    settings.EMBEDDING_DIR = embedding_dir
+    monkeypatch.setenv("INFERENCE_BACKEND", "torch")
+    serving.reset_predictors()
     inference.embeddings.cache_clear()
     model_serving.forget()
     owner, annotator, reviewer = (UserFactory(username=n) for n in ("olivia", "anna", "rui"))
@@ -39,6 +48,7 @@ def project(settings, tmp_path) -> Project:
     yield Project.objects.get(pk=ids["project"])
     inference.embeddings.cache_clear()
     model_serving.forget()
+    serving.reset_predictors()
 
 
 def start(project: Project) -> Job:
