@@ -46,12 +46,13 @@ def seed(
     slices: int = 3,
     approve: bool = True,
     permissive: bool = True,
+    epochs: int = 1,
 ) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     if permissive:
         settings["active_learning"] = {
             "promotion": {"dsc_margin": -1.0, "click_margin": -1.0},
-            "recipe": {"max_epochs": 1, "batch_size": 2, "max_clicks": 2},
+            "recipe": {"max_epochs": epochs, "batch_size": 2, "max_clicks": 2},
         }
     project = Project.objects.create(
         name="Lung nodules (active learning)", created_by=owner, settings=settings
