@@ -243,6 +243,15 @@ def _summary(report: Report) -> dict[str, Any]:
     out = {k: s[k] for k in keys}
     out["dice_per_click"] = s["mean_dice_per_click"]
     out["by_label"] = s["by_label"]
+    by_axis: dict[str, list[list[float]]] = {}
+    for case in report.cases:
+        parts = case.case_id.split(":")
+        axis = parts[1] if len(parts) >= 4 and parts[1] in AXES else "2d"
+        by_axis.setdefault(axis, []).append(case.dice_per_click)
+    out["by_axis"] = {
+        axis: {"n": len(curves), "dice_per_click": [float(v) for v in np.mean(curves, axis=0)]}
+        for axis, curves in by_axis.items()
+    }
     return out
 
 
@@ -335,7 +344,8 @@ def run_bench(config: BenchConfig, log: Log = print) -> dict[str, Any]:
             )
             load_after = os.getloadavg()
             log(
-                f"round {r}: trained {result.steps} steps in {result.seconds:.1f} s ({result.stop_reason}, "
+                f"round {r}: trained {result.steps} steps in {result.seconds:.1f} s, {result.cpu_seconds:.0f} CPU s "
+                f"({result.stop_reason}, "
                 f"best epoch {result.best_epoch}); load average {load_before[0]:.2f} → {load_after[0]:.2f}"
             )
             candidate_model = build_model_version(config.model, path, result.sha256)
@@ -359,6 +369,7 @@ def run_bench(config: BenchConfig, log: Log = print) -> dict[str, Any]:
                     "mean_correction_effort": stats["mean_correction_effort"],
                     "select_seconds": select_seconds,
                     "train_seconds": result.seconds,
+                    "train_cpu_seconds": result.cpu_seconds,
                     "steps": result.steps,
                     "epochs_run": result.epochs_run,
                     "best_epoch": result.best_epoch,
@@ -395,6 +406,7 @@ def run_bench(config: BenchConfig, log: Log = print) -> dict[str, Any]:
         "noc90_before": first["parent"]["noc90"],
         "noc90_after": last["candidate"]["noc90"],
         "train_seconds": float(sum(r["train_seconds"] for r in rounds)),
+        "train_cpu_seconds": float(sum(r["train_cpu_seconds"] for r in rounds)),
         "cases_train": last["cases_labelled"],
         "cases_heldout": len(heldout),
         "rounds": rounds,

@@ -50,7 +50,7 @@ from .prompts import ClickMode, jitter_boxes, sample_click
 log = logging.getLogger(__name__)
 
 TrainModules = Literal["decoder", "prompt_and_decoder"]
-GradRounds = Literal["one", "last", "all"]
+GradRounds = Literal["one", "last", "all", "each"]
 
 
 class TrainingCancelled(Exception):
@@ -82,6 +82,9 @@ class Recipe:
     loss_weights: LossWeights = field(default_factory=LossWeights)
     grad_clip: float = 1.0
     validation_fraction: float = 0.15
+    # Early stopping needs whole series set aside; with fewer groups than this, train max_epochs instead
+    # (a project with 3 series would lose a third of its cases to validation).
+    min_validation_groups: int = 4
     validation_clicks: int = 3  # the promotion rule looks at Dice after 3 clicks
     split_by: GroupBy = "series"
     seed: int = 0
@@ -98,8 +101,8 @@ class Recipe:
             raise ValueError(
                 f"train_modules must be decoder or prompt_and_decoder, got {self.train_modules!r}"
             )
-        if self.grad_rounds not in ("one", "last", "all"):
-            raise ValueError(f"grad_rounds must be one, last or all, got {self.grad_rounds!r}")
+        if self.grad_rounds not in ("one", "last", "all", "each"):
+            raise ValueError(f"grad_rounds must be one, last, all or each, got {self.grad_rounds!r}")
         if self.box_only_fraction + self.mask_only_fraction > 1.0:
             raise ValueError("box_only_fraction + mask_only_fraction must be <= 1")
 
@@ -135,7 +138,8 @@ class TrainingResult:
     best_epoch: int  # 0: no epoch beat the parent on validation (the candidate keeps the parent's decoder)
     stop_reason: str  # max-epochs | early-stopping | time-budget
     steps: int
-    seconds: float
+    seconds: float  # wall clock
+    cpu_seconds: float  # CPU time of this process (all threads): comparable on a shared machine
     device: str
     precision: str
     loss_curve: list[dict[str, Any]]  # per step: epoch, step, loss and parts
@@ -365,8 +369,17 @@ class Trainer:
             logits, iou = self.net(batch.embeddings, coords, labels, mask_input)
         return logits.float(), iou.float()
 
+    def _update(self, loss: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.recipe.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.net.trainable_parameters(), self.recipe.grad_clip)
+        self.optimizer.step()
+
     def step(self, data: PreparedCases, idx: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
-        """One optimiser step on the cases ``idx``; returns the loss and its parts."""
+        """Train on the cases ``idx`` (one batch); returns the mean loss and its parts."""
+        if self.recipe.grad_rounds == "each":
+            return self._step_each_round(data, idx, rng)
         r = self.recipe
         self.net.train()
         boxes = jitter_boxes(data.boxes[idx], data.bounds[idx], self.jitter, rng)
@@ -409,13 +422,46 @@ class Trainer:
             for key, value in detail.items():
                 parts[f"{name}_{key}"] = value
         total = torch.stack(losses).mean()
-        self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        if r.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.net.trainable_parameters(), r.grad_clip)
-        self.optimizer.step()
+        self._update(total)
         parts["loss"] = float(total.detach())
         parts["round"] = {"box": 0.0, "clicks": 1.0, "mask_only": 2.0}[kind]
+        return parts
+
+    def _step_each_round(
+        self, data: PreparedCases, idx: np.ndarray, rng: np.random.Generator
+    ) -> dict[str, float]:
+        """SAM-Med2D's schedule: one interaction on the batch, an optimiser step after every round (box,
+        then 1..max_clicks corrective clicks, a mask-only round inserted among them and one at the end), so
+        no forward pass is spent on simulation alone. A ``box_only_fraction`` of batches stop after the box."""
+        r = self.recipe
+        self.net.train()
+        boxes = jitter_boxes(data.boxes[idx], data.bounds[idx], self.jitter, rng)
+        batch = self.batch(data, idx, boxes)
+        rounds = _Rounds(batch, data.click_scale, self.device)
+        box_only = r.max_clicks == 0 or rng.random() < r.box_only_fraction
+        clicks = 0 if box_only else int(rng.integers(1, r.max_clicks + 1))
+        schedule = ["box"] + ["click"] * clicks
+        if clicks and r.mask_only_round:
+            if clicks >= 2:  # one among the clicks (after the first), as SAM
+                schedule.insert(int(rng.integers(2, clicks + 1)), "mask_only")
+            schedule.append("mask_only")
+        losses: dict[str, list[float]] = {}
+        previous: torch.Tensor | None = None
+        for kind in schedule:
+            if kind == "click":
+                rounds.add_clicks(previous, rng, r.click_mode)
+            if kind == "mask_only":
+                prompt = rounds.prompt(with_box=False, with_points=False)
+            else:
+                prompt = rounds.prompt()
+            logits, iou = self.forward(batch, *prompt, previous)
+            loss, _ = sam_loss(logits, iou, batch.targets, r.loss_weights)
+            self._update(loss)
+            losses.setdefault(kind, []).append(float(loss.detach()))
+            previous = logits.detach()
+        every = [v for values in losses.values() for v in values]
+        parts = {f"loss_{k}": float(np.mean(v)) for k, v in losses.items()}
+        parts.update({"loss": float(np.mean(every)), "clicks": float(clicks), "updates": float(len(every))})
         return parts
 
     @torch.no_grad()
@@ -478,6 +524,7 @@ def fine_tune(
     """
     recipe = recipe or Recipe()
     start = time.perf_counter()
+    cpu_start = time.process_time()
     model_name = model_name or getattr(parent, "model_name", None)
     if not model_name:
         raise TrainingError("the parent model has no model_name: pass model_name")
@@ -488,9 +535,13 @@ def fine_tune(
     weight_of = (
         {id(c): float(w) for c, w in zip(cases, weights, strict=True)} if weights is not None else None
     )
-    fit, val = split_validation(
-        cases, recipe.validation_fraction, salt=f"validation:{recipe.seed}", by=recipe.split_by
-    )
+    groups = len({c.group(recipe.split_by) for c in cases})
+    if recipe.validation_fraction > 0 and groups >= recipe.min_validation_groups:
+        fit, val = split_validation(
+            cases, recipe.validation_fraction, salt=f"validation:{recipe.seed}", by=recipe.split_by
+        )
+    else:  # too few series to spare one: fixed epochs, no early stopping
+        fit, val = list(cases), []
     low_res = parent.low_res_size[0]
     fit_data = prepare_cases(fit, model_name, parent.embedding_shape, low_res)
     val_data = prepare_cases(val, model_name, parent.embedding_shape, low_res) if val else None
@@ -596,6 +647,7 @@ def fine_tune(
         stop_reason=stop_reason,
         steps=step,
         seconds=time.perf_counter() - start,
+        cpu_seconds=time.process_time() - cpu_start,
         device=str(dev),
         precision=trainer.precision,
         loss_curve=loss_curve,

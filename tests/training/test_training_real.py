@@ -24,7 +24,9 @@ from ml_worker.training.trainer import (
 
 pytestmark = pytest.mark.slow
 
-TINY = dict(batch_size=4, max_epochs=1, max_clicks=2, validation_fraction=0.3, lr=1e-4)
+TINY = dict(
+    batch_size=4, max_epochs=1, max_clicks=2, validation_fraction=0.3, min_validation_groups=2, lr=1e-4
+)
 
 
 def losses_over_steps(parent, cases, recipe: Recipe, steps: int) -> list[float]:

@@ -14,9 +14,9 @@ from ml_worker.active_learning.selection import QUEUE_STRATEGIES, TRAINING_STRAT
 from ml_worker.evaluation.dataset import AXES, MODALITIES, DatasetError
 from ml_worker.evaluation.runner import EvaluationError
 from ml_worker.sam.errors import SamError
-from ml_worker.sam.transforms import WINDOW_PRESETS
 from ml_worker.training.prompts import CLICK_MODES
 from ml_worker.training.trainer import Recipe, TrainingError
+from ml_worker.windows import WINDOW_PRESETS
 
 
 def _int_list(value: str) -> tuple[int, ...]:
