@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-stack lint install weights data bench bench-model bench-ws bench-import bench-al clean frontend protocol
+.PHONY: run test test-stack lint install weights data bench bench-model bench-ws bench-import bench-al bench-planes clean frontend protocol
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV)
@@ -82,6 +82,9 @@ bench-al: install weights
 		--labels 6 --holdout-labels 5 --cases-per-round 200 --json var/bench-al-slicerio-lungs.json
 	$(BENCH_AL) --data var/cache/data/datasets/pyradiomics-lesions --window lung --axis axial,coronal,sagittal \
 		--holdout-volumes brain2.nrrd,lung1.nrrd --cases-per-round 200 --json var/bench-al-pyradiomics.json
+
+bench-planes: install weights data
+	$(PY) -m scripts.bench_planes
 
 clean:
 	rm -rf $(VENV) var

@@ -76,3 +76,7 @@ class ModelVersionChanged(ServerMessageBase):
     project: int
     version: ModelVersionInfo
     active: int | None
+
+
+# Every active-learning server message (a member of annotator.messages.ServerMessage).
+ActiveLearningMessage = TrainingProgressMessage | ModelVersionChanged

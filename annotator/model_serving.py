@@ -42,6 +42,8 @@ class ServedVersion:
     model_name: str | None
     checkpoint: str | None
     sha256: str | None
+    # Fine-tuned with corrective clicks (click-aware rounds): the corrective-point guard stands down.
+    clicks_trained: bool = False
 
     @property
     def is_base(self) -> bool:
@@ -63,7 +65,8 @@ def checkpoint_path(relative_or_absolute: str) -> Path:
 def served_version(version: ModelVersion | None) -> ServedVersion:
     if version is None or version.parent_id is None:
         return BASE
-    return ServedVersion(version.pk, version.model_name, version.checkpoint, version.sha256)
+    clicks = int((version.recipe or {}).get("max_clicks") or 0) > 0
+    return ServedVersion(version.pk, version.model_name, version.checkpoint, version.sha256, clicks)
 
 
 def active_for(project_id: int) -> ServedVersion:
@@ -92,7 +95,9 @@ def predictor_of(served: ServedVersion) -> SamPredictor:
         if predictor is not None:
             _predictors.move_to_end(served.sha256)
             return predictor
-    predictor = build_predictor(served.model_name, checkpoint_path(served.checkpoint), served.sha256)
+    predictor = build_predictor(
+        served.model_name, checkpoint_path(served.checkpoint), served.sha256, served.clicks_trained
+    )
     with _lock:
         _predictors[served.sha256] = predictor
         while len(_predictors) > MAX_VERSION_PREDICTORS:
@@ -100,20 +105,20 @@ def predictor_of(served: ServedVersion) -> SamPredictor:
     return predictor
 
 
-def build_predictor(model_name: str, path: Path, sha256: str) -> SamPredictor:
+def build_predictor(model_name: str, path: Path, sha256: str, clicks_trained: bool = False) -> SamPredictor:
     """A predictor of a trained version on this worker's backend and device (refuses a file whose SHA-256
-    is not the recorded one)."""
+    is not the recorded one). ``clicks_trained``: the version learnt corrective clicks (the predictor's
+    ``clicks_trained`` reads the model's attribute; the base LiteMedSAM's spec says it did not)."""
     from ml_worker import serving
     from ml_worker.sam.build import build_model_version
     from ml_worker.sam.predictor import SamPredictor
 
     config = serving.settings_from_env()
+    model = build_model_version(model_name, path, sha256)
+    if clicks_trained:
+        model.clicks_trained = True
     return SamPredictor(
-        model_name,
-        backend=config.backend,
-        device=config.device,
-        model_dir_path=config.model_dir,
-        model=build_model_version(model_name, path, sha256),
+        model_name, backend=config.backend, device=config.device, model_dir_path=config.model_dir, model=model
     )
 
 
