@@ -144,7 +144,7 @@ async def during_training(stack: LiveStack, seeded: dict, jar, annotator: Client
     times = [await paced(annotator.box(seeded["slice"])) for _ in range(prompts)]
     worker = list(WORKER_MS)
     job = await asyncio.to_thread(get_as, stack, jar, f"/api/jobs/{job_id}/")
-    still_training = job["state"] == "running"
+    still_training = job["state"] == "running" and job["message"].startswith("Epoch")
     await asyncio.to_thread(stack.post_json, jar, f"/api/jobs/{job_id}/cancel/", {})
     print(f"  at the end: {job['message']} (cancelled now)", flush=True)
     return {"training": times, "worker_training": worker, "training_ran_throughout": still_training}
@@ -231,8 +231,9 @@ def main() -> None:
         for name in names:
             stack.create_user(name, "bench-pass")
         seeded = stack.seed(names, slices=args.slices)
-        # A second project to train on while prompting (phase 3b): long enough to outlast the measurement.
-        code = "import scripts.seed_al as s; s.main('bench0', 'bench1', 'bench2', epochs=500)"
+        # A second project to train on while prompting (phase 3b): 200 epochs (the settings' maximum) outlast
+        # the measurement; the run is cancelled after it.
+        code = "import scripts.seed_al as s; s.main('bench0', 'bench1', 'bench2', epochs=200)"
         seeded["al_project"] = json.loads(stack.manage("shell", "-c", code).strip().splitlines()[-1])[
             "project"
         ]
