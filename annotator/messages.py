@@ -1,5 +1,4 @@
-"""The WebSocket protocol, defined once: every client message, the decode request a worker receives, and every
-server message, as pydantic models.
+"""The WebSocket protocol, defined once: every client message, the worker's request, every server message.
 
 The consumer parses client messages with these models; ``annotator.events`` sends server messages built from
 them (one send path); ``frontend/src/protocol.ts`` is generated from their JSON Schema by ``make protocol``
@@ -24,6 +23,7 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+from annotator.messages_al import ActiveLearningMessage  # active learning (issue 11): training, versions
 from annotator.messages_base import PlaneName, ServerMessageBase
 
 # Planes (issue 15): what is ready on a plane a viewer turned to.
@@ -443,7 +443,8 @@ ServerMessage = TypeAliasType(
         | QueueChanged
         | AssignmentUpdated
         | CommentCreated
-        | CommentUpdated,
+        | CommentUpdated
+        | ActiveLearningMessage,
         Field(discriminator="type"),
     ],
 )

@@ -54,6 +54,21 @@ def project_page(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie
 @page_errors
+def models_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    """A project's model versions (issue 11): metrics, training, promote and roll back."""
+    membership = access.membership_for(request.user, project_id)
+    return render_app(
+        request,
+        "models",
+        f"Model versions · {membership.project.name}",
+        project_id=project_id,
+        role=membership.role,
+    )
+
+
+@login_required
+@ensure_csrf_cookie
+@page_errors
 def viewer_page(request: HttpRequest, series_id: int) -> HttpResponse:
     series, membership = access.series_with_membership(request.user, series_id)
     return render_app(

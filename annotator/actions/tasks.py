@@ -16,10 +16,11 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from annotator import access, events, visibility
-from annotator.actions import approvals
+from annotator.actions import approvals, queue_scores
 from annotator.errors import Conflict, Forbidden, InvalidInput
 from annotator.messages import AssignmentState, AssignmentUpdated, QueueChanged
 from annotator.models import Assignment, Label, Membership, Project, Role, Series, Task
+from ml_worker.active_learning.selection import QUEUE_STRATEGIES
 
 QueueOrdering = Callable[[QuerySet, object, Project], Iterable[Task]]
 _ORDERINGS: dict[str, QueueOrdering] = {}
@@ -40,6 +41,11 @@ def register_ordering(name: str) -> Callable[[QueueOrdering], QueueOrdering]:
 @register_ordering("priority")
 def by_priority(tasks: QuerySet, user: object, project: Project) -> Iterable[Task]:
     return tasks.order_by("-priority", "id")
+
+
+# Orderings by the model's doubt, one per queue strategy of active learning (annotator/actions/queue_scores.py).
+for _strategy in QUEUE_STRATEGIES:
+    register_ordering(_strategy)(queue_scores.by_model_doubt(_strategy))
 
 
 def ordering_for(project: Project) -> QueueOrdering:

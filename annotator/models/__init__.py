@@ -1,6 +1,7 @@
 from annotator.models.jobs import Job
 from annotator.models.masks import MaskRevision, MaskSource, MaskTrack
 from annotator.models.members import Invitation
+from annotator.models.model_versions import ModelVersion, QueueScore
 from annotator.models.pacs import DicomWebSource, PacsHandle, PacsSeriesOrigin
 from annotator.models.projects import Label, Membership, Project, Role
 from annotator.models.review import ApprovedRevision, ReviewComment
@@ -18,9 +19,11 @@ __all__ = [
     "MaskSource",
     "MaskTrack",
     "Membership",
+    "ModelVersion",
     "PacsHandle",
     "PacsSeriesOrigin",
     "Project",
+    "QueueScore",
     "ReviewComment",
     "Role",
     "Series",

@@ -33,6 +33,9 @@ async function start(): Promise<void> {
       case "project":
         (await import("./pages/project")).mount(context);
         break;
+      case "models":
+        (await import("./pages/models")).mount(context);
+        break;
       case "viewer":
         (await import("./viewer/page")).mount(context);
         break;

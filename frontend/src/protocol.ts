@@ -33,7 +33,9 @@ export type ServerMessage =
   | QueueChanged
   | AssignmentUpdated
   | CommentCreated
-  | CommentUpdated;
+  | CommentUpdated
+  | TrainingProgressMessage
+  | ModelVersionChanged;
 
 export interface PingMessage {
   request_id?: string | null;
@@ -341,6 +343,74 @@ export interface CommentInfo {
 export interface CommentUpdated {
   type: "comment.updated";
   comment: CommentInfo;
+}
+/**
+ * A training run moved on: its phase, progress, and the loss of the steps since the last message.
+ */
+export interface TrainingProgressMessage {
+  type: "training.progress";
+  project: number;
+  job_id: number;
+  phase: string;
+  progress: number;
+  message: string;
+  epoch?: number;
+  max_epochs?: number;
+  points?: LossPoint[];
+  validation?: number[] | null;
+}
+/**
+ * One optimiser step of a training run.
+ */
+export interface LossPoint {
+  step: number;
+  epoch: number;
+  loss: number;
+}
+/**
+ * A version was created (a candidate), promoted, rejected or rolled back; ``active`` is the project's
+ * active version after the change (null: the base model, before any run).
+ */
+export interface ModelVersionChanged {
+  type: "model_version.changed";
+  project: number;
+  version: ModelVersionInfo;
+  active: number | null;
+}
+/**
+ * A model version as the versions page shows it (annotator/actions/model_versions.py version_info).
+ */
+export interface ModelVersionInfo {
+  id: number;
+  number: number;
+  project: number;
+  parent: number | null;
+  replaced: number | null;
+  state: "candidate" | "promoted" | "rejected" | "rolled_back";
+  active: boolean;
+  model_name: string;
+  version: string;
+  sha256: string;
+  encoder_sha256: string;
+  created_at: string;
+  promoted_at?: string | null;
+  rolled_back_at?: string | null;
+  job?: number | null;
+  cases_train?: number;
+  cases_heldout?: number;
+  recipe?: {
+    [k: string]: unknown | undefined;
+  };
+  metrics?: {
+    [k: string]: unknown | undefined;
+  };
+  decision?: {
+    [k: string]: unknown | undefined;
+  };
+  loss_curve?: LossPoint[];
+  validation_curve?: {
+    [k: string]: unknown | undefined;
+  }[];
 }
 
 /** The server message whose `type` is `T`. */

@@ -19,13 +19,11 @@ import { stateLabel, type MemberInfo } from "../team";
 
 type Member = MemberInfo;
 
+/** The active version's line of the model versions card (pages/models.ts has the page). */
 interface ModelVersion {
-  id?: number;
-  name?: string;
-  version?: string | number;
-  active?: boolean;
-  created_at?: string;
-  metrics?: Record<string, number>;
+  number: number;
+  version: string;
+  active: boolean;
 }
 
 function section(title: string): { el: HTMLElement; body: HTMLElement } {
@@ -172,17 +170,13 @@ export async function mount(ctx: PageContext): Promise<void> {
     loadTeam(),
     fill(
       models.body,
-      () => api.get<ModelVersion[]>(endpoints.modelVersions(id)),
-      (list) =>
-        list.map((m) =>
-          h(
-            "div",
-            { class: "model-version" },
-            `${m.name ?? "model"} ${m.version ?? ""}`,
-            m.active ? h("span", { class: "chip" }, "active") : null,
-            m.metrics ? h("span", { class: "muted" }, ` ${Object.entries(m.metrics).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" · ")}`) : null,
-          ),
-        ),
+      () => api.get<{ versions: ModelVersion[] }>(endpoints.modelVersions(id)),
+      (body) => [
+        ...body.versions
+          .filter((m) => m.active)
+          .map((m) => h("div", { class: "model-version" }, `Active: v${m.number} · ${m.version}`)),
+        h("a", { href: `/projects/${id}/models/`, class: "models-link" }, "Model versions, training and metrics →"),
+      ],
       "Only the base model so far.",
     ),
   ]);
