@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from annotator import access, events
 from annotator import segmentation as seg
-from annotator.actions import propagation
+from annotator.actions import interactions, propagation, user_studies
 from annotator.errors import DomainError
 from annotator.imaging.volumes import mask_shape
 from annotator.messages import (
@@ -23,6 +23,8 @@ from annotator.messages import (
     Envelope,
     ErrorMessage,
     Hello,
+    LogAck,
+    LogMessage,
     PingMessage,
     Pong,
     Presence,
@@ -139,7 +141,7 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
         await self._broadcast_presence(message.series_id)
 
     async def on_prompt(self, message: PromptMessage) -> None:
-        info = self._subscribed(message.series_id)
+        info = self._model_allowed(self._subscribed(message.series_id))
         if not self.bucket.take():
             raise ProtocolError("rate_limited", "Too many prompts at once; wait a moment.")
         request = seg.decode_request(
@@ -152,7 +154,7 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
         await database_sync_to_async(seg.send_decode)(request)
 
     async def on_propagate(self, message: PropagateMessage) -> None:
-        info = self._subscribed(message.series_id)
+        info = self._model_allowed(self._subscribed(message.series_id))
         job = await database_sync_to_async(propagation.do_start_propagation)(
             self.user, message, info, reply_channel=self.channel_name
         )
@@ -162,7 +164,24 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
         job = await database_sync_to_async(propagation.do_cancel_job)(self.user, message.job_id)
         await self.send_message(events.job_progress(job, message.request_id))
 
+    async def on_log(self, message: LogMessage) -> None:
+        """Store interaction events; those of a subscribed series default to its task assignment."""
+        assignments = {series_id: info.get("assignment_id") for series_id, info in self.series.items()}
+        stored = await database_sync_to_async(interactions.do_record_events)(
+            self.user, message.session, message.events, "socket", default_assignments=assignments
+        )
+        await self.send_message(
+            LogAck(request_id=message.request_id, stored=stored.stored, duplicates=stored.duplicates)
+        )
+
     # Helpers -----------------------------------------------------------------------------------------
+    @staticmethod
+    def _model_allowed(info: dict[str, Any]) -> dict[str, Any]:
+        """The subscription, unless the model is refused on it (a manual-condition study task)."""
+        if info.get("model_refused"):
+            raise ProtocolError("model_disabled", info["model_refused"])
+        return info
+
     def _subscribed(self, series_id: int) -> dict[str, Any]:
         info = self.series.get(series_id)
         if info is None:
@@ -182,6 +201,7 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
             "project_id": series.study.project_id,
             "role": membership.role,
             "assignment_id": assignment_id,
+            "model_refused": user_studies.model_refusal(self.user, series.id, assignment_id),
         }
 
     def _view(self, series_id: int, index: int) -> set[int]:

@@ -25,6 +25,8 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+from annotator.timing.schema import MAX_BATCH, LoggedEvent, Session
+
 # Measured on the lung1 nodule (3 slices of 2.5 mm): predicted IoU 0.80–0.87 on its slices, 0.60–0.79 on
 # the vessels the propagation runs into beyond it (0.74 and below after the first slice past the end).
 # 0.5 let it fill the whole series; 0.75 stops one slice past the nodule on each side at most.
@@ -183,6 +185,15 @@ class CancelJobMessage(ClientMessageBase):
     job_id: int
 
 
+# Annotation time (issue 12): the viewer's interaction log; events are annotator/timing/schema.py's.
+class LogMessage(ClientMessageBase):
+    """A batch of a client session's interaction events; answered with ``log.ack`` (stored once per seq)."""
+
+    type: Literal["log"] = "log"
+    session: Session
+    events: list[LoggedEvent] = Field(min_length=1, max_length=MAX_BATCH)
+
+
 CLIENT_MESSAGES: dict[str, type[ClientMessageBase]] = {
     "ping": PingMessage,
     "subscribe": SubscribeMessage,
@@ -191,6 +202,7 @@ CLIENT_MESSAGES: dict[str, type[ClientMessageBase]] = {
     "prompt": PromptMessage,
     "propagate": PropagateMessage,
     "cancel_job": CancelJobMessage,
+    "log": LogMessage,
 }
 
 ClientMessage = TypeAliasType(
@@ -202,7 +214,8 @@ ClientMessage = TypeAliasType(
         | ViewMessage
         | PromptMessage
         | PropagateMessage
-        | CancelJobMessage,
+        | CancelJobMessage
+        | LogMessage,
         Field(discriminator="type"),
     ],
 )
@@ -423,6 +436,15 @@ class AssignmentUpdated(ServerMessageBase):
     assignment: AssignmentState
 
 
+class LogAck(ServerMessageBase):
+    """The batch of ``log`` with this request_id is stored (``duplicates``: events already there)."""
+
+    type: Literal["log.ack"] = "log.ack"
+    request_id: str | None = None
+    stored: int
+    duplicates: int
+
+
 ServerMessage = TypeAliasType(
     "ServerMessage",
     Annotated[
@@ -439,7 +461,8 @@ ServerMessage = TypeAliasType(
         | RevisionCreated
         | Presence
         | QueueChanged
-        | AssignmentUpdated,
+        | AssignmentUpdated
+        | LogAck,
         Field(discriminator="type"),
     ],
 )

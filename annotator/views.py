@@ -10,6 +10,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from annotator import access, frontend, health
 from annotator.api.errors import page_errors
+from annotator.errors import NotFound
 
 
 @never_cache
@@ -59,5 +60,26 @@ def viewer_page(request: HttpRequest, series_id: int) -> HttpResponse:
         str(series),
         project_id=membership.project_id,
         series_id=series.id,
+        role=membership.role,
+    )
+
+
+@login_required
+@ensure_csrf_cookie
+@page_errors
+def timing_study_page(
+    request: HttpRequest, project_id: int, study_id: int, report: bool = False
+) -> HttpResponse:
+    """A timing study's participant page (instructions and their tasks in order), or its report page."""
+    study, membership = access.timing_study_with_membership(request.user, study_id)
+    if study.project_id != project_id:
+        raise NotFound("No such timing study.")
+    if report:
+        access.check_role(membership, access.REVIEWERS)
+    return render_app(
+        request,
+        "study-report" if report else "study",
+        f"{study.name}{' report' if report else ''}",
+        project_id=project_id,
         role=membership.role,
     )

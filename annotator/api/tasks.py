@@ -6,7 +6,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator.actions import tasks
+from annotator.actions import interactions, tasks
 from annotator.api.permissions import (
     AssignmentView,
     CanReview,
@@ -23,6 +23,10 @@ class AssignmentSerializer(serializers.ModelSerializer):
     task = serializers.IntegerField(source="task_id", read_only=True)
     series = serializers.IntegerField(source="task.series_id", read_only=True)
     reviewed_by = serializers.SerializerMethodField()
+    # Annotation time (issue 12): active seconds logged on this assignment (None: nothing logged) and, for
+    # a timing study's task, its study, condition and step (annotator/actions/user_studies.py).
+    active_time = serializers.SerializerMethodField()
+    study = serializers.SerializerMethodField()
 
     class Meta:
         model = Assignment
@@ -39,7 +43,18 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "started_at",
             "submitted_at",
             "reviewed_at",
+            "active_time",
+            "study",
         ]
+
+    def get_active_time(self, assignment: Assignment) -> float | None:
+        return interactions.active_seconds(assignment)
+
+    def get_study(self, assignment: Assignment) -> dict | None:
+        run = getattr(assignment, "study_task", None)
+        if run is None:
+            return None
+        return {"id": run.study_id, "condition": run.condition, "position": run.position}
 
     def get_reviewed_by(self, assignment: Assignment) -> str | None:
         return assignment.reviewed_by.username if assignment.reviewed_by_id else None

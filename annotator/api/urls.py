@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotator.api import exports, masks, members, pacs, studies, tasks, views
+from annotator.api import exports, masks, members, pacs, studies, tasks, timing, views
 
 urlpatterns = [
     path("projects/", views.ProjectListView.as_view(), name="api-projects"),
@@ -102,4 +102,6 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/pacs/imports/", pacs.PacsImportView.as_view(), name="api-pacs-imports"),
     path("projects/<int:project_id>/pacs/exports/", pacs.PacsExportView.as_view(), name="api-pacs-exports"),
+    # annotation time: the interaction log, timing studies, reports (annotator/api/timing.py)
+    *timing.urlpatterns,
 ]

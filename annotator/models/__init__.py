@@ -5,11 +5,13 @@ from annotator.models.pacs import DicomWebSource, PacsHandle, PacsSeriesOrigin
 from annotator.models.projects import Label, Membership, Project, Role
 from annotator.models.studies import Series, Study
 from annotator.models.tasks import Assignment, Task
+from annotator.models.timing import InteractionEvent, StudyCase, StudyTask, TimingStudy
 
 __all__ = [
     "Assignment",
     "DicomWebSource",
     "Invitation",
+    "InteractionEvent",
     "Job",
     "Label",
     "MaskRevision",
@@ -21,6 +23,9 @@ __all__ = [
     "Project",
     "Role",
     "Series",
+    "StudyCase",
+    "StudyTask",
     "Study",
     "Task",
+    "TimingStudy",
 ]

@@ -53,8 +53,12 @@ def pairs(measurements: Iterable[Measurement]) -> list[Pair]:
     ]
 
 
-def time_saved_pct(manual: Sequence[float], assisted: Sequence[float]) -> float:
-    return 100.0 * (1.0 - float(np.mean(assisted)) / float(np.mean(manual)))
+def time_saved_pct(manual: Sequence[float], assisted: Sequence[float]) -> float | None:
+    """None when there is no manual time to save from."""
+    mean_manual = float(np.mean(manual)) if len(manual) else 0.0
+    if mean_manual <= 0:
+        return None
+    return 100.0 * (1.0 - float(np.mean(assisted)) / mean_manual)
 
 
 def _saved(manual: np.ndarray, assisted: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -67,6 +71,8 @@ def bootstrap_ci(
     """The 95% interval of time saved, resampling pairs; (None, why) when there is no interval to give."""
     if len(manual) < 2:
         return None, "needs at least two paired cases"
+    if min(manual) <= 0 and float(np.mean(manual)) <= 0:
+        return None, "no manual time to save from"
     data = (np.asarray(manual, dtype=float), np.asarray(assisted, dtype=float))
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
@@ -121,7 +127,7 @@ def analyse(measurements: Sequence[Measurement], seed: int = 0) -> dict[str, obj
     return {
         "n_masks": len(measurements),
         "n_pairs": len(paired),
-        "time_saved_pct": time_saved_pct(manual, assisted) if paired else None,
+        "time_saved_pct": time_saved_pct(manual, assisted),
         "ci95": list(ci) if ci else None,
         "ci_method": ci_method,
         "p_value": p_value,
