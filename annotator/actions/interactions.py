@@ -183,12 +183,16 @@ def as_events(queryset: QuerySet[InteractionEvent]) -> list[activity.Event]:
     ]
 
 
-def series_timing(user: AbstractBaseUser, series: Series, assignment_id: int | None = None) -> dict:
+def series_timing(
+    user: AbstractBaseUser, series: Series, assignment_id: int | None = None, exclude_session: str = ""
+) -> dict:
     """The user's active time per label on a series (their masks), with each revision's share: what the
-    viewer's running clock starts from."""
+    viewer's running clock starts from (leaving out the viewer's own session, which it counts itself)."""
     events = InteractionEvent.objects.filter(user=user, series=series)
     if assignment_id is not None:
         events = events.filter(assignment_id=assignment_id)
+    if exclude_session:
+        events = events.exclude(session=exclude_session)
     stream = as_events(events)
     threshold = idle_ms(series.study.project)
     masks = activity.per_mask(stream, threshold)

@@ -70,7 +70,8 @@ class InteractionsView(APIView):
 
 
 class SeriesTimingView(SeriesView):
-    """The caller's active time per label on the series (``?assignment=`` for one task's work only)."""
+    """The caller's active time per label on the series (``?assignment=`` for one task's work only,
+    ``?exclude_session=`` to leave out the asking viewer's own session)."""
 
     def get(self, request: Request, series_id: int) -> Response:
         assignment = request.query_params.get("assignment")
@@ -79,7 +80,12 @@ class SeriesTimingView(SeriesView):
         if assignment is not None:
             access.get_assignment_on_series(request.user, int(assignment), self.series.pk)
         return Response(
-            interactions.series_timing(request.user, self.series, int(assignment) if assignment else None)
+            interactions.series_timing(
+                request.user,
+                self.series,
+                int(assignment) if assignment else None,
+                exclude_session=request.query_params.get("exclude_session", ""),
+            )
         )
 
 

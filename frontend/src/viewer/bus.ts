@@ -33,21 +33,28 @@ export type Command =
   | { type: "stroke.end" }
   | { type: "fill"; x: number; y: number }
   | { type: "propagation.cancel" }
-  | { type: "conflict.resolve"; labelId: number; keepMine: boolean };
+  | { type: "conflict.resolve"; labelId: number; keepMine: boolean }
+  /** the page's window gained or lost focus, its tab was shown or hidden (viewer/page.ts; the interaction log) */
+  | { type: "page.focus" }
+  | { type: "page.blur" }
+  | { type: "page.visibility"; visible: boolean };
 
 export type CommandOf<T extends Command["type"]> = Extract<Command, { type: T }>;
 
 /** Outcomes of earlier commands, published by the part that saw them. */
-export type ViewerEvent = {
-  type: "prompt.answered";
-  /** when the prompt was given (the clock of the bus: performance.now() in the browser) */
-  startedAt: number;
-  slice: number;
-  labelId: number;
-  model: string;
-  /** the worker's share (prompt.result timings.total_ms) */
-  serverMs: number;
-};
+export type ViewerEvent =
+  | {
+      type: "prompt.answered";
+      /** when the prompt was given (the clock of the bus: performance.now() in the browser) */
+      startedAt: number;
+      slice: number;
+      labelId: number;
+      model: string;
+      /** the worker's share (prompt.result timings.total_ms) */
+      serverMs: number;
+    }
+  /** autosave stored a revision of a label's mask (sync.ts) */
+  | { type: "mask.saved"; labelId: number; revisionId: number; source: string; modelVersion: string };
 
 /** A command as carried out: when it was dispatched and how long its synchronous part took. */
 export interface Dispatched {

@@ -17,7 +17,7 @@ import { SliceSource } from "./sliceSource";
 import { Slices } from "./slices";
 import type { ViewerState } from "./state";
 import { MaskSync } from "./sync";
-import { EDIT_TOOLS, type Action, type Tool } from "./tools";
+import { EDIT_TOOLS, MODEL_TOOLS, type Action, type Tool } from "./tools";
 import { clamp } from "./viewport";
 import type { Notifier, ViewerView } from "./view";
 
@@ -89,7 +89,7 @@ export class ViewerController {
       sendView: (slice) => this.socket.send({ type: "view", series_id: series.id, slice_index: slice }),
     });
     const socketId = () => this.socket.socketId;
-    this.sync = new MaskSync({ state, api, socketId, view, notify, dispatch, autosave: services.autosave });
+    this.sync = new MaskSync({ state, api, socketId, view, notify, dispatch, emit, autosave: services.autosave });
     const autosave = this.sync.autosave;
     this.prompting = new Prompting({ state, socket: this.socket, view, notify, emit, now: this.bus.now });
     const goToSlice = (z: number) => void this.slices.show(z);
@@ -172,6 +172,10 @@ export class ViewerController {
         return this.propagating.cancel();
       case "conflict.resolve":
         return void this.sync.resolveConflict(command.labelId, command.keepMine);
+      case "page.focus":
+      case "page.blur":
+      case "page.visibility":
+        return; // nothing to do here: the interaction log (frontend/src/timing/) listens on the bus
     }
   }
 
@@ -210,13 +214,14 @@ export class ViewerController {
       case "opacity.toggle":
         state.masksVisible = !state.masksVisible;
         return view.mask();
-      case "propagate": return void this.propagating.start();
+      case "propagate": return this.state.modelAllowed ? void this.propagating.start() : undefined;
       case "help": return view.toggleHelp();
     }
   }
 
   private setTool(tool: Tool): void {
     if (this.state.readOnly && EDIT_TOOLS.has(tool)) return;
+    if (!this.state.modelAllowed && MODEL_TOOLS.has(tool)) return;
     this.state.tool = tool;
     this.view.tool();
   }

@@ -76,6 +76,8 @@ export interface ViewerState {
   readonly assignmentId: number | null;
   /** reviewers look but do not edit */
   readonly readOnly: boolean;
+  /** false in a timing study's manual condition: no prompts, no propagation (the server refuses them too) */
+  modelAllowed: boolean;
   readonly geometry: Geometry;
   readonly labels: LabelInfo[];
   activeLabel: LabelInfo | null;
@@ -155,6 +157,7 @@ export function createViewerState({ project, series, username, role, assignmentI
     username,
     assignmentId,
     readOnly,
+    modelAllowed: true,
     geometry,
     labels: project.labels,
     activeLabel: project.labels[0] ?? null,
