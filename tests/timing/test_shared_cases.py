@@ -17,7 +17,16 @@ CASES = json.loads((ROOT / "frontend" / "src" / "timing" / "activeTime.cases.jso
 def test_the_server_derivation_gives_each_shared_case_its_expected_time(case):
     seqs = case.get("seqs") or list(range(len(case["events"])))
     events = [
-        Event(session, seq, t * 1000.0, kind, user=1, series=5, label=label, duration=(rest[0] if rest else 0) * 1000.0)
+        Event(
+            session,
+            seq,
+            t * 1000.0,
+            kind,
+            user=1,
+            series=5,
+            label=label,
+            duration=(rest[0] if rest else 0) * 1000.0,
+        )
         for seq, (session, t, kind, label, *rest) in zip(seqs, case["events"], strict=True)
     ]
     masks = per_mask(events, case.get("idle_s", 30) * 1000.0)
