@@ -12,6 +12,7 @@ import { mountInvitePanel } from "./invitePanel";
 import { mountPacsPanel } from "./pacsPanel";
 import { mountUploadPanel } from "./uploadPanel";
 import { h } from "../ui/dom";
+import { mountTimingPanel } from "../timing/projectPanel";
 
 interface Member {
   username: string;
@@ -149,6 +150,8 @@ export async function mount(ctx: PageContext): Promise<void> {
       (list) => list.map((m) => h("div", { class: "member", "data-username": m.username }, m.username, h("span", { class: "muted" }, ` · ${m.role}`))),
       "No members.",
     );
+  // Annotation time: timing studies (the owner designs them), CSV of active time, time per model version.
+  tasks.el.after(mountTimingPanel(project, api));
   // Owner-only actions (the API refuses them to other roles anyway).
   if (project.role === "owner") {
     studies.el.before(mountUploadPanel(id, () => void loadStudies(), api).element);

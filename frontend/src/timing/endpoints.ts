@@ -21,6 +21,12 @@ export const endpointsTiming = {
   studies_of_project: (projectId: number) => `/api/projects/${projectId}/studies/`,
 };
 
+/** The study id in a timing page's path (/projects/{p}/timing-studies/{id}/…). */
+export function studyIdFromPath(path: string): number | null {
+  const match = /\/timing-studies\/(\d+)\//.exec(path);
+  return match ? Number(match[1]) : null;
+}
+
 export interface LabelTiming {
   active_ms: number;
   counts: Record<string, number>;
