@@ -48,7 +48,7 @@ export function plots(report: StudyReport): HTMLElement[] {
       Plot.plot({
         width: 480,
         height: 300,
-        x: { label: "step in the participant's sequence", tickFormat: "d" },
+        x: { label: "step in the participant's sequence", ticks: [...new Set(runs.map((r) => r.step))], tickFormat: "d" },
         y,
         color: { ...COLORS, legend: true },
         marks: [

@@ -90,7 +90,7 @@ export function mountViewerTiming(options: {
   options.statusbar.append(clock);
   const tick = () => {
     const label = state.activeLabel;
-    clock.textContent = label ? `⏱ ${formatDuration(activeMs(label.id))} on ${label.name}` : "";
+    clock.textContent = label ? `Active ${formatDuration(activeMs(label.id))} on ${label.name}` : "";
     clock.title = `Active time on this mask: pauses over ${Math.round(idleMs / 1000)} s and time in another tab are not counted.`;
   };
   tick();
