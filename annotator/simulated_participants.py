@@ -20,10 +20,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import websockets
+from websockets.typing import Origin
 
 from annotator import rle
 from annotator.timing import tracing
@@ -87,7 +88,7 @@ class Http:
         return "; ".join(f"{c.name}={c.value}" for c in self.jar)
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        token = next((c.value for c in self.jar if c.name == "csrftoken"), "")
+        token = next((c.value or "" for c in self.jar if c.name == "csrftoken"), "")
         request = urllib.request.Request(
             f"{self.base_url}{path}",
             data=None if body is None else json.dumps(body).encode(),
@@ -114,7 +115,10 @@ class Socket:
 
     async def __aenter__(self) -> Socket:
         self.ws = await websockets.connect(
-            self.url, additional_headers={"Cookie": self.http.cookie}, origin=self.origin, max_size=2**26
+            self.url,
+            additional_headers={"Cookie": self.http.cookie},
+            origin=cast(Origin, self.origin),
+            max_size=2**26,
         )
         self.reader = asyncio.create_task(self._read())
         return self
@@ -242,7 +246,7 @@ class Participant:
         reference = self.case.slices[z]
         for stroke in tracing.trace(reference, b.draw_speed_px_s, b.stroke_overhead_s, b.click_s):
             self.stroke(stroke, z)
-        self.first = None
+        self.first: tuple[np.ndarray, float, str] | None = None
         return reference.copy()
 
     async def assisted(self, z: int) -> tuple[np.ndarray, int]:

@@ -153,11 +153,9 @@ def study_runs(study: TimingStudy) -> list[Run]:
         series, label = task.case.series, task.case.label
         revision = final_revision(series.pk, label.pk, task.participant_id, task.assignment.submitted_at)
         reference = volumes.reference(series, label.value)
-        scores = (
-            quality(volumes.mask(revision, series), reference, series.spacing)
-            if revision is not None
-            else {"dice": None, "nsd": None}
-        )
+        scores: dict[str, float | None] = {"dice": None, "nsd": None}
+        if revision is not None:
+            scores = quality(volumes.mask(revision, series), reference, series.spacing)
         runs.append(Run(task, summaries.get(task.assignment_id), revision, scores))
     return runs
 

@@ -56,14 +56,16 @@ class InteractionsView(APIView):
     parser_classes = [JSONParser, FormParser]
 
     def post(self, request: Request) -> Response:
-        if BEACON_FIELD in request.data and isinstance(request.data.get(BEACON_FIELD), str):
+        data = request.data
+        beacon = data.get(BEACON_FIELD) if isinstance(data, dict) else None
+        if isinstance(beacon, str):
             try:
-                raw: Any = json.loads(request.data[BEACON_FIELD])
+                raw: Any = json.loads(beacon)
             except ValueError as exc:
                 raise InvalidInput("The beacon's payload is not JSON.") from exc
             transport = "beacon"
         else:
-            raw, transport = request.data, "rest"
+            raw, transport = data, "rest"
         batch = parse(EventBatch, raw)
         result = interactions.do_record_events(request.user, batch.session, batch.events, transport)
         return Response({"stored": result.stored, "duplicates": result.duplicates})
