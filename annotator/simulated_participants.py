@@ -223,14 +223,13 @@ class Participant:
         self.events.append(event)
 
     def stroke(self, stroke: tracing.Stroke, z: int) -> None:
-        seconds = stroke.seconds * self.pace
-        self.wait(stroke.seconds)
-        kind = "fill" if stroke.kind == "fill" else stroke.kind
-        duration = 0.0 if kind == "fill" else 1000.0 * seconds
+        """The pointing movement (a gap before the event), then the stroke from press to release."""
+        self.wait(stroke.overhead_s)
+        self.wait(stroke.drawing_s)
         self.log(
-            kind,
+            stroke.kind,
             slice_index=z,
-            duration_ms=round(duration, 3),
+            duration_ms=round(1000.0 * stroke.drawing_s * self.pace, 3),
             detail={"length_px": round(stroke.length_px, 1)},
         )
 
