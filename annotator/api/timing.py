@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from annotator import access
 from annotator.actions import interactions, timing_exports, timing_report, user_studies
 from annotator.api.permissions import (
+    AssignmentView,
     CanReview,
     IsProjectMember,
     IsProjectOwner,
@@ -255,12 +256,14 @@ class StudyReportView(TimingStudyView):
         return Response(timing_report.study_report(self.study))
 
 
-class AssignmentStudyView(APIView):
-    """For the viewer opened on ``?assignment=``: the study task it is, if any (condition, step, total)."""
+class AssignmentStudyView(AssignmentView):
+    """For the viewer opened on ``?assignment=``: the study task it is, if any (condition, step, total);
+    for the assignment's annotator, or a reviewer or owner of its project."""
 
     def get(self, request: Request, assignment_id: int) -> Response:
-        assignment, _ = access.get_assignment(request.user, assignment_id)
-        access.get_assignment_on_series(request.user, assignment_id, assignment.task.series_id)
+        assignment = access.get_assignment_on_series(
+            request.user, assignment_id, self.assignment.task.series_id
+        )
         run = user_studies.study_task_of(assignment_id)
         if run is None:
             return Response({"study_task": None})
