@@ -164,7 +164,7 @@ def test_an_owner_designs_a_study_two_participants_do_it_and_the_report_shows_ti
     olga.wait_for_selector(".headline")
     headline = olga.inner_text(".headline")
     assert re.search(
-        r"The model (saved|cost) -?\d+\.\d% .*\(95% CI -?\d+\.\d% to -?\d+\.\d%; Wilcoxon", headline
+        r"Time saved with the model: -?\d+\.\d% \(95% CI -?\d+\.\d% to -?\d+\.\d%; Wilcoxon", headline
     ) or ("no interval" in headline), headline
     assert "2 paired cases, 4 masks" in headline
     for name in ("box", "paired", "learning"):

@@ -80,10 +80,11 @@ export function headline(report: StudyReport): string {
       : `No case is finished in both conditions yet (${report.n_masks} finished mask${report.n_masks === 1 ? "" : "s"}).`;
   }
   const saved = report.time_saved_pct;
-  const verb = saved >= 0 ? `saved ${pct(saved)} of the annotation time` : `cost ${pct(-saved)} more annotation time`;
   const ci = report.ci95 ? `95% CI ${pct(report.ci95[0])} to ${pct(report.ci95[1])}` : `no interval: ${report.ci_method}`;
   const p = report.p_value !== null ? `Wilcoxon signed-rank p = ${report.p_value < 0.001 ? report.p_value.toExponential(1) : report.p_value.toFixed(3)}` : report.test;
-  return `The model ${verb} (${ci}; ${p}; ${report.n_pairs} paired case${report.n_pairs === 1 ? "" : "s"}, ${report.n_masks} masks).`;
+  const pairs = `${report.n_pairs} paired case${report.n_pairs === 1 ? "" : "s"}, ${report.n_masks} masks`;
+  const slower = saved < 0 ? " Negative: the model made annotation slower." : "";
+  return `Time saved with the model: ${pct(saved)} (${ci}; ${p}; ${pairs}).${slower}`;
 }
 
 /** The kinds of interaction counted in either condition, in a stable order. */

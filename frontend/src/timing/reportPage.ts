@@ -128,7 +128,15 @@ function parameters(report: StudyReport): HTMLElement {
           "div",
           { class: "simulation" },
           h("p", {}, h("strong", {}, "Simulated participants. "), "These times are simulated: scripted participants worked through the real WebSocket and REST API against the real model, with the client clock advanced by the parameters below (the model's own waiting time is real)."),
-          table(["parameter", "value"], Object.entries(simulation).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)]), "data simulation-params"),
+          table(
+            ["parameter", "value"],
+            Object.entries(simulation)
+              .filter(([k]) => k !== "sources")
+              .map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)]),
+            "data simulation-params",
+          ),
+          h("p", {}, "Where the defaults come from:"),
+          h("ul", { class: "sources" }, ...Object.entries((simulation.sources ?? {}) as Record<string, string>).map(([k, v]) => h("li", {}, h("code", {}, k), `: ${v}`))),
         )
       : null,
   );
