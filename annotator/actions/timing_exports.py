@@ -44,6 +44,7 @@ TASK_COLUMNS = [
     "annotator",
     "state",
     "study",
+    "simulated",
     "condition",
     "position",
     "active_s",
@@ -76,6 +77,7 @@ def tasks_csv(project: Project) -> str:
                 "annotator": a.annotator.get_username(),
                 "state": a.state,
                 "study": run.study.name if run else None,
+                "simulated": run.study.simulated if run else False,
                 "condition": run.condition if run else None,
                 "position": run.position + 1 if run else None,
                 **timing_columns(summaries.get(a.pk)),
@@ -88,6 +90,7 @@ MASK_COLUMNS = [
     "series",
     "label",
     "annotator",
+    "simulated",
     "revisions",
     "head_revision",
     "head_source",
@@ -109,11 +112,18 @@ def masks_csv(project: Project) -> str:
         .select_related("head", "label", "annotator")
         .order_by("series_id", "label__value", "annotator__username")
     )
+    # The scripted participants of simulated studies (manage.py simulate_study --project): flagged, not mixed.
+    scripted = set(
+        StudyTask.objects.filter(study__project=project, study__simulated=True).values_list(
+            "participant_id", flat=True
+        )
+    )
     rows = [
         {
             "series": t.series_id,
             "label": t.label.name,
             "annotator": t.annotator.get_username(),
+            "simulated": t.annotator_id in scripted,
             "revisions": t.head.number if t.head else 0,
             "head_revision": t.head_id,
             "head_source": t.head.source if t.head else None,
