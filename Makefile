@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install weights data bench bench-model bench-ws bench-import clean frontend protocol
+.PHONY: run test test-stack lint install weights data bench bench-model bench-ws bench-import clean frontend protocol
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV)
@@ -52,7 +52,14 @@ test: install weights data frontend
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	scripts/ensure_chromium.sh
 	scripts/ensure_pacs_tools.sh
+	$(MAKE) test-stack
 	$(PY) -m pytest
+
+# The production stack under load and faults (PostgreSQL, redis-server and nginx from Debian, installed when
+# missing; two ASGI servers, three workers, 20 simulated annotators); the last line is JSON, and a failed
+# check fails the target. Before pytest in `make test`, so nginx is there for tests/test_deploy.py.
+test-stack: install weights data
+	$(PY) -m scripts.test_stack
 
 # Benchmarks print numbers (compared with the plain PyTorch reference in the same run); the last line is JSON.
 bench: bench-model bench-import bench-ws

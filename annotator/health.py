@@ -12,6 +12,8 @@ from django.db import connection
 from annotator.queues import QUEUES
 
 INSPECT_TIMEOUT_S = 1.0
+# Where `make run`'s embedded Redis holds its install token (the same key as webapp/stack.py's).
+INSTALL_TOKEN_KEY = "delineate:install-token"
 
 
 def database_status() -> dict[str, Any]:
@@ -27,6 +29,14 @@ def redis_status() -> dict[str, Any]:
     try:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
         client.ping()
+        if settings.REDIS_INSTALL_TOKEN:
+            found = client.get(INSTALL_TOKEN_KEY)
+            if found is None or found.decode() != settings.REDIS_INSTALL_TOKEN:
+                return {
+                    "ok": False,
+                    "error": "the Redis on the embedded port does not hold this install's token: it is "
+                    "another program's (or was just restarted and is not marked yet)",
+                }
         return {"ok": True}
     except Exception as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from webapp.env import ConfigError, env_bool, env_choice, env_int, env_list, env_str
 
@@ -19,6 +22,12 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Behind a TLS-terminating proxy (deploy/nginx): trust its X-Forwarded-Proto, so HTTP (CSRF) and the
+# WebSocket origin check (webapp/origin.py) both know the site is https, and send cookies only over TLS.
+TRUST_X_FORWARDED_PROTO = env_bool("TRUST_X_FORWARDED_PROTO", False)
+if TRUST_X_FORWARDED_PROTO:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 
 INSTALLED_APPS = [
     "daphne",
@@ -42,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "webapp.middleware.BusyDatabaseMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -68,8 +78,16 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web server, worker and launcher share one file: wait for a lock rather than fail at once.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # Web servers, workers and the launcher share one file. WAL lets readers run beside the one writer;
+    # IMMEDIATE takes the write lock when a transaction begins, so a second writer waits up to the busy
+    # timeout instead of failing at once with "database is locked" (a deferred transaction that upgrades
+    # from read to write cannot wait: SQLite refuses it to avoid a deadlock; the probe saw 41 of 80
+    # concurrent saves fail that way). synchronous=NORMAL is the documented safe pairing with WAL.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT_S", 20),
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -97,15 +115,30 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 # Redis: the embedded server that `make run` starts listens here unless REDIS_URL points elsewhere.
-REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6390/0")
+EMBEDDED_REDIS_PORT = env_int("EMBEDDED_REDIS_PORT", 6390)
+REDIS_URL = env_str("REDIS_URL", f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
+# Set by `make run` for its children: the token its embedded Redis holds (/healthz checks it).
+REDIS_INSTALL_TOKEN = env_str("REDIS_INSTALL_TOKEN", "")
 
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # The layer blocks on Redis for up to 5 s per read; a socket timeout at or under that drops
         # consumers under load (seen in the browser tests), so it must stay well above it.
+        # After a Redis restart every pooled connection is dead: without retries the first command on each
+        # fails (a worker's prompt result or propagation slice vanished, a socket closed with 1011; seen in
+        # `make test-stack`). Retried on a fresh connection, with back-off, for ~6 s (a restart takes ~1 s).
         "CONFIG": {
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": 30,
+                    "socket_connect_timeout": 5,
+                    "retry": Retry(ExponentialBackoff(cap=2.0, base=0.1), 6),
+                    "retry_on_error": [RedisConnectionError],
+                    "health_check_interval": 15,
+                }
+            ],
             "capacity": 1500,
             "expiry": 30,
         },
@@ -115,6 +148,39 @@ CHANNEL_LAYERS = {
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Long work (imports, exports, propagation, training) is acknowledged only when done, so a worker that dies
+# leaves its message in Redis, which hands it out again after the visibility timeout. That timeout must
+# exceed the longest task, or a task still running would be delivered a second time meanwhile
+# (webapp/celery.py applies both; JOB_TIME_LIMIT_S is also the hard time limit of those tasks).
+JOB_TIME_LIMIT_S = env_int("JOB_TIME_LIMIT_S", 4 * 3600)
+CELERY_VISIBILITY_TIMEOUT_S = env_int("CELERY_VISIBILITY_TIMEOUT_S", JOB_TIME_LIMIT_S + 3600)
+if CELERY_VISIBILITY_TIMEOUT_S <= JOB_TIME_LIMIT_S:
+    raise ConfigError(
+        f"CELERY_VISIBILITY_TIMEOUT_S={CELERY_VISIBILITY_TIMEOUT_S} must exceed JOB_TIME_LIMIT_S="
+        f"{JOB_TIME_LIMIT_S}: a task still running would be delivered a second time"
+    )
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S}
+
+# Jobs whose worker died (annotator/actions/reaper.py, run by every embed worker every REAPER_INTERVAL_S).
+# A running job's worker records a heartbeat every JOB_HEARTBEAT_S, even through a long step that reports
+# no progress; a job silent for JOB_HEARTBEAT_TIMEOUT_S is reaped: sent to a worker again when its task can
+# start over (imports, exports; at most JOB_MAX_ATTEMPTS claims in all), failed with the reason otherwise.
+JOB_HEARTBEAT_S = env_int("JOB_HEARTBEAT_S", 10)
+JOB_HEARTBEAT_TIMEOUT_S = env_int("JOB_HEARTBEAT_TIMEOUT_S", 120)
+if JOB_HEARTBEAT_TIMEOUT_S < 3 * JOB_HEARTBEAT_S:
+    raise ConfigError("JOB_HEARTBEAT_TIMEOUT_S must be at least three heartbeats (3 × JOB_HEARTBEAT_S)")
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
+# A pending job no worker has claimed (its message lost with a Redis restart) is sent again after
+# JOB_PENDING_RESEND_S (a duplicate of a message still queued is harmless: only one claim can win), and
+# failed once it has waited JOB_PENDING_MAX_S in all.
+JOB_PENDING_RESEND_S = env_int("JOB_PENDING_RESEND_S", 600)
+JOB_PENDING_MAX_S = env_int("JOB_PENDING_MAX_S", 6 * 3600)
+REAPER_INTERVAL_S = env_int("REAPER_INTERVAL_S", 30)
+
+# Retention (annotator/actions/reaper.py, every RETENTION_INTERVAL_S): export zips are removed this many
+# days after they were made; embedding files of series that no longer exist are removed.
+EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 7)
+RETENTION_INTERVAL_S = env_int("RETENTION_INTERVAL_S", 3600)
 
 MODEL_DIR = Path(env_str("MODEL_DIR", str(VAR_DIR / "models")))
 DEVICE = env_choice("DEVICE", "auto", {"auto", "cpu", "cuda"})

@@ -1,6 +1,8 @@
 """Settings for the test suite: the one place tests override configuration."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("DEBUG", "false")
@@ -9,6 +11,8 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 from webapp.settings import *  # noqa: E402,F403
 
 _TMP = tempfile.mkdtemp(prefix="delineate-test-")
+# Each test process removes its own temporary media when it exits (they used to pile up in /tmp).
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
 MEDIA_ROOT = os.path.join(_TMP, "media")  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -99,37 +99,42 @@ def _stale_message(track: MaskTrack, base_revision_id: int | None) -> str:
     )
 
 
+def _check_head(track: MaskTrack, base_revision_id: int | None) -> None:
+    if track.head_id != base_revision_id:
+        raise Conflict(_stale_message(track, base_revision_id), details={"head_revision": track.head_id})
+
+
 def do_save_revision(user, series, label: Label, role: str, request: SaveRequest, *, skip_channel=None):
     """Save ``request.slices`` on top of the track's head as a new revision.
 
     Refused with Conflict when the head is no longer ``request.base_revision_id`` (someone saved in
     between). Broadcasts ``revision.created`` to the series' subscribers once committed.
+
+    The new volume depends only on the base revision, so it is composed and its files written before
+    the write transaction; the transaction then only locks the track, checks that the head is still the
+    base and inserts the row. Short write transactions keep SQLite's single writer free (the embedded
+    default serves a small team) and row locks short on PostgreSQL.
     """
     check_save(user, series, label, role, request)
     shape = mask_shape(series)
-    with transaction.atomic():
-        track, _ = MaskTrack.objects.get_or_create(series=series, label=label, annotator=user)
-        track = MaskTrack.objects.select_for_update(of=("self",)).select_related("head").get(pk=track.pk)
-        if track.head_id != request.base_revision_id:
-            raise Conflict(
-                _stale_message(track, request.base_revision_id), details={"head_revision": track.head_id}
-            )
-        volume = read_volume(track.head, shape)
-        for z, mask in request.slices.items():
-            volume[z] = mask
-        revision = _create_revision(
-            track,
-            user,
-            volume,
-            request.source,
-            sorted(request.slices),
-            parent=track.head,
-            model_version=request.model_version,
-            first_predictions=request.first_predictions or {},
-            predicted_iou={str(z): float(v) for z, v in (request.predicted_iou or {}).items()},
-            skip_channel=skip_channel,
-        )
-    return revision
+    track, _ = MaskTrack.objects.get_or_create(series=series, label=label, annotator=user)
+    track = MaskTrack.objects.select_related("head").get(pk=track.pk)
+    _check_head(track, request.base_revision_id)  # stale already: refuse before any work
+    volume = read_volume(track.head, shape)
+    for z, mask in request.slices.items():
+        volume[z] = mask
+    return _create_revision(
+        track,
+        user,
+        volume,
+        request.source,
+        sorted(request.slices),
+        base_revision_id=request.base_revision_id,
+        model_version=request.model_version,
+        first_predictions=request.first_predictions or {},
+        predicted_iou={str(z): float(v) for z, v in (request.predicted_iou or {}).items()},
+        skip_channel=skip_channel,
+    )
 
 
 def do_restore_revision(
@@ -138,31 +143,25 @@ def do_restore_revision(
     """Make ``revision``'s content the head again, as a new revision (history is never rewritten)."""
     if role not in (Role.OWNER, Role.ANNOTATOR):
         raise Forbidden("Reviewers cannot restore masks.")
-    with transaction.atomic():
-        track = (
-            MaskTrack.objects.select_for_update(of=("self",))
-            .select_related("head", "series")
-            .get(pk=revision.track_id)
-        )
-        if track.annotator_id != user.id:
-            raise Forbidden("Only the annotator of a mask can restore its revisions.")
-        if track.head_id != base_revision_id:
-            raise Conflict(_stale_message(track, base_revision_id), details={"head_revision": track.head_id})
-        shape = mask_shape(track.series)
-        volume = read_volume(revision, shape)
-        current = read_volume(track.head, shape)
-        changed = np.flatnonzero((volume != current).reshape(shape[0], -1).any(axis=1)).tolist()
-        return _create_revision(
-            track,
-            user,
-            volume,
-            MaskSource.RESTORED,
-            changed,
-            parent=track.head,
-            restored_from=revision,
-            model_version=revision.model_version,
-            skip_channel=skip_channel,
-        )
+    track = MaskTrack.objects.select_related("head", "series").get(pk=revision.track_id)
+    if track.annotator_id != user.id:
+        raise Forbidden("Only the annotator of a mask can restore its revisions.")
+    _check_head(track, base_revision_id)
+    shape = mask_shape(track.series)
+    volume = read_volume(revision, shape)
+    current = read_volume(track.head, shape)
+    changed = np.flatnonzero((volume != current).reshape(shape[0], -1).any(axis=1)).tolist()
+    return _create_revision(
+        track,
+        user,
+        volume,
+        MaskSource.RESTORED,
+        changed,
+        base_revision_id=base_revision_id,
+        restored_from=revision,
+        model_version=revision.model_version,
+        skip_channel=skip_channel,
+    )
 
 
 def _create_revision(
@@ -172,13 +171,17 @@ def _create_revision(
     source,
     changed,
     *,
-    parent,
+    base_revision_id,
     model_version="",
     first_predictions=None,
     predicted_iou=None,
     restored_from=None,
     skip_channel=None,
 ) -> MaskRevision:
+    """Write the revision's files, then, in one short transaction, check that the head is still
+    ``base_revision_id`` and insert the row. A save that lost the race gets Conflict and its files are
+    removed; the winner's files are never touched (each attempt writes files under its own names)."""
+    parent = track.head
     number = (parent.number + 1) if parent else 1
     revision = MaskRevision(
         track=track,
@@ -197,16 +200,35 @@ def _create_revision(
         revision.first_prediction.save(
             f"r{number:05d}-first.npz", ContentFile(pack_slices(first_predictions)), save=False
         )
-    revision.save()
-    track.head = revision
-    track.save(update_fields=["head"])
-    message = RevisionCreated(
-        series_id=track.series_id,
-        label_id=track.label_id,
-        annotator=user.get_username(),
-        revision=RevisionSummary.model_validate(revision_summary(revision)),
-    )
-    events.send_on_commit(events.series_group(track.series_id), message, skip_channel=skip_channel)
+    committed = False
+
+    def mark_committed() -> None:
+        nonlocal committed
+        committed = True
+
+    try:
+        with transaction.atomic():
+            locked = MaskTrack.objects.select_for_update(of=("self",)).select_related("head").get(pk=track.pk)
+            _check_head(locked, base_revision_id)
+            revision.save()
+            locked.head = revision
+            locked.save(update_fields=["head"])
+            # Registered first, so it runs first after the commit: a later hook that fails (a broadcast
+            # while Redis is away) must never make us delete the files of a revision that is stored.
+            transaction.on_commit(mark_committed)
+            message = RevisionCreated(
+                series_id=locked.series_id,
+                label_id=locked.label_id,
+                annotator=user.get_username(),
+                revision=RevisionSummary.model_validate(revision_summary(revision)),
+            )
+            events.send_on_commit(events.series_group(locked.series_id), message, skip_channel=skip_channel)
+    except BaseException:
+        if not committed:
+            for field in (revision.data, revision.first_prediction):
+                if field.name:
+                    field.storage.delete(field.name)
+        raise
     return revision
 
 
