@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotator", "0005_pacs"),
+        ("annotator", "0006_job_heartbeat_attempts"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
