@@ -173,5 +173,7 @@ def test_an_owner_designs_a_study_two_participants_do_it_and_the_report_shows_ti
     assert runs.count() == 4
     text = olga.inner_text("table.runs")
     assert text.count("submitted") == 4 and "brush" in text and "prompt 1" in text
+    # Leaving each task's page (Done) logged page.close on pagehide: the last events were not lost
+    assert text.count("page.close 1") == 4 and text.count("page.open 1") == 4
     shot(olga, "3-report", full_page=True)
     assert not olga.errors, olga.errors
