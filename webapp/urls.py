@@ -25,4 +25,5 @@ urlpatterns = [
         {"report": True},
         name="timing-report",
     ),
+    path("invite/<str:token>/", views.join_page, name="join"),
 ]

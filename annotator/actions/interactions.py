@@ -214,20 +214,21 @@ def series_timing(
 
 def assignment_summaries(assignments: Iterable[Assignment]) -> dict[int, Summary]:
     """Per assignment, the work of its annotator on it (a reviewer looking at it does not add time)."""
-    assignments = list(assignments)
-    if not assignments:
-        return {}
-    owners = {a.pk: a.annotator_id for a in assignments}
-    project = assignments[0].task.project
-    stream = [
-        e
-        for e in as_events(InteractionEvent.objects.filter(assignment_id__in=owners))
-        if e.assignment is not None and owners.get(e.assignment) == e.user
-    ]
-    return activity.per_assignment(stream, idle_ms(project))
+    by_project: dict[int, list[Assignment]] = {}
+    for assignment in assignments:
+        by_project.setdefault(assignment.task.project_id, []).append(assignment)
+    result: dict[int, Summary] = {}
+    for listed in by_project.values():
+        owners = {a.pk: a.annotator_id for a in listed}
+        stream = [
+            e
+            for e in as_events(InteractionEvent.objects.filter(assignment_id__in=owners))
+            if e.assignment is not None and owners.get(e.assignment) == e.user
+        ]
+        result.update(activity.per_assignment(stream, idle_ms(listed[0].task.project)))
+    return result
 
 
-def active_seconds(assignment: Assignment) -> float | None:
-    """The assignment's active time in seconds, None when nothing was logged for it."""
-    summary = assignment_summaries([assignment]).get(assignment.pk)
+def seconds(summary: Summary | None) -> float | None:
+    """A summary's active time in seconds (ms rounded), None when nothing was logged."""
     return round(summary.active_ms / 1000.0, 3) if summary else None

@@ -6,7 +6,8 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator.actions import interactions, tasks
+from annotator import visibility
+from annotator.actions import review, task_progress, tasks
 from annotator.api.permissions import (
     AssignmentView,
     CanReview,
@@ -23,9 +24,12 @@ class AssignmentSerializer(serializers.ModelSerializer):
     task = serializers.IntegerField(source="task_id", read_only=True)
     series = serializers.IntegerField(source="task.series_id", read_only=True)
     reviewed_by = serializers.SerializerMethodField()
-    # Annotation time (issue 12): active seconds logged on this assignment (None: nothing logged) and, for
-    # a timing study's task, its study, condition and step (annotator/actions/user_studies.py).
-    active_time = serializers.SerializerMethodField()
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    # {labels, masks, slices, active_seconds} (annotator.actions.task_progress) when the view computed it;
+    # active_seconds is the annotator's active time on the case (annotator.actions.interactions, issue 12),
+    # null while nothing is logged for it.
+    progress = serializers.SerializerMethodField()
+    # For a timing study's task: its study, condition and step (annotator/actions/user_studies.py).
     study = serializers.SerializerMethodField()
 
     class Meta:
@@ -37,18 +41,16 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "annotator",
             "username",
             "state",
+            "state_label",
+            "progress",
             "review_comment",
             "reviewed_by",
             "created_at",
             "started_at",
             "submitted_at",
             "reviewed_at",
-            "active_time",
             "study",
         ]
-
-    def get_active_time(self, assignment: Assignment) -> float | None:
-        return interactions.active_seconds(assignment)
 
     def get_study(self, assignment: Assignment) -> dict | None:
         run = getattr(assignment, "study_task", None)
@@ -59,11 +61,16 @@ class AssignmentSerializer(serializers.ModelSerializer):
     def get_reviewed_by(self, assignment: Assignment) -> str | None:
         return assignment.reviewed_by.username if assignment.reviewed_by_id else None
 
+    def get_progress(self, assignment: Assignment) -> dict | None:
+        return self.context.get("progress", {}).get(assignment.pk)
+
 
 class TaskSerializer(serializers.ModelSerializer):
     labels = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     assignments = AssignmentSerializer(many=True, read_only=True)
     series_description = serializers.CharField(source="series.description", read_only=True)
+    # copies of the task the pool still offers (the project's annotations per task minus the assignments)
+    open_slots = serializers.SerializerMethodField()
 
     class Meta:
         model = Task
@@ -76,16 +83,26 @@ class TaskSerializer(serializers.ModelSerializer):
             "priority",
             "instructions",
             "assignments",
+            "open_slots",
             "created_at",
         ]
+
+    def get_open_slots(self, task: Task) -> int:
+        return max(0, visibility.annotations_per_task(task.project) - len(task.assignments.all()))
 
 
 class TaskCreateSerializer(serializers.Serializer):
     series = serializers.ListField(child=serializers.IntegerField(), min_length=1)
     labels = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
     annotators = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    # give each task to the project's annotations per task of the annotators, in turn (else to all of them)
+    spread = serializers.BooleanField(required=False, default=False)
     priority = serializers.IntegerField(required=False, default=0)
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReassignSerializer(serializers.Serializer):
+    annotator = serializers.IntegerField(allow_null=True)
 
 
 class AnnotatorsSerializer(serializers.Serializer):
@@ -101,14 +118,19 @@ def own_assignments_only(task: dict, user_id: int) -> dict:
     return {**task, "assignments": [a for a in task["assignments"] if a["annotator"] == user_id]}
 
 
+def with_progress(listed: list[Task]) -> dict:
+    """The serializer context giving each assignment of ``listed`` its progress."""
+    return {"progress": task_progress.assignment_progress(a for t in listed for a in t.assignments.all())}
+
+
 class TaskListView(ProjectView):
     permission_classes = [IsProjectOwnerOrReadOnly]
 
     def get(self, request: Request, project_id: int) -> Response:
-        queryset = tasks.tasks_for(
-            request.user, self.membership, series_id=request.query_params.get("series")
+        listed = list(
+            tasks.tasks_for(request.user, self.membership, series_id=request.query_params.get("series"))
         )
-        data = TaskSerializer(queryset, many=True).data
+        data = TaskSerializer(listed, many=True, context=with_progress(listed)).data
         if self.membership.role == Role.ANNOTATOR:
             data = [own_assignments_only(task, request.user.id) for task in data]
         return Response(data)
@@ -125,6 +147,7 @@ class TaskListView(ProjectView):
             data["annotators"],
             priority=data["priority"],
             instructions=data["instructions"],
+            spread=data["spread"],
         )
         return Response(TaskSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
 
@@ -153,15 +176,33 @@ class TaskAssignView(TaskView):
         return Response(AssignmentSerializer(assignments, many=True).data)
 
 
+class AssignmentDetailView(AssignmentView):
+    """PATCH {"annotator": user id or null}: an owner gives an unfinished case to someone else or back to
+    the pool."""
+
+    permission_classes = [IsProjectOwner]
+
+    def patch(self, request: Request, assignment_id: int) -> Response:
+        payload = ReassignSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        moved = tasks.do_reassign(self.assignment, payload.validated_data["annotator"])
+        return Response({"assignment": AssignmentSerializer(moved).data if moved else None})
+
+
 class AssignmentActionView(AssignmentView):
     """POST /api/assignments/<id>/<start|submit|approve|send_back>/ with {"comment": ...} for send_back."""
 
     def post(self, request: Request, assignment_id: int, action: str) -> Response:
         payload = CommentSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        updated = tasks.do_transition(
-            request.user, self.membership, self.assignment, action, payload.validated_data["comment"]
-        )
+        comment = payload.validated_data["comment"]
+        if action == "send_back":
+            # Also a review comment the annotator sees in the viewer (unpinned; pin it through
+            # /request_changes/, annotator/api/review.py).
+            request_ = review.CommentRequest(comment)
+            updated, _ = review.do_request_changes(request.user, self.membership, self.assignment, request_)
+        else:
+            updated = tasks.do_transition(request.user, self.membership, self.assignment, action, comment)
         return Response(AssignmentSerializer(updated).data)
 
 

@@ -3,11 +3,13 @@ from annotator.models.masks import MaskRevision, MaskSource, MaskTrack
 from annotator.models.members import Invitation
 from annotator.models.pacs import DicomWebSource, PacsHandle, PacsSeriesOrigin
 from annotator.models.projects import Label, Membership, Project, Role
+from annotator.models.review import ApprovedRevision, ReviewComment
 from annotator.models.studies import Series, Study
 from annotator.models.tasks import Assignment, Task
 from annotator.models.timing import InteractionEvent, StudyCase, StudyTask, TimingStudy
 
 __all__ = [
+    "ApprovedRevision",
     "Assignment",
     "DicomWebSource",
     "Invitation",
@@ -21,6 +23,7 @@ __all__ = [
     "PacsHandle",
     "PacsSeriesOrigin",
     "Project",
+    "ReviewComment",
     "Role",
     "Series",
     "StudyCase",

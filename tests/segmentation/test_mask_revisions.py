@@ -209,3 +209,18 @@ def test_a_save_whose_broadcast_fails_after_the_commit_keeps_its_stored_files(
     monkeypatch.undo()
     response = save(personas.client_for("annotator"), series, label, stored.id, {2: square(2, 2)})
     assert response.status_code == 201, response.content
+
+
+def test_a_save_on_a_base_revision_that_a_new_mask_never_had_is_a_conflict_not_a_crash(
+    personas, series, label
+):
+    # Given a label nobody has saved yet, and a base revision taken from another mask
+    client = personas.client_for("annotator")
+    other = Label.objects.create(project=personas.project, name="other", value=9, color="#00ff00")
+    elsewhere = save(client, series, other, None, {0: square(0, 0)}).json()["revision"]["id"]
+    # When a save names that revision as its base
+    response = save(client, series, label, elsewhere, {1: square(1, 1)})
+    # Then it is refused with a readable conflict and nothing is stored on the new mask
+    assert response.status_code == 409, response.content
+    assert "no saved revision yet" in response.json()["error"]["message"]
+    assert not MaskRevision.objects.filter(track__label=label).exists()

@@ -214,7 +214,7 @@ def test_the_report_gives_time_saved_its_interval_the_test_quality_and_agreement
     )
     assert tasks_csv.count(",60.0,") == 2 and tasks_csv.count(",15.0,") == 2
     listed = personas.client_for("owner").get(f"/api/projects/{personas.project.id}/tasks/").json()
-    times = sorted(a["active_time"] for task in listed for a in task["assignments"])
+    times = sorted(a["progress"]["active_seconds"] for task in listed for a in task["assignments"])
     assert times == [15.0, 15.0, 60.0, 60.0]
     assert {a["study"]["condition"] for task in listed for a in task["assignments"]} == {"manual", "assisted"}
     masks_csv = (

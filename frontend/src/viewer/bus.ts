@@ -7,6 +7,7 @@
  */
 
 import type { DisplayWindow } from "./windowing";
+import type { ReviewCommand } from "./reviewState";
 import type { Action } from "./tools";
 
 export type Command =
@@ -34,6 +35,8 @@ export type Command =
   | { type: "fill"; x: number; y: number }
   | { type: "propagation.cancel" }
   | { type: "conflict.resolve"; labelId: number; keepMine: boolean }
+  /** the case: layers, comments, approval, consensus, Submit and next (reviewState.ts, review.ts) */
+  | ReviewCommand
   /** the page's window gained or lost focus, its tab was shown or hidden (viewer/page.ts; the interaction log) */
   | { type: "page.focus" }
   | { type: "page.blur" }

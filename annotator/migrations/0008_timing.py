@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotator", "0006_job_heartbeat_attempts"),
+        ("annotator", "0007_team"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
