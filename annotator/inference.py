@@ -10,10 +10,12 @@ workers, else the encoder (and are then stored in both).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +30,7 @@ from annotator.messages import (
     EmbeddingReady,
     ErrorMessage,
     MaskCandidate,
+    PromptRefused,
     PromptResult,
     PropagateSlice,
     PropagationRequest,
@@ -37,7 +40,7 @@ from annotator.messages import (
 from annotator.models import Job, Series
 from annotator.scheduling import enqueue_runner, redis_client, scheduler
 from annotator.segmentation import latest_key
-from ml_worker import propagation, serving
+from ml_worker import click_guard, propagation, serving
 from ml_worker.embeddings import EmbeddingCache, EmbeddingSignature, EmbeddingStore
 from ml_worker.sam.errors import PromptError
 from ml_worker.sam.predictor import SamPredictor
@@ -142,16 +145,62 @@ def superseded(request: DecodeRequest) -> bool:
     return latest is not None and latest.decode() != request.request_id
 
 
-def previous_logits(request: DecodeRequest) -> np.ndarray | None:
-    """The user's last low-res logits on this slice, ``(1, 1, 256, 256)`` float32, or None."""
-    raw = redis_client().get(logits_key(request.user_id, request.series_id, request.slice_index))
-    if raw is None:
+def previous_key(user_id: int, series_id: int, index: int) -> str:
+    """What the corrective-point guard knows of the user's last mask on a slice (JSON: iou, region)."""
+    return f"prompt:previous:{user_id}:{series_id}:{index}"
+
+
+@dataclass(frozen=True)
+class PreviousMask:
+    """The user's last mask on a slice, as the guard sees it: the best candidate's predicted IoU and the
+    region around it where points may correct it (None for an empty mask)."""
+
+    iou: float
+    region: click_guard.Region | None
+
+
+def previous_prediction(request: DecodeRequest) -> tuple[np.ndarray | None, PreviousMask | None]:
+    """The user's last low-res logits on this slice, ``(1, 1, 256, 256)`` float32, and what the guard
+    knows of that mask; either may be None (expired, or never made). One Redis round trip."""
+    keys = (request.user_id, request.series_id, request.slice_index)
+    raw_logits, raw_facts = redis_client().mget([logits_key(*keys), previous_key(*keys)])
+    logits = (
+        None
+        if raw_logits is None
+        else np.frombuffer(raw_logits, dtype=np.float16).astype(np.float32).reshape(1, 1, 256, 256)
+    )
+    if raw_facts is None:
+        return logits, None
+    facts = json.loads(raw_facts)
+    region = click_guard.Region(*facts["region"]) if facts.get("region") else None
+    return logits, PreviousMask(iou=float(facts["iou"]), region=region)
+
+
+def remember(request: DecodeRequest, logits: np.ndarray, iou: float, mask: np.ndarray) -> None:
+    """Keep the best candidate's logits (the next refinement's mask input) and the guard's facts."""
+    keys = (request.user_id, request.series_id, request.slice_index)
+    region = click_guard.correction_region(mask)
+    facts = {"iou": round(iou, click_guard.IOU_DECIMALS), "region": region.as_list() if region else None}
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.set(logits_key(*keys), logits.astype(np.float16).tobytes(), ex=LOGITS_TTL_S)
+    pipe.set(previous_key(*keys), json.dumps(facts), ex=LOGITS_TTL_S)
+    pipe.execute()
+
+
+def refuse(request: DecodeRequest, message: PromptRefused) -> PromptRefused | None:
+    if superseded(request):
         return None
-    return np.frombuffer(raw, dtype=np.float16).astype(np.float32).reshape(1, 1, 256, 256)
+    events.send_to_channel(request.reply_channel, message)
+    return message
 
 
-def decode_prompt(request: DecodeRequest) -> PromptResult | ErrorMessage | None:
+def decode_prompt(request: DecodeRequest) -> PromptResult | PromptRefused | ErrorMessage | None:
     """Decode one prompt (checked by the consumer) and push the result to the asking socket.
+
+    A point refining a mask, with a model not trained on clicks, is guarded (``ml_worker.click_guard``):
+    the newest point (the last of ``points``) must lie in the region around the mask being corrected, and
+    the corrected mask must not be rated lower than it; otherwise a ``prompt.refused`` is pushed and the
+    mask being corrected stays the one refinements start from.
 
     Returns the pushed message, or None when a newer prompt from the same user superseded this one.
     """
@@ -161,14 +210,34 @@ def decode_prompt(request: DecodeRequest) -> PromptResult | ErrorMessage | None:
     try:
         series = cached_series(request.series_id)
         index, preset = request.slice_index, request.preset
+        predictor = embeddings().predictor
+        mask_input, previous = (
+            previous_prediction(request) if request.mask_input == "previous" else (None, None)
+        )
+        # The mask being corrected, when a model not trained on clicks gets a corrective point.
+        guard = previous if request.points and not predictor.clicks_trained else None
+        if guard is not None and guard.region is not None and request.points:
+            x, y = request.points[-1]
+            if not guard.region.contains(x, y):
+                return refuse(
+                    request,
+                    PromptRefused(
+                        request_id=request.request_id,
+                        series_id=series.id,
+                        slice_index=index,
+                        reason="outside_region",
+                        message=click_guard.outside_message(guard.region),
+                        region=guard.region.as_list(),
+                        previous_iou=guard.iou,
+                        model=predictor.model_version,
+                    ),
+                )
         embedding, computed = embed(series, index, preset)
-        mask_input = previous_logits(request) if request.mask_input == "previous" else None
         points = labels = None
         if request.points:
             points = np.asarray(request.points, dtype=np.float64)[None]
             labels = np.asarray(request.point_labels, dtype=np.int64)[None]
         boxes = np.asarray(request.box, dtype=np.float64)[None] if request.box else None
-        predictor = embeddings().predictor
         decode_started = time.perf_counter()
         result = predictor.decode(
             embedding,
@@ -186,11 +255,24 @@ def decode_prompt(request: DecodeRequest) -> PromptResult | ErrorMessage | None:
         events.send_to_channel(request.reply_channel, error)
         return error
     order = np.argsort(-result.iou[0], kind="stable")
-    redis_client().set(
-        logits_key(request.user_id, series.id, index),
-        result.low_res_logits[0, int(order[0])].astype(np.float16).tobytes(),
-        ex=LOGITS_TTL_S,
-    )
+    best = int(order[0])
+    best_iou = float(result.iou[0, best])
+    if guard is not None and not click_guard.keeps_quality(guard.iou, best_iou):
+        return refuse(
+            request,
+            PromptRefused(
+                request_id=request.request_id,
+                series_id=series.id,
+                slice_index=index,
+                reason="iou_dropped",
+                message=click_guard.dropped_message(guard.iou, best_iou),
+                region=guard.region.as_list() if guard.region else None,
+                previous_iou=guard.iou,
+                iou=round(best_iou, click_guard.IOU_DECIMALS),
+                model=predictor.model_version,
+            ),
+        )
+    remember(request, result.low_res_logits[0, best], best_iou, result.masks[0, best])
     if superseded(request):
         return None
     message = PromptResult(

@@ -26,6 +26,9 @@ from typing_extensions import TypeAliasType
 
 from annotator.messages_base import ServerMessageBase
 
+# Corrective points (issue 15): a point the guard for models not trained on clicks did not apply.
+from annotator.messages_points import PromptRefused
+
 # Review (issue 15): comments pinned to a slice and a position of a case.
 from annotator.messages_review import CommentCreated, CommentUpdated
 from annotator.timing.schema import MAX_BATCH, LoggedEvent, Session
@@ -452,6 +455,7 @@ ServerMessage = TypeAliasType(
         | Subscribed
         | Unsubscribed
         | PromptResult
+        | PromptRefused
         | EmbeddingReady
         | PropagateSlice
         | JobCreated

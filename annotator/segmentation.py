@@ -7,11 +7,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from celery import current_app as celery_app
+from django.conf import settings
 
 from annotator.errors import InvalidInput
 from annotator.messages import DecodeRequest, PromptMessage, ProtocolError
 from annotator.queues import QUEUE_INTERACTIVE
 from annotator.scheduling import redis_client
+from ml_worker.sam.build import get_spec, registered_clicks_trained
+from ml_worker.sam.errors import SamError
 from ml_worker.windows import DEFAULT_CT_WINDOW
 
 if TYPE_CHECKING:
@@ -39,6 +42,17 @@ class TokenBucket:
             self.tokens -= 1.0
             return True
         return False
+
+
+def serving_model() -> dict[str, Any]:
+    """The model prompts are decoded with (``DEFAULT_MODEL``) as the browser describes it: its name and
+    whether it follows corrective clicks (else points are guarded, ml_worker/click_guard.py)."""
+    name = settings.DEFAULT_MODEL
+    try:
+        clicks_trained = registered_clicks_trained(name)
+    except SamError:  # an unreadable registry: the workers will say so; describe the model by its spec
+        clicks_trained = get_spec(name).clicks_trained
+    return {"name": name, "clicks_trained": clicks_trained}
 
 
 def latest_key(user_id: int, series_id: int) -> str:

@@ -222,7 +222,9 @@ class ThumbnailView(SeriesView):
 class ImportView(ProjectView):
     """POST multipart: ``files`` (repeat for many; zips allowed), optional ``reference_labels`` (one NIfTI or
     NRRD label map for a single-image upload) and ``modality`` (for NIfTI/NRRD/images).
-    201 with the finished job and its series, or 202 with a pending job to follow."""
+    201 with the finished job and its series, or 202 with a pending job to follow; either way ``refused``
+    lists the files not imported, ``{"file", "reason"}`` each. When no file can be imported: the error of
+    the one refused file, or 400 (the status they share, if any) naming them, ``details.refused`` all."""
 
     permission_classes = [IsProjectOwner]
 
@@ -234,14 +236,15 @@ class ImportView(ProjectView):
         imports.check_upload_size([f.size for f in files] + ([reference.size] if reference else []))
         if not files:
             raise InvalidInput("No files were uploaded: send them as multipart form field 'files'.")
-        job = imports.do_import(
+        job, refused = imports.do_import_partial(
             request.user,
             self.project,
             [(f.name, f) for f in files],
             reference_labels=(reference.name, reference) if reference else None,
             modality=request.data.get("modality") or None,
         )
-        body: dict = {"job": job_body(job)}
+        # Each refused file as the uploader named it: this answer only, never stored (importing/refusals.py).
+        body: dict = {"job": job_body(job), "refused": [r.as_dict() for r in refused]}
         if job.state == Job.State.DONE:
             series = Series.objects.filter(pk__in=job.result.get("series", [])).select_related("study")
             body["series"] = SeriesSerializer(series, many=True).data

@@ -2,7 +2,8 @@
 
 Zips are opened with bounds: at most IMPORT_ZIP_MAX_ENTRIES entries and IMPORT_ZIP_MAX_BYTES uncompressed
 bytes, counted while extracting (the sizes a zip declares can lie); entries whose path would leave the
-target folder (absolute paths, ``..``, drive letters, symlinks) refuse the whole upload.
+target folder (absolute paths, ``..``, drive letters, symlinks) refuse the whole zip. A refused zip or file
+is listed (``collect_each``) and the rest of the upload goes on; ``collect`` refuses on the first.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from annotator.errors import InvalidInput, TooLarge, UnsupportedMedia
+from annotator.errors import DomainError, InvalidInput, TooLarge, UnsupportedMedia
 from annotator.imaging.limits import limit
 from annotator.importing import dicom
+from annotator.importing.refusals import Refusal
 
 CHUNK = 1024 * 1024
 # Files a folder drag-and-drop brings along that are not images: skipped silently.
@@ -35,9 +37,14 @@ DICOM_SUFFIXES = {".dcm", ".dicom", ".ima", ""}
 
 @dataclass
 class Source:
-    name: str  # as uploaded (path inside the zip for zip entries)
+    name: str  # as uploaded (path inside the zip for zip entries); never stored
     path: Path  # local copy
-    kind: str = ""  # dicom | nifti | nrrd | image | junk
+    kind: str = ""  # dicom | dicom-raw | nifti | nrrd | image | junk | unknown
+    index: int = 0  # 1-based position among the upload's image files (zip entries counted): stored names
+
+
+KIND_WORDS = {"nifti": "NIfTI", "nrrd": "NRRD", "image": "Image"}
+UNSUPPORTED = "Upload DICOM, NIfTI (.nii, .nii.gz), NRRD (.nrrd), PNG, JPEG or TIFF files, or a zip of them."
 
 
 def _is_junk(name: str) -> bool:
@@ -119,13 +126,16 @@ def _suffix(name: str) -> str:
     return PurePosixPath(lowered).suffix[:10]
 
 
-def collect(
+def collect_each(
     uploads: list[tuple[str, BinaryIO | Path]], workdir: Path, prefix: str = "upload"
-) -> list[Source]:
-    """Copy uploads (name, file object or path) into ``workdir``, expanding zips; classify every file."""
+) -> tuple[list[Source], list[Refusal]]:
+    """Copy uploads (name, file object or path) into ``workdir``, expanding zips, and classify every file.
+    Returns the image files and the refused ones (a zip that cannot be opened safely, a file of no supported
+    type); junk (hidden files, folder clutter) is skipped silently."""
     if not uploads:
         raise InvalidInput("No files were uploaded.")
     sources: list[Source] = []
+    refused: list[Refusal] = []
     for index, (name, upload) in enumerate(uploads):
         if _is_junk(name):
             continue
@@ -136,22 +146,33 @@ def collect(
             with open(dest, "wb") as out:
                 shutil.copyfileobj(upload, out, CHUNK)
         if _head(dest)[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-            sources.extend(_extract_zip(dest, name, workdir))
+            try:
+                sources.extend(_extract_zip(dest, name, workdir))
+            except DomainError as exc:
+                refused.append(Refusal.of(name, exc))
             dest.unlink()
         else:
             sources.append(Source(name, dest))
     for source in sources:
         source.kind = classify(source)
-    unknown = [s.name for s in sources if s.kind == "unknown"]
-    if unknown:
-        raise UnsupportedMedia(
-            f"Unsupported file type: {', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}. "
-            "Upload DICOM, NIfTI (.nii, .nii.gz), NRRD (.nrrd), PNG, JPEG or TIFF files, or a zip of them.",
-            details={"files": unknown[:50]},
-        )
-    sources = [s for s in sources if s.kind != "junk"]
-    if not sources:
+        if source.kind == "unknown":
+            error = UnsupportedMedia(f"Unsupported file type: {source.name}. {UNSUPPORTED}")
+            refused.append(Refusal(source.name, f"unsupported file type. {UNSUPPORTED}", error))
+    sources = [s for s in sources if s.kind not in ("junk", "unknown")]
+    for position, source in enumerate(sources, start=1):
+        source.index = position
+    if not sources and not refused:
         raise InvalidInput("The upload holds no image files.")
+    return sources, refused
+
+
+def collect(
+    uploads: list[tuple[str, BinaryIO | Path]], workdir: Path, prefix: str = "upload"
+) -> list[Source]:
+    """:func:`collect_each`, refusing the whole upload at the first refused file."""
+    sources, refused = collect_each(uploads, workdir, prefix)
+    if refused:
+        raise refused[0].error
     return sources
 
 

@@ -42,6 +42,8 @@ export interface ProjectInfo {
   labels: LabelInfo[];
   role: "owner" | "annotator" | "reviewer" | null;
   created_at: string;
+  /** the model prompts are decoded with, and whether it follows corrective clicks */
+  model?: { name: string; clicks_trained: boolean };
 }
 
 export interface WindowPresetInfo {

@@ -23,6 +23,7 @@ export type ServerMessage =
   | Subscribed
   | Unsubscribed
   | PromptResult
+  | PromptRefused
   | EmbeddingReady
   | PropagateSlice
   | JobCreated
@@ -229,6 +230,24 @@ export interface MaskCandidate {
 export interface Timings {
   decode_ms: number;
   total_ms: number;
+}
+/**
+ * The answer to a corrective point that was not applied: it lay outside the region around the mask
+ * being corrected (``outside_region``; ``region`` says where points may go), or the model rated the
+ * corrected mask lower than that mask (``iou_dropped``). The mask being corrected stays the one
+ * refinements start from; the client drops the refused point (the last of the prompt's points).
+ */
+export interface PromptRefused {
+  type: "prompt.refused";
+  request_id: string;
+  series_id: number;
+  slice_index: number;
+  reason: "outside_region" | "iou_dropped";
+  message: string;
+  region?: number[] | null;
+  previous_iou: number;
+  iou?: number | null;
+  model: string;
 }
 export interface EmbeddingReady {
   type: "embedding.ready";

@@ -60,7 +60,7 @@ export function recordingView(): ViewerView & { calls: string[]; masks: unknown[
     historyButtons: note("historyButtons"),
     tool: note("tool"),
     brush: note("brush"),
-    toggleHelp: note("toggleHelp"),
+    help: note("help"),
     hint: (text) => {
       calls.push("hint");
       hints.push(text);

@@ -57,7 +57,9 @@ export type ViewerEvent =
       serverMs: number;
     }
   /** autosave stored a revision of a label's mask (sync.ts) */
-  | { type: "mask.saved"; labelId: number; revisionId: number; source: string; modelVersion: string };
+  | { type: "mask.saved"; labelId: number; revisionId: number; source: string; modelVersion: string }
+  /** a corrective point the server's guard did not apply (docs/protocol.md `prompt.refused`) */
+  | { type: "prompt.refused"; slice: number; reason: "outside_region" | "iou_dropped" };
 
 /** A command as carried out: when it was dispatched and how long its synchronous part took. */
 export interface Dispatched {

@@ -172,7 +172,15 @@ describe("the viewer controller", () => {
     run({ type: "opacity.set", opacity: 0.3 });
     expect([state.masksVisible, state.opacity]).toEqual([true, 0.3]);
     act("help");
-    expect(view.calls).toContain("toggleHelp");
+    expect([state.helpOpen, view.calls.at(-1)]).toEqual([true, "help"]);
+    act("help");
+    expect(state.helpOpen).toBe(false);
+    // Esc closes the open help and leaves the candidate; with the help closed it discards the candidate.
+    state.candidate = { slice: 0, labelId: state.labels[0]!.id, masks: [], index: 0, model: "m" };
+    act("help", "discard");
+    expect([state.helpOpen, state.candidate !== null]).toEqual([false, true]);
+    act("discard");
+    expect(state.candidate).toBeNull();
   });
 
   it("goes from a box to an accepted mask to an undo, every step passing through the bus", async () => {

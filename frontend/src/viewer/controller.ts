@@ -7,7 +7,7 @@
 
 import type { Api } from "../api";
 import { endpoints } from "../endpoints";
-import type { PromptMessage, PromptResult, Scope, ServerMessage } from "../protocol";
+import type { PromptMessage, PromptRefused, PromptResult, Scope, ServerMessage } from "../protocol";
 import type { SocketStatus } from "../socket";
 import { ViewerBus, type Command } from "./bus";
 import { Editing } from "./editing";
@@ -32,7 +32,7 @@ export interface ViewerSocket {
   send(message: { type: string } & Record<string, unknown>): boolean;
   request<T extends ServerMessage = ServerMessage>(message: { type: string } & Record<string, unknown>): Promise<T>;
   subscribe(scope: Scope, extra?: Record<string, unknown>): Promise<ServerMessage>;
-  prompt(message: PromptMessage): Promise<PromptResult>;
+  prompt(message: PromptMessage): Promise<PromptResult | PromptRefused>;
 }
 
 export interface SocketHandlers {
@@ -200,7 +200,10 @@ export class ViewerController {
       case "brush.smaller": return this.setBrush(Math.max(1, Math.round(state.brushRadius / 1.25)));
       case "brush.larger": return this.setBrush(Math.round(state.brushRadius * 1.25) + 1);
       case "accept": return this.editing.accept();
-      case "discard": return this.prompting.discard();
+      case "discard":
+        if (!state.helpOpen) return this.prompting.discard();
+        state.helpOpen = false; // Esc closes the help first
+        return view.help();
       case "next-mask": return this.prompting.nextMask();
       case "clear-slice": return this.editing.clearSlice();
       case "slice.next": return void this.slices.show(state.slice + 1);
@@ -224,7 +227,9 @@ export class ViewerController {
         state.masksVisible = !state.masksVisible;
         return view.mask();
       case "propagate": return this.state.modelAllowed ? void this.propagating.start() : undefined;
-      case "help": return view.toggleHelp();
+      case "help":
+        state.helpOpen = !state.helpOpen;
+        return view.help();
     }
   }
 

@@ -191,6 +191,8 @@ export class ViewerInput {
     }
     const action = actionForKey(ev);
     if (!action) return;
+    // While the help is open the arrow and page keys scroll it; only ? / H and Esc reach the viewer.
+    if (this.deps.state.helpOpen && action !== "help" && action !== "discard") return;
     ev.preventDefault();
     this.deps.dispatch({ type: "action", action });
   }

@@ -12,6 +12,7 @@ import { teamEndpoints, type CaseInfo } from "../team";
 import { ViewerController, type SocketHandlers } from "./controller";
 import { bindInput, ViewerInput } from "./input";
 import { buildLayout } from "./layout";
+import { showPointsHelp } from "./panels/status";
 import { countOpaque, imageToClient, installProbe, recordPerf, viewerProbe } from "./probe";
 import { ReviewScreen } from "./reviewScreen";
 import { ViewerScreen } from "./screen";
@@ -33,6 +34,7 @@ async function open(ctx: PageContext): Promise<ViewerController> {
   const assignmentId = assignmentFromUrl(window.location.search);
   // Someone else's case is opened for review: read-only, owners included (review.ts loads the rest).
   const opened = assignmentId === null ? null : await api.get<CaseInfo>(teamEndpoints.caseOf(assignmentId)).catch(() => null);
+  showPointsHelp(layout.help, project.model);
   const state = createViewerState({
     project,
     series,

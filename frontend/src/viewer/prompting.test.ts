@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { PromptMessage, PromptResult } from "../protocol";
+import type { PromptMessage, PromptRefused, PromptResult } from "../protocol";
 import { encode } from "../rle";
 import { LIVER, LUNG, maskWith, recordingNotifier, recordingView, viewerState } from "../testing/viewer";
 import type { ViewerEvent } from "./bus";
@@ -8,7 +8,7 @@ import { Prompting, type PromptChannel } from "./prompting";
 /** A socket whose prompts wait until the test answers them. */
 function fakeSocket() {
   const sent: PromptMessage[] = [];
-  const waiting: { resolve: (r: PromptResult) => void; reject: (e: Error) => void }[] = [];
+  const waiting: { resolve: (r: PromptResult | PromptRefused) => void; reject: (e: Error) => void }[] = [];
   const socket: PromptChannel & { isOpen: boolean } = {
     isOpen: true,
     prompt: (message) => {
@@ -83,6 +83,40 @@ describe("prompting", () => {
     expect(state.candidate!.masks[0]!.iou).toBe(0.7);
     // the first prediction stays the box's answer
     expect(state.firstPredictions.get(`${LIVER.id}:2`)!.iou).toBe(0.9);
+  });
+
+  it("drops a point the server refused and keeps the mask it was meant to correct", async () => {
+    const { state, notify, events, sent, waiting, prompting } = setup();
+    const first = prompting.box([1, 1, 8, 7]);
+    const boxMask = maskWith([[4, 4], [4, 5]]);
+    waiting[0]!.resolve(result(2, [boxMask], [0.88]));
+    await first;
+    const kept = prompting.point({ x: 5, y: 4 }, 1);
+    waiting[1]!.resolve(result(2, [maskWith([[4, 4], [4, 5], [5, 4]])], [0.9]));
+    await kept;
+    const refused = prompting.point({ x: 9, y: 7 }, 0);
+    const refusal: PromptRefused = {
+      type: "prompt.refused",
+      request_id: "r3",
+      series_id: 7,
+      slice_index: 2,
+      reason: "iou_dropped",
+      message: "Point ignored: the model rated the corrected mask lower (IoU 0.61 < 0.90), so the mask stays as it was.",
+      region: [0, 0, 9, 7],
+      previous_iou: 0.9,
+      iou: 0.61,
+      model: "litemedsam@1",
+    };
+    waiting[2]!.resolve(refusal);
+    await refused;
+    // the refused point is gone from the prompt (the next point is sent without it); the candidate is unchanged
+    expect(state.prompt!.points).toEqual([{ x: 5, y: 4, label: 1 }]);
+    expect(state.candidate!.masks[0]!.iou).toBe(0.9);
+    expect(notify.shown.at(-1)).toMatchObject({ message: refusal.message, tone: "warn" });
+    expect(events.at(-1)).toEqual({ type: "prompt.refused", slice: 2, reason: "iou_dropped" });
+    void prompting.point({ x: 6, y: 4 }, 1);
+    expect(sent.at(-1)!.points).toEqual([[5, 4], [6, 4]]);
+    expect(state.promptPending).toBe(true);
   });
 
   it("ignores points outside the image", async () => {

@@ -3,9 +3,11 @@
  * that refine it (sent with the previous mask as input), each answered with candidate masks and their
  * predicted IoU. The candidate is shown over the image until it is accepted (editing.ts) or discarded.
  * The model's first answer on a (label, slice) is kept for the save, for the active-learning loop.
+ * With a model not trained on clicks the server may refuse a point (`prompt.refused`): the point is
+ * dropped, the candidate stays as it was, and the reason is shown.
  */
 
-import type { PromptMessage, PromptResult } from "../protocol";
+import type { PromptMessage, PromptRefused, PromptResult } from "../protocol";
 import { decode } from "../rle";
 import type { Emit } from "./bus";
 import type { Point } from "./brush";
@@ -15,7 +17,7 @@ import type { Notifier, ViewerView } from "./view";
 /** The part of the socket prompting uses. */
 export interface PromptChannel {
   readonly isOpen: boolean;
-  prompt(message: PromptMessage): Promise<PromptResult>;
+  prompt(message: PromptMessage): Promise<PromptResult | PromptRefused>;
 }
 
 export interface PromptingDeps {
@@ -86,6 +88,7 @@ export class Prompting {
     view.candidates();
     view.redraw();
     const refining = state.candidate !== null && state.candidate.slice === prompt.slice;
+    const sentPoints = prompt.points.length;
     try {
       const result = await socket.prompt({
         series_id: state.series.id,
@@ -101,6 +104,7 @@ export class Prompting {
       state.promptPending = false;
       // An answer for a slice left meanwhile, or for prompts since replaced, is not shown.
       if (result.slice_index !== state.slice || state.prompt !== prompt) return;
+      if (result.type === "prompt.refused") return this.refused(result, prompt, sentPoints);
       const { height, width } = state.geometry;
       const masks = result.masks.map((m) => ({ mask: decode(m.rle, [height, width]), iou: m.iou }));
       if (!masks.length) {
@@ -123,5 +127,15 @@ export class Prompting {
       view.candidates();
       notify.error(error, "Segmenting");
     }
+  }
+
+  /** The newest point sent was not applied: drop it, keep the candidate it was meant to correct. */
+  private refused(refusal: PromptRefused, prompt: NonNullable<ViewerState["prompt"]>, sentPoints: number): void {
+    const { view, notify } = this.deps;
+    if (sentPoints > 0 && prompt.points.length === sentPoints) prompt.points.pop();
+    view.candidates();
+    view.redraw();
+    notify.show(refusal.message, "warn");
+    this.deps.emit({ type: "prompt.refused", slice: refusal.slice_index, reason: refusal.reason });
   }
 }

@@ -36,6 +36,7 @@ export class ViewerScreen implements ViewerView {
     this.renderer = new Renderer({ stage: layout.stage, ...layout.canvases }, state);
     this.toolbar = new Toolbar(layout.toolbar, state, dispatch);
     this.jobBox = new JobBox(layout.job, dispatch);
+    layout.help.querySelector(".help-close")?.addEventListener("click", () => dispatch({ type: "action", action: "help" }));
     layout.sliceBar.setDepth(state.geometry.depth);
     layout.sliceBar.listen(dispatch);
   }
@@ -54,6 +55,7 @@ export class ViewerScreen implements ViewerView {
 
   candidates(): void {
     renderCandidates(this.layout.candidates, this.state, this.dispatch);
+    this.toolbar.showAccept(this.state.candidate !== null && !this.state.readOnly);
   }
 
   job(): void {
@@ -97,8 +99,11 @@ export class ViewerScreen implements ViewerView {
     this.renderer.redraw();
   }
 
-  toggleHelp(): void {
-    this.layout.help.hidden = !this.layout.help.hidden;
+  help(): void {
+    const { help, stage } = this.layout;
+    help.hidden = !this.state.helpOpen;
+    // Focus goes to the overlay so the arrow and page keys scroll it, and back to the image when it closes.
+    (this.state.helpOpen ? help : stage).focus({ preventScroll: true });
   }
 
   hint(text: string): void {

@@ -94,6 +94,8 @@ export interface ViewerState {
   brushRadius: number;
   opacity: number;
   masksVisible: boolean;
+  /** the keyboard help overlay is shown (Esc closes it before it discards anything) */
+  helpOpen: boolean;
   /** the display window (free; the model's input window is the label's preset, chosen on the server) */
   window: DisplayWindow;
   /** the preset the window came from; "" once dragged */
@@ -177,6 +179,7 @@ export function createViewerState({ project, series, username, role, assignmentI
     brushRadius: 6,
     opacity: 0.5,
     masksVisible: true,
+    helpOpen: false,
     window: { level: 40, width: 400 },
     windowName: "",
     ready: new Set(),

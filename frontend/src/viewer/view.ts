@@ -30,7 +30,8 @@ export interface ViewerView {
   historyButtons(): void;
   tool(): void;
   brush(): void;
-  toggleHelp(): void;
+  /** Show or hide the help overlay as `state.helpOpen` says. */
+  help(): void;
   hint(text: string): void;
   saveState(state: AutosaveState): void;
   connection(status: SocketStatus): void;

@@ -7,7 +7,7 @@ import { jobPanel, propagationBusy } from "./job";
 import { labelRows } from "./labels";
 import { presenceEntries } from "./presence";
 import { readinessMarks, sliceLabel } from "./sliceBar";
-import { connectionText } from "./status";
+import { connectionText, pointsHelp } from "./status";
 import { titled, toolButtons } from "./toolbar";
 import { prettyPreset, presetText } from "./windowPresets";
 
@@ -121,6 +121,14 @@ describe("the status line and the toolbar", () => {
     ]);
     expect(toolButtons(true).filter((b) => !b.disabled).map((b) => b.tool)).toEqual(["pan", "comment"]);
     expect(titled("Undo", "undo")).toBe("Undo (Ctrl+Z)");
+  });
+
+  it("says in the help what points do with the model prompts are decoded with", () => {
+    const boxOnly = pointsHelp({ name: "lite_medsam", clicks_trained: false });
+    expect(boxOnly).toContain("lite_medsam: this model learnt from boxes, not clicks");
+    expect(boxOnly).toContain("only corrects the mask near it");
+    expect(boxOnly).toContain("rates its mask lower is ignored");
+    expect(pointsHelp({ name: "sam_vit_b", clicks_trained: true })).toBe("Points (P, N) refine the mask: sam_vit_b was trained on corrective clicks.");
   });
 });
 
