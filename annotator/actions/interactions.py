@@ -19,6 +19,7 @@ from annotator.timing.activity import DEFAULT_IDLE_THRESHOLD_S, Summary
 from annotator.timing.schema import LoggedEvent
 
 IDLE_SETTING = "idle_threshold_s"
+OPEN_STATES = (Assignment.State.TODO, Assignment.State.IN_PROGRESS, Assignment.State.RETURNED)
 # Bounds on the project setting: under 5 s a person studying a slice counts as idle; over 10 minutes the
 # cut no longer separates work from absence.
 IDLE_BOUNDS_S = (5.0, 600.0)
@@ -65,6 +66,7 @@ def check_events(
     }
     assignments: dict[tuple[int, int], Assignment] = {}
     revisions: dict[int, MaskRevision] = {}
+    own_cases = open_cases(user, series_ids)
     rows = []
     for event in events:
         assert event.series_id is not None
@@ -73,7 +75,11 @@ def check_events(
         label = labels.get(event.label_id) if event.label_id is not None else None
         if event.label_id is not None and (label is None or label.project_id != project_id):
             raise InvalidInput(f"Label {event.label_id} is not a label of this series' project.")
-        assignment_id = event.assignment_id or default_assignments.get(target.pk)
+        assignment_id = (
+            event.assignment_id
+            or default_assignments.get(target.pk)
+            or case_of(own_cases.get(target.pk, []), event.label_id)
+        )
         if assignment_id is not None and (assignment_id, target.pk) not in assignments:
             assignments[(assignment_id, target.pk)] = access.get_assignment_on_series(
                 user, assignment_id, target.pk
@@ -107,6 +113,27 @@ def check_events(
             )
         )
     return rows
+
+
+def open_cases(user: AbstractBaseUser, series_ids: set[int | None]) -> dict[int, list[tuple[int, set[int]]]]:
+    """Per series, the user's unfinished cases on it: (assignment id, its task's label ids)."""
+    found: dict[int, list[tuple[int, set[int]]]] = {}
+    cases = Assignment.objects.filter(
+        annotator=user, task__series_id__in=series_ids, state__in=OPEN_STATES
+    ).prefetch_related("task__labels")
+    for case in cases.select_related("task"):
+        labels = {label.pk for label in case.task.labels.all()}
+        found.setdefault(case.task.series_id, []).append((case.pk, labels))
+    return found
+
+
+def case_of(cases: list[tuple[int, set[int]]], label_id: int | None) -> int | None:
+    """The case an event belongs to when the viewer named none (opened on the series rather than from a
+    task): the user's one unfinished case on the series, or the one whose task has the event's label (a
+    task without labels has them all); None when that is not exactly one."""
+    if label_id is not None and len(cases) > 1:
+        cases = [(pk, labels) for pk, labels in cases if not labels or label_id in labels]
+    return cases[0][0] if len(cases) == 1 else None
 
 
 @transaction.atomic

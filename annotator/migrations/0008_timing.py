@@ -135,6 +135,8 @@ class Migration(migrations.Migration):
                             ("propagate", "propagate"),
                             ("propagate.cancel", "propagate.cancel"),
                             ("conflict", "conflict"),
+                            ("submit", "submit"),
+                            ("review", "review"),
                         ],
                         max_length=24,
                     ),

@@ -40,6 +40,8 @@ EventKind = Literal[
     "propagate",  # a 3D propagation asked of the model
     "propagate.cancel",
     "conflict",  # a conflicting save resolved
+    "submit",  # the case handed in (Submit and next, a study's Done: next task)
+    "review",  # a reviewer's act on a case: a layer, a comment, approval, a consensus, a restored revision
 ]
 EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
 

@@ -154,7 +154,9 @@ export interface LoggedEvent {
     | "view"
     | "propagate"
     | "propagate.cancel"
-    | "conflict";
+    | "conflict"
+    | "submit"
+    | "review";
   t: number;
   duration_ms?: number;
   series_id?: number | null;

@@ -69,6 +69,18 @@ describe("the viewer's bus as interaction events", () => {
     expect(log.events[2]!.label_id).toBe(7);
   });
 
+  it("logs handing a case in, and a reviewer's acts on it by what they did", () => {
+    const { log, logger } = setup();
+    logger.onCommand({ command: { type: "comment.pin", x: 3, y: 4 }, at: 10, ms: 0 });
+    logger.onCommand({ command: { type: "review.approve" }, at: 20, ms: 0 });
+    logger.onCommand({ command: { type: "case.submit-next" }, at: 30, ms: 0 });
+    expect(log.events.map((e) => [e.kind, e.detail ?? {}, e.assignment_id])).toEqual([
+      ["review", { action: "comment.pin" }, 40],
+      ["review", { action: "review.approve" }, 40],
+      ["submit", {}, 40],
+    ]);
+  });
+
   it("records the model's answers with the model version and saves with the revision", () => {
     const { log, logger } = setup();
     logger.onEvent({ type: "prompt.answered", startedAt: 100, slice: 4, labelId: 2, model: "lite_medsam@79d8c9dca6db", serverMs: 31.4 }, 400);

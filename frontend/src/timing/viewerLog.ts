@@ -70,6 +70,17 @@ export function commandEvent(command: Command): { kind: EventKind; fields?: Even
       return { kind: "blur" };
     case "page.visibility":
       return { kind: command.visible ? "visible" : "hidden" };
+    case "case.submit-next":
+      return { kind: "submit" };
+    case "review.layer.toggle":
+    case "review.history":
+    case "review.restore":
+    case "comment.pin":
+    case "comment.send":
+    case "comment.resolve":
+    case "review.approve":
+    case "review.consensus":
+      return { kind: "review", fields: { detail: { action: command.type } } };
     default:
       return null;
   }

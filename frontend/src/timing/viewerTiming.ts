@@ -105,6 +105,7 @@ export function mountViewerTiming(options: {
     notify: options.notify,
     go: (target) => window.location.assign(target),
     finish: async () => {
+      logger.record("submit", viewer.bus.now());
       await viewer.sync.autosave.flush();
       await log.flush();
       return !viewer.sync.autosave.hasUnsaved && log.pending === 0;
