@@ -6,11 +6,20 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from annotator.actions.interactions import as_events, assignment_summaries, idle_ms
 from annotator.actions.timing_report import study_report
-from annotator.models import Assignment, InteractionEvent, MaskTrack, Project, StudyTask, TimingStudy
+from annotator.models import (
+    Assignment,
+    InteractionEvent,
+    MaskRevision,
+    MaskTrack,
+    Project,
+    StudyTask,
+    TimingStudy,
+)
 from annotator.timing import activity
 from annotator.timing.schema import EVENT_KINDS
 
@@ -103,12 +112,15 @@ MASK_COLUMNS = [
 
 
 def masks_csv(project: Project) -> str:
-    """Every saved mask (per series, label and annotator) with the active time spent on it."""
+    """Every saved mask (per series, label and annotator; a consensus has no annotator and no annotation
+    time) with the active time spent on it."""
     summaries = activity.per_mask(
         as_events(InteractionEvent.objects.filter(project=project)), idle_ms(project)
     )
     tracks = (
-        MaskTrack.objects.filter(series__study__project=project, head__isnull=False)
+        MaskTrack.objects.filter(
+            series__study__project=project, head__isnull=False, kind=MaskTrack.Kind.ANNOTATION
+        )
         .select_related("head", "label", "annotator")
         .order_by("series_id", "label__value", "annotator__username")
     )
@@ -133,6 +145,76 @@ def masks_csv(project: Project) -> str:
         for t in tracks
     ]
     return to_csv(MASK_COLUMNS, rows)
+
+
+@dataclass(frozen=True)
+class ExportedMask:
+    """A mask written by a mask export (annotator.actions.exports): which revision of which track."""
+
+    series: int
+    label: int
+    revision: int
+    consensus: bool
+
+
+EXPORTED_COLUMNS = [
+    "series",
+    "label",
+    "annotator",
+    "revision",
+    "revision_number",
+    "active_s",
+    "model_used",
+    "model_versions",
+    *COUNT_COLUMNS,
+]
+
+
+def until_revision(parts: list[activity.RevisionPart], revision_id: int) -> activity.Summary | None:
+    """All logged work on a mask up to and including the save that created ``revision_id`` (None: that
+    save is not in the log, e.g. a mask imported or saved through the API without the viewer)."""
+    so_far = activity.Summary()
+    for part in parts:
+        so_far.active_ms += part.summary.active_ms
+        so_far.counts.update(part.summary.counts)
+        so_far.model_versions |= part.summary.model_versions
+        if part.revision == revision_id:
+            return so_far
+    return None
+
+
+def exported_masks_csv(project: Project, exported: Iterable[ExportedMask]) -> str:
+    """The annotation-time table a mask export carries: one row per exported mask and revision."""
+    exported = list(exported)
+    revisions = {
+        r.pk: r
+        for r in MaskRevision.objects.filter(pk__in=[m.revision for m in exported]).select_related(
+            "track__annotator", "track__label"
+        )
+    }
+    wanted = {m.series for m in exported if not m.consensus}
+    events = InteractionEvent.objects.filter(project=project, series_id__in=wanted)
+    parts = activity.per_revision(as_events(events), idle_ms(project)) if wanted else {}
+    rows = []
+    for mask in exported:
+        revision = revisions[mask.revision]
+        track = revision.track
+        summary = None
+        if not mask.consensus and track.annotator_id is not None:
+            summary = until_revision(
+                parts.get((track.annotator_id, mask.series, mask.label), []), revision.pk
+            )
+        rows.append(
+            {
+                "series": mask.series,
+                "label": track.label.name,
+                "annotator": track.annotator.get_username() if track.annotator else "consensus",
+                "revision": revision.pk,
+                "revision_number": revision.number,
+                **timing_columns(summary),
+            }
+        )
+    return to_csv(EXPORTED_COLUMNS, rows)
 
 
 RUN_COLUMNS = [

@@ -4,11 +4,17 @@ ordinary queue (never in the pool, one at a time)."""
 
 from __future__ import annotations
 
+import csv
+import io
+
+import numpy as np
 import pytest
 
 from annotator.actions import interactions
-from annotator.models import Assignment, InteractionEvent, Label, StudyTask, Task
+from annotator.actions.masks import SaveRequest, do_save_revision
+from annotator.models import Assignment, InteractionEvent, Label, Role, StudyTask, Task
 from annotator.timing.schema import LoggedEvent
+from tests.test_export import download, export
 from tests.timing.conftest import events
 from tests.timing.test_user_studies import create, setting  # noqa: F401 (the fixture)
 
@@ -21,8 +27,8 @@ def case(personas, series, *labels: Label, user=None) -> Assignment:
     return Assignment.objects.create(task=task, annotator=user or personas.annotator)
 
 
-def log(user, session: str, series, label, *items, **fields) -> None:
-    batch = [LoggedEvent.model_validate({**e, **fields}) for e in events(series.id, label.id, *items)]
+def log(user, session: str, series, label, *items, t0: float = 1.7e12, **fields) -> None:
+    batch = [LoggedEvent.model_validate({**e, **fields}) for e in events(series.id, label.id, *items, t0=t0)]
     interactions.do_record_events(user, session, batch, "rest")
 
 
@@ -88,3 +94,50 @@ def test_a_studys_tasks_stay_out_of_the_pool_and_come_one_at_a_time_in_order(per
     anna.post(f"/api/assignments/{first.assignment_id}/submit/")
     following = anna.post(f"/api/projects/{project.id}/queue/next/").json()["assignment"]
     assert following["id"] == second.assignment_id and following["study"]["position"] == 1
+
+
+def test_a_mask_export_carries_the_time_behind_each_exported_revision(
+    personas, ct, liver, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    anna = case(personas, ct, liver)
+    mask = np.zeros((32, 48), dtype=bool)
+    mask[4:9, 4:9] = True
+
+    def work(session: str, items: list[tuple], t0: float) -> int:
+        base = ct.mask_tracks.first().head_id if ct.mask_tracks.exists() else None
+        saved = do_save_revision(
+            personas.annotator, ct, liver, Role.ANNOTATOR, SaveRequest(base, "manual", {2: mask})
+        )
+        last = items[-1][0]
+        log(
+            personas.annotator,
+            session,
+            ct,
+            liver,
+            *items,
+            (last + 1, "save", {"revision_id": saved.id}),
+            t0=t0,
+        )
+        return saved.id
+
+    # 20 s of strokes, saved (revision 1), approved; then, in another session, 9 s more, saved (revision 2)
+    first = work("export-1", steady(20), 1.7e12)
+    Assignment.objects.filter(pk=anna.pk).update(state=Assignment.State.SUBMITTED)
+    approve = personas.client_for("reviewer").post(f"/api/assignments/{anna.pk}/approve/")
+    assert approve.status_code == 200
+    second = work("export-2", [(0, "brush"), (9, "brush")], 1.8e12)
+    owner = personas.client_for("owner")
+
+    def table(masks: str) -> list[dict]:
+        job = export(
+            owner, personas.project, {"format": "png", "masks": masks}, django_capture_on_commit_callbacks
+        )
+        return list(csv.DictReader(io.StringIO(download(owner, job).read("annotation_time.csv").decode())))
+
+    (approved,) = table("approved")
+    assert (approved["revision"], approved["annotator"]) == (str(first), "anna_annotator")
+    assert float(approved["active_s"]) == pytest.approx(20.0)  # a passive save adds no time
+    assert approved["n_brush"] == "5" and approved["model_used"] == "False"
+    (latest,) = table("all")
+    assert latest["revision"] == str(second) and float(latest["active_s"]) == pytest.approx(20.0 + 9.0)
