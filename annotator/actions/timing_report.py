@@ -244,7 +244,8 @@ def last_model_version(events: list[activity.Event]) -> str:
 
 def model_version_dashboard(project: Project) -> list[dict[str, Any]]:
     """Per model version (the one behind a mask's last model answer; "no model" for masks drawn by hand):
-    masks, mean active time, corrections and Dice-per-click. Simulated studies are left out.
+    masks, mean active time, corrections and Dice-per-click. Simulated studies are left out, and so is work
+    on no saved mask of one's own (a reviewer's look at a case).
 
     Corrections: strokes, fills and clears, plus every prompt after the first. Clicks: prompts, accepts,
     strokes, fills, clears, propagations. Dice-per-click: Dice of the saved mask against the reference
@@ -269,9 +270,11 @@ def model_version_dashboard(project: Project) -> list[dict[str, Any]]:
         counts = summary.counts
         clicks = sum(counts[k] for k in CLICK_KINDS)
         corrections = sum(counts[k] for k in CORRECTION_KINDS) + max(0, counts["prompt"] - 1)
-        score = None
         revision = final_revision(series_id, label_id, user_id)
-        if revision is not None and label_id in values:
+        if revision is None:
+            continue  # no mask of theirs: a reviewer looking at a case, or work never saved
+        score = None
+        if label_id in values:
             reference = volumes.reference(series[series_id], values[label_id])
             if reference is not None:
                 score = dice(volumes.mask(revision, series[series_id]), reference)

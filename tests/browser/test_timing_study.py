@@ -97,6 +97,10 @@ def do_task(page, seeded: dict, name: str, step: int) -> tuple[str, int]:
     page.wait_for_selector(".study-task")
     condition = page.get_attribute(".study-task", "data-condition")
     assert f"Task {step} of 2" in page.inner_text(".study-step")
+    # The case panel is there (the study's instructions) but its Submit and next, which would leave the
+    # study's order, is hidden: Done: next task goes on
+    page.wait_for_selector(".submit-next", state="attached")
+    assert not page.is_visible(".submit-next")
     series = int(re.search(r"/series/(\d+)/", page.url).group(1))
     box = seeded["box"] if series == seeded["series"] else seeded["image2d"]["box"]
     if series == seeded["series"]:

@@ -10,7 +10,7 @@ import io
 import numpy as np
 import pytest
 
-from annotator.actions import interactions
+from annotator.actions import interactions, timing_report
 from annotator.actions.masks import SaveRequest, do_save_revision
 from annotator.models import Assignment, InteractionEvent, Label, Role, StudyTask, Task
 from annotator.timing.schema import LoggedEvent
@@ -69,6 +69,16 @@ def test_a_reviewer_looking_at_a_case_adds_nothing_to_its_active_time(personas, 
     assert InteractionEvent.objects.filter(user=personas.reviewer, assignment=reviewed).exists()
     listed = personas.client_for("owner").get(f"/api/projects/{personas.project.id}/tasks/").json()
     assert listed[0]["assignments"][0]["progress"]["active_seconds"] == pytest.approx(30.0)
+    # Nor is the reviewer's look a mask of the model-version dashboard: Anna's saved mask is its one mask
+    do_save_revision(
+        personas.annotator,
+        ct,
+        liver,
+        Role.ANNOTATOR,
+        SaveRequest(None, "manual", {1: np.ones((32, 48), bool)}),
+    )
+    (row,) = timing_report.model_version_dashboard(personas.project)
+    assert row["masks"] == 1 and row["mean_active_s"] == pytest.approx(30.0)
 
 
 def test_a_studys_tasks_stay_out_of_the_pool_and_come_one_at_a_time_in_order(personas, setting):  # noqa: F811

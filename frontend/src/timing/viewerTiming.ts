@@ -70,13 +70,14 @@ export function mountViewerTiming(options: {
   viewer.bus.onCommand((d) => logger.onCommand(d));
   viewer.bus.onEvent((e) => logger.onEvent(e, viewer.bus.now()));
   logger.record("page.open", viewer.bus.now(), { detail: { visible: document.visibilityState === "visible" } });
-  void log.resendKept();
 
-  // The running clock: what the server has from earlier sessions, plus this session counted here.
+  // The running clock: what the server has from earlier sessions, plus this session counted here. Asked
+  // once the batches kept by the page before a reload are in, so that their time is part of it.
   const baseline = new Map<number, number>();
   let idleMs = 30_000;
-  api
-    .get<SeriesTiming>(endpointsTiming.seriesTiming(state.series.id, log.session, state.assignmentId))
+  log
+    .resendKept()
+    .then(() => api.get<SeriesTiming>(endpointsTiming.seriesTiming(state.series.id, log.session, state.assignmentId)))
     .then((timing) => {
       idleMs = timing.idle_threshold_s * 1000;
       for (const [label, t] of Object.entries(timing.labels)) baseline.set(Number(label), t.active_ms);
