@@ -90,12 +90,17 @@ def model_preset(series: Series, label: Label | None = None, requested: str | No
 def decode_request(
     message: PromptMessage, info: dict[str, Any], *, request_id: str, user_id: int, reply_channel: str
 ) -> DecodeRequest:
-    """The worker's request for a prompt on a subscribed series (``info``: its shape and model preset);
-    refuses a slice, box or point outside the series with :class:`ProtocolError`."""
-    depth, height, width = info["shape"]
+    """The worker's request for a prompt on a subscribed series (``info``: its shape, plane grids and model
+    preset); refuses a plane, slice, box or point outside the series with :class:`ProtocolError`. On a
+    coronal or sagittal plane the image is the plane resampled to square pixels."""
+    grid = info.get("planes", {}).get(message.plane)
+    if grid is None:
+        raise ProtocolError("invalid_message", f"This series has no {message.plane} plane to prompt on.")
+    depth, height, width = grid.depth, grid.display_rows, grid.display_cols
     if message.slice_index >= depth:
+        where = "the series" if message.plane == "axial" else f"the {message.plane} plane"
         raise ProtocolError(
-            "invalid_message", f"Slice {message.slice_index} is outside the series (0–{depth - 1})."
+            "invalid_message", f"Slice {message.slice_index} is outside {where} (0–{depth - 1})."
         )
     if message.box is not None:
         x0, y0, x1, y1 = message.box

@@ -25,6 +25,7 @@ export type ServerMessage =
   | PromptResult
   | PromptRefused
   | EmbeddingReady
+  | PlaneEmbeddings
   | PropagateSlice
   | JobCreated
   | JobProgress
@@ -63,15 +64,19 @@ export interface ViewMessage {
   series_id: number;
   slice_index: number;
   preset?: string | null;
+  plane?: "axial" | "coronal" | "sagittal";
 }
 /**
  * A box and/or points (image pixels) on one slice; mask_input "previous" refines the last mask.
+ *
+ * On a coronal or sagittal ``plane`` the pixels are those of the plane resampled to square pixels.
  */
 export interface PromptMessage {
   request_id?: string | null;
   type?: "prompt";
   series_id: number;
   slice_index: number;
+  plane?: "axial" | "coronal" | "sagittal";
   box?: [number, number, number, number] | null;
   points?: [number, number][] | null;
   point_labels?: (0 | 1)[] | null;
@@ -206,6 +211,7 @@ export interface EmbeddingsState {
 export interface PresenceUser {
   username: string;
   slice_index: number | null;
+  plane?: "axial" | "coronal" | "sagittal";
 }
 export interface Unsubscribed {
   type: "unsubscribed";
@@ -214,12 +220,16 @@ export interface Unsubscribed {
 }
 /**
  * Masks by predicted IoU, best first: one, or with multimask the single output and three candidates.
+ *
+ * Each mask lies on the plane's voxel grid (rows × cols of the stored volume), mapped back from the
+ * resampled plane the model saw by majority per voxel (ml_worker.planes.mask_to_voxels).
  */
 export interface PromptResult {
   type: "prompt.result";
   request_id: string;
   series_id: number;
   slice_index: number;
+  plane?: "axial" | "coronal" | "sagittal";
   masks: MaskCandidate[];
   model: string;
   embedding_computed: boolean;
@@ -256,6 +266,19 @@ export interface EmbeddingReady {
   series_id: number;
   slice_index: number;
   preset: string;
+  plane?: "axial" | "coronal" | "sagittal";
+}
+/**
+ * The answer to a ``view`` on another plane than the socket's last one: which of that plane's slices
+ * already have their embedding (later ones arrive as ``embedding.ready`` naming the plane).
+ */
+export interface PlaneEmbeddings {
+  type: "embeddings.state";
+  series_id: number;
+  plane: "axial" | "coronal" | "sagittal";
+  preset: string;
+  ready: number[];
+  total: number;
 }
 /**
  * One slice of a propagation; model is null for a start slice that was the user's own mask.

@@ -81,6 +81,20 @@ describe("the viewer's bus as interaction events", () => {
     ]);
   });
 
+  it("on a coronal or sagittal view, logs the axial slice of the crosshair and the plane switches", () => {
+    const { state, log, logger } = setup();
+    const planar = state as typeof state & { plane: string; cursor: { x: number; y: number; z: number } };
+    logger.onCommand({ command: { type: "plane.select", plane: "coronal" }, at: 0, ms: 0 });
+    planar.plane = "coronal";
+    planar.cursor = { x: 2, y: 5, z: 7 };
+    planar.slice = 5; // along the coronal normal: y
+    logger.onCommand({ command: { type: "action", action: "slice.next-annotated" }, at: 10, ms: 0 });
+    expect(log.events.map((e) => [e.kind, e.slice_index, e.detail ?? {}])).toEqual([
+      ["view", 3, { plane: "coronal" }],
+      ["slice", 7, {}],
+    ]);
+  });
+
   it("records the model's answers with the model version and saves with the revision", () => {
     const { log, logger } = setup();
     logger.onEvent({ type: "prompt.answered", startedAt: 100, slice: 4, labelId: 2, model: "lite_medsam@79d8c9dca6db", serverMs: 31.4 }, 400);

@@ -23,7 +23,8 @@ const VIEW_COMMANDS: ReadonlySet<Command["type"]> = new Set([
 ]);
 const VIEW_MERGE_MS = 1000;
 
-export type LogState = Pick<ViewerState, "series" | "activeLabel" | "assignmentId" | "slice" | "geometry">;
+export type LogState = Pick<ViewerState, "series" | "activeLabel" | "assignmentId" | "slice" | "geometry"> &
+  Partial<Pick<ViewerState, "plane" | "cursor">>;
 
 /** The kind and fields of a bus command, or null for the commands logged otherwise (strokes, views). */
 export function commandEvent(command: Command): { kind: EventKind; fields?: EventFields } | null {
@@ -70,6 +71,10 @@ export function commandEvent(command: Command): { kind: EventKind; fields?: Even
       return { kind: "blur" };
     case "page.visibility":
       return { kind: command.visible ? "visible" : "hidden" };
+    case "plane.select":
+      return { kind: "view", fields: { detail: { plane: command.plane } } };
+    case "crosshair.point":
+      return { kind: "slice", fields: { detail: { crosshair: command.plane } } };
     case "case.submit-next":
       return { kind: "submit" };
     case "review.layer.toggle":
@@ -104,7 +109,8 @@ export class ViewerLogger {
       series_id: state.series.id,
       label_id: labelId === undefined ? (state.activeLabel?.id ?? null) : labelId,
       assignment_id: state.assignmentId,
-      slice_index: Math.min(state.slice, state.geometry.depth - 1),
+      // the axial slice (on a coronal or sagittal view, the crosshair's: slices are counted axially)
+      slice_index: Math.min(!state.plane || state.plane === "axial" || !state.cursor ? state.slice : state.cursor.z, state.geometry.depth - 1),
     };
   }
 

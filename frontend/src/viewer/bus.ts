@@ -8,6 +8,7 @@
 
 import type { DisplayWindow } from "./windowing";
 import type { ReviewCommand } from "./reviewState";
+import type { Plane } from "./planes";
 import type { Action } from "./tools";
 
 export type Command =
@@ -35,6 +36,10 @@ export type Command =
   | { type: "fill"; x: number; y: number }
   | { type: "propagation.cancel" }
   | { type: "conflict.resolve"; labelId: number; keepMine: boolean }
+  /** the main view's plane (the switcher; keys are actions) */
+  | { type: "plane.select"; plane: Plane }
+  /** a click at display pixels (x, y) of a view of `plane`: the crosshair goes to that voxel */
+  | { type: "crosshair.point"; plane: Plane; x: number; y: number }
   /** the case: layers, comments, approval, consensus, Submit and next (reviewState.ts, review.ts) */
   | ReviewCommand
   /** the page's window gained or lost focus, its tab was shown or hidden (viewer/page.ts; the interaction log) */

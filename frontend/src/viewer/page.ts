@@ -49,6 +49,12 @@ async function open(ctx: PageContext): Promise<ViewerController> {
     state,
     (command) => viewer.bus.dispatch(command),
     (raw) => viewer.slices.presets(raw),
+    {
+      marks: () => viewer.annotations.marks(state.plane),
+      readout: () => viewer.readout.text(),
+      cached: (plane, index) => viewer.sources.of(plane).cached(index),
+      load: (plane, index) => viewer.sources.of(plane).get(index),
+    },
   );
   const socket = (handlers: SocketHandlers) => new AnnotatorSocket({ url: socketUrl(window.location), ...handlers });
   const reviewScreen = new ReviewScreen(state, (command) => viewer.bus.dispatch(command), screen.renderer);
@@ -65,6 +71,7 @@ async function open(ctx: PageContext): Promise<ViewerController> {
       redraw: () => screen.redraw(),
       warn: (text) => ctx.banner.show(text, "warn"),
       currentSlice: () => viewer.slices.current(),
+      hover: () => screen.readout(),
     }),
   );
   // Annotation time (frontend/src/timing/): the interaction log listens on the bus; focus, blur and the tab's
@@ -102,6 +109,11 @@ async function open(ctx: PageContext): Promise<ViewerController> {
       overlayPixels: () => countOpaque(screen.renderer.overlay.data),
       screenMaskPixels: () => countOpaque(mask.getContext("2d")!.getImageData(0, 0, mask.width, mask.height).data),
       hasUnsaved: () => autosave.hasUnsaved,
+      planes: {
+        marks: () => viewer.annotations.marks(state.plane),
+        readout: () => layout.readout.textContent ?? "",
+        annotatedTitle: () => layout.sliceBar.annotated.title,
+      },
     }),
     viewer,
   );

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { PromptMessage, PromptRefused, PromptResult } from "../protocol";
 import { encode } from "../rle";
-import { LIVER, LUNG, maskWith, recordingNotifier, recordingView, viewerState } from "../testing/viewer";
+import { LIVER, LUNG, maskWith, PLANES_2MM, recordingNotifier, recordingView, viewerState } from "../testing/viewer";
 import type { ViewerEvent } from "./bus";
 import { Prompting, type PromptChannel } from "./prompting";
 
@@ -32,8 +32,7 @@ function result(slice: number, masks: Uint8Array[], ious = masks.map(() => 0.9))
   };
 }
 
-function setup() {
-  const state = viewerState();
+function setup(state = viewerState()) {
   const view = recordingView();
   const notify = recordingNotifier();
   const events: ViewerEvent[] = [];
@@ -188,5 +187,26 @@ describe("prompting", () => {
     expect(state.candidate).toBeNull();
     expect(state.prompt).toBeNull();
     expect(view.calls).toEqual(["candidates", "mask"]);
+  });
+
+  it("prompts on a coronal slice in display pixels and takes the answer on its voxel grid, keeping no first prediction", async () => {
+    const { state, prompting, sent, waiting } = setup(viewerState({ series: { planes: PLANES_2MM } }));
+    state.plane = "coronal";
+    state.slice = 5;
+    const pending = prompting.box([1, 1, 9, 9]);
+    expect(sent[0]).toMatchObject({ slice_index: 5, plane: "coronal", box: [1, 1, 9, 9] });
+    const mask = new Uint8Array(50);
+    mask[12] = 1;
+    waiting[0]!.resolve({ ...result(5, []), plane: "coronal", masks: [{ rle: encode(mask, 5, 10), iou: 0.8 }] });
+    await pending;
+    expect(state.candidate).toMatchObject({ slice: 5, plane: "coronal" });
+    expect(state.candidate!.masks[0]!.mask).toEqual(mask);
+    expect(state.firstPredictions.size).toBe(0);
+  });
+
+  it("sends no plane for an axial prompt, as before planes existed", async () => {
+    const { prompting, sent } = setup();
+    void prompting.box([1, 1, 5, 5]);
+    expect(sent[0]).not.toHaveProperty("plane");
   });
 });

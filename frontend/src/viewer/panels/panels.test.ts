@@ -36,10 +36,12 @@ describe("presence", () => {
       { username: "anna", slice_index: 3 },
       { username: "jon", slice_index: 11 },
       { username: "ines", slice_index: null },
+      { username: "olle", slice_index: 239, plane: "coronal" as const },
     ];
     expect(presenceEntries(users, "anna")).toEqual([
       { text: "jon · slice 12", slice: 11 },
       { text: "ines", slice: null },
+      { text: "olle · coronal 240", slice: 239, plane: "coronal" },
     ]);
   });
 });
@@ -117,7 +119,7 @@ describe("the status line and the toolbar", () => {
       ["Eraser (E)", false],
       ["Fill (F)", false],
       ["Pan (V)", false],
-      ["Comment (C)", false],
+      ["Comment (K)", false],
     ]);
     expect(toolButtons(true).filter((b) => !b.disabled).map((b) => b.tool)).toEqual(["pan", "comment"]);
     expect(titled("Undo", "undo")).toBe("Undo (Ctrl+Z)");
