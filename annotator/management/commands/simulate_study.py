@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 from argparse import ArgumentParser
 from pathlib import Path
@@ -131,7 +132,15 @@ class Command(BaseCommand):
     def project(self, project_id: int | None) -> Project:
         if project_id is None:
             self.stderr.write("importing the pyradiomics lesions (once) ...")
-            return simulation.lesions_project()
+            # The imports run here, before any Redis is up: nobody follows their progress, so the job's
+            # "could not push progress" warnings would only be noise.
+            jobs_log = logging.getLogger("annotator.actions.jobs")
+            level = jobs_log.level
+            jobs_log.setLevel(logging.ERROR)
+            try:
+                return simulation.lesions_project()
+            finally:
+                jobs_log.setLevel(level)
         project = Project.objects.filter(pk=project_id).first()
         if project is None:
             raise CommandError(f"No project {project_id}.")

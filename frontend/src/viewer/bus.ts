@@ -42,7 +42,8 @@ export type Command =
   | { type: "crosshair.point"; plane: Plane; x: number; y: number }
   /** the case: layers, comments, approval, consensus, Submit and next (reviewState.ts, review.ts) */
   | ReviewCommand
-  /** the page's window gained or lost focus, its tab was shown or hidden (viewer/page.ts; the interaction log) */
+  /** the page's window gained or lost focus, its tab was shown or hidden (viewer/page.ts): only the
+   * interaction log (frontend/src/timing/) listens; the controller has nothing to do with them */
   | { type: "page.focus" }
   | { type: "page.blur" }
   | { type: "page.visibility"; visible: boolean };

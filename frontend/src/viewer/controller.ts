@@ -155,6 +155,7 @@ export class ViewerController {
     // Open where the masks are: the task's labels' first annotated slice, else any label's, else the middle.
     const [, labels] = await Promise.all([this.sync.loadAll(), taskLabels(this.services.api, state, endpoints.tasks(state.project.id)), this.review.load()]);
     await this.slices.show(this.annotations.first(state.plane, labels) ?? Math.floor(currentGrid(state).depth / 2));
+    this.review.redraw(); // drawn by review.load() before the slice was chosen: the agreement's Dice on this slice
   }
 
   /** Masks changed: the slice bar's marks are recounted (once for a burst of edits or propagated slices). */
@@ -231,10 +232,6 @@ export class ViewerController {
         return this.propagating.cancel();
       case "conflict.resolve":
         return void this.sync.resolveConflict(command.labelId, command.keepMine);
-      case "page.focus":
-      case "page.blur":
-      case "page.visibility":
-        return; // nothing to do here: the interaction log (frontend/src/timing/) listens on the bus
       case "plane.select":
         return void this.planeNav.select(command.plane);
       case "crosshair.point":
@@ -294,8 +291,7 @@ export class ViewerController {
   }
 
   private setTool(tool: Tool): void {
-    if (this.state.readOnly && EDIT_TOOLS.has(tool)) return;
-    if (!this.state.modelAllowed && MODEL_TOOLS.has(tool)) return;
+    if ((this.state.readOnly && EDIT_TOOLS.has(tool)) || (!this.state.modelAllowed && MODEL_TOOLS.has(tool))) return;
     this.state.tool = tool;
     this.view.tool();
   }
