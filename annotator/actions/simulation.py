@@ -19,12 +19,13 @@ from annotator.actions.imports import do_import
 from annotator.actions.projects import do_create_project
 from annotator.errors import InvalidInput
 from annotator.imaging.volumes import load_reference_labels, mask_shape
-from annotator.models import Membership, Project, Role, Series, Study, TimingStudy
+from annotator.models import Membership, Project, Role, Series, TimingStudy
 from annotator.simulated_participants import Case
 
 SIMULATION_PROJECT = "Simulated timing study (pyradiomics lesions)"
 OWNER = "simulation"
 # The pyradiomics lesions, each with its reference label map (value 1): lung1 is the demo CT of load_demo.
+IMPORTED_SETTING = "simulation_lesions"
 LESIONS = [("lung1", "CT"), ("lung2", "CT"), ("brain1", "MR"), ("brain2", "MR"), ("breast1", "MR")]
 # The model sees nodules through the lung window (Dice 0.85 against 0.68 with soft tissue, load_demo);
 # MR series have no such preset and fall back to their own window.
@@ -50,10 +51,14 @@ def lesions_project() -> Project:
             owner, SIMULATION_PROJECT, "Real lesions for simulated timing studies.", [LABEL]
         )
     folder = fetch_data.pyradiomics()
+    # Which lesion is which series, kept in the project's settings: nothing stored names an uploaded file
+    # (annotator/importing/refusals.py), so the series cannot be told apart by their descriptions.
+    imported: dict[str, int] = dict(project.settings.get(IMPORTED_SETTING, {}))
+    present = set(Series.objects.filter(study__project=project).values_list("pk", flat=True))
     for name, modality in LESIONS:
-        if Study.objects.filter(project=project, description=f"{name}_image").exists():
+        if imported.get(name) in present:
             continue
-        do_import(
+        job = do_import(
             owner,
             project,
             [(f"{name}_image.nrrd", folder / f"{name}_image.nrrd")],
@@ -61,6 +66,9 @@ def lesions_project() -> Project:
             modality=modality,
             force_sync=True,
         )
+        (imported[name],) = job.result["series"]
+        project.settings = {**project.settings, IMPORTED_SETTING: imported}
+        project.save(update_fields=["settings"])
     return project
 
 
