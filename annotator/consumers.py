@@ -23,8 +23,6 @@ from annotator.messages import (
     Envelope,
     ErrorMessage,
     Hello,
-    LogAck,
-    LogMessage,
     PingMessage,
     PlaneEmbeddings,
     Pong,
@@ -43,6 +41,7 @@ from annotator.messages import (
     ViewMessage,
     parse,
 )
+from annotator.messages_timing import LogAck, LogMessage
 from annotator.scheduling import scheduler, start_embedding_runners
 from ml_worker.planes import Plane
 

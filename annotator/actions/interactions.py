@@ -66,7 +66,7 @@ def check_events(
     }
     assignments: dict[tuple[int, int], Assignment] = {}
     revisions: dict[int, MaskRevision] = {}
-    own_cases = open_cases(user, series_ids)
+    own_cases = open_cases(user, set(series))
     rows = []
     for event in events:
         assert event.series_id is not None
@@ -115,7 +115,7 @@ def check_events(
     return rows
 
 
-def open_cases(user: AbstractBaseUser, series_ids: set[int | None]) -> dict[int, list[tuple[int, set[int]]]]:
+def open_cases(user: AbstractBaseUser, series_ids: set[int]) -> dict[int, list[tuple[int, set[int]]]]:
     """Per series, the user's unfinished cases on it: (assignment id, its task's label ids)."""
     found: dict[int, list[tuple[int, set[int]]]] = {}
     cases = Assignment.objects.filter(

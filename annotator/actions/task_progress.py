@@ -17,7 +17,7 @@ from annotator.actions import interactions
 from annotator.models import Assignment, MaskTrack, Membership, Role, Series
 
 
-def assignment_progress(assignments: Iterable[Assignment]) -> dict[int, dict[str, int | None]]:
+def assignment_progress(assignments: Iterable[Assignment]) -> dict[int, dict[str, float | None]]:
     """Per assignment id: ``labels`` (of its task), ``masks`` (of those labels with a saved, non-empty mask
     by its annotator), ``slices`` (slices of the series holding any of them) and ``active_seconds`` (the
     annotator's active time on the case by annotator.actions.interactions' rules; None while nothing is
@@ -35,7 +35,7 @@ def assignment_progress(assignments: Iterable[Assignment]) -> dict[int, dict[str
     ).values_list("series_id", "label_id", "annotator_id", "head__mask_slices")
     for series_id, label_id, annotator_id, slices in rows:
         heads[(series_id, label_id, annotator_id)] = slices or []
-    result: dict[int, dict[str, int | None]] = {}
+    result: dict[int, dict[str, float | None]] = {}
     for assignment in assignments:
         label_ids = [label.id for label in assignment.task.labels.all()]
         done = [heads.get((assignment.task.series_id, lid, assignment.annotator_id)) for lid in label_ids]

@@ -140,9 +140,10 @@ def masks_csv(project: Project) -> str:
             "head_revision": t.head_id,
             "head_source": t.head.source if t.head else None,
             "head_model_version": t.head.model_version if t.head else None,
-            **timing_columns(summaries.get((t.annotator_id, t.series_id, t.label_id))),
+            **timing_columns(summaries.get((t.annotator.pk, t.series_id, t.label_id))),
         }
         for t in tracks
+        if t.annotator is not None  # annotation tracks always have one (the query keeps only those)
     ]
     return to_csv(MASK_COLUMNS, rows)
 

@@ -118,7 +118,7 @@ def do_create_study(user: AbstractBaseUser, project: Project, request: StudyRequ
             assignment=assignment,
             participant_id=planned.participant,
             condition=planned.condition,
-            model_version=model_version if planned.condition == Condition.ASSISTED else "",
+            model_version=model_version if planned.condition == Condition.ASSISTED.value else "",
             position=planned.position,
         )
     # Scripted participants of a simulated study take their tasks through the API; nobody to tell.

@@ -114,7 +114,7 @@ class Command(BaseCommand):
         byref = {(c.series, c.label): c for c in cases}
         stack = None if options["url"] else self.start_stack()
         try:
-            base = options["url"] or stack.base_url
+            base = options["url"] if stack is None else stack.base_url
             people = [
                 Participant(
                     name, password, base, behaviour, np.random.default_rng([options["seed"], n]), float(pace)
