@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import connection
 
 from annotator.queues import QUEUES
+from annotator.scheduling import as_text
 
 INSPECT_TIMEOUT_S = 1.0
 # Where `make run`'s embedded Redis holds its install token (the same key as webapp/stack.py's).
@@ -31,7 +32,7 @@ def redis_status() -> dict[str, Any]:
         client.ping()
         if settings.REDIS_INSTALL_TOKEN:
             found = client.get(INSTALL_TOKEN_KEY)
-            if found is None or found.decode() != settings.REDIS_INSTALL_TOKEN:
+            if found is None or as_text(found) != settings.REDIS_INSTALL_TOKEN:
                 return {
                     "ok": False,
                     "error": "the Redis on the embedded port does not hold this install's token: it is "

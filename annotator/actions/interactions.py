@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 
@@ -50,7 +50,7 @@ class Stored:
 
 
 def check_events(
-    user: AbstractBaseUser, events: Sequence[LoggedEvent], default_assignments: dict[int, int | None]
+    user: User, events: Sequence[LoggedEvent], default_assignments: dict[int, int | None]
 ) -> list[InteractionEvent]:
     """Unsaved rows for ``events`` after checking that every series, label, assignment and revision they
     name is the user's to log against; anything else refuses the whole batch (nothing is stored)."""
@@ -115,7 +115,7 @@ def check_events(
     return rows
 
 
-def open_cases(user: AbstractBaseUser, series_ids: set[int]) -> dict[int, list[tuple[int, set[int]]]]:
+def open_cases(user: User, series_ids: set[int]) -> dict[int, list[tuple[int, set[int]]]]:
     """Per series, the user's unfinished cases on it: (assignment id, its task's label ids)."""
     found: dict[int, list[tuple[int, set[int]]]] = {}
     cases = Assignment.objects.filter(
@@ -138,7 +138,7 @@ def case_of(cases: list[tuple[int, set[int]]], label_id: int | None) -> int | No
 
 @transaction.atomic
 def do_record_events(
-    user: AbstractBaseUser,
+    user: access.AnyUser,
     session: str,
     events: Sequence[LoggedEvent],
     transport: str,
@@ -147,6 +147,7 @@ def do_record_events(
 ) -> Stored:
     """Store a batch; events already stored for (user, session, seq) are skipped, so a batch sent again
     after a reconnect, or by the REST fallback as well as the socket, is counted once."""
+    user = access.signed_in(user)
     rows = check_events(user, events, default_assignments or {})
     existing = set(
         InteractionEvent.objects.filter(
@@ -211,11 +212,11 @@ def as_events(queryset: QuerySet[InteractionEvent]) -> list[activity.Event]:
 
 
 def series_timing(
-    user: AbstractBaseUser, series: Series, assignment_id: int | None = None, exclude_session: str = ""
+    user: access.AnyUser, series: Series, assignment_id: int | None = None, exclude_session: str = ""
 ) -> dict:
     """The user's active time per label on a series (their masks), with each revision's share: what the
     viewer's running clock starts from (leaving out the viewer's own session, which it counts itself)."""
-    events = InteractionEvent.objects.filter(user=user, series=series)
+    events = InteractionEvent.objects.filter(user=access.signed_in(user), series=series)
     if assignment_id is not None:
         events = events.filter(assignment_id=assignment_id)
     if exclude_session:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from annotator.actions import user_studies
@@ -32,7 +32,7 @@ LESIONS = [("lung1", "CT"), ("lung2", "CT"), ("brain1", "MR"), ("brain2", "MR"),
 LABEL = {"name": "lesion", "color": "#f58231", "window_preset": "lung"}
 
 
-def owner_user() -> AbstractBaseUser:
+def owner_user() -> User:
     user, created = get_user_model().objects.get_or_create(username=OWNER)
     if created:
         user.set_unusable_password()

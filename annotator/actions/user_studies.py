@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 
-from annotator import events
+from annotator import access, events
 from annotator.actions import tasks as task_actions
 from annotator.errors import Forbidden, InvalidInput
 from annotator.messages import QueueChanged
@@ -80,9 +80,10 @@ def check_study(project: Project, request: StudyRequest) -> tuple[list[design.Ca
 
 
 @transaction.atomic
-def do_create_study(user: AbstractBaseUser, project: Project, request: StudyRequest) -> TimingStudy:
+def do_create_study(user: access.AnyUser, project: Project, request: StudyRequest) -> TimingStudy:
     """The study, its cases as tasks, each participant's runs as assignments with a condition, in the
     counterbalanced order of ``annotator.timing.design.plan`` from the (given or drawn) seed."""
+    user = access.signed_in(user)
     cases, participants = check_study(project, request)
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     plan = design.plan(cases, [p.pk for p in participants], seed, request.washout)
@@ -129,15 +130,15 @@ def do_create_study(user: AbstractBaseUser, project: Project, request: StudyRequ
     return study
 
 
-def studies_for(user: AbstractBaseUser, membership: Membership) -> QuerySet[TimingStudy]:
+def studies_for(user: access.AnyUser, membership: Membership) -> QuerySet[TimingStudy]:
     """The project's studies an owner sees; anyone else, the studies they take part in."""
     studies = TimingStudy.objects.filter(project_id=membership.project_id)
     if membership.role != "owner":
-        studies = studies.filter(study_tasks__participant=user).distinct()
+        studies = studies.filter(study_tasks__participant=access.signed_in(user)).distinct()
     return studies
 
 
-def sequence(study: TimingStudy, participant: AbstractBaseUser) -> list[StudyTask]:
+def sequence(study: TimingStudy, participant: User) -> list[StudyTask]:
     return list(
         StudyTask.objects.filter(study=study, participant=participant)
         .select_related("assignment", "case__series", "case__label")
@@ -145,15 +146,15 @@ def sequence(study: TimingStudy, participant: AbstractBaseUser) -> list[StudyTas
     )
 
 
-def check_participant(user: AbstractBaseUser, study: TimingStudy) -> list[StudyTask]:
-    runs = sequence(study, user)
+def check_participant(user: access.AnyUser, study: TimingStudy) -> list[StudyTask]:
+    runs = sequence(study, access.signed_in(user))
     if not runs:
         raise Forbidden("You are not a participant of this study.")
     return runs
 
 
 @transaction.atomic
-def do_start_next(user: AbstractBaseUser, membership: Membership, study: TimingStudy) -> StudyTask | None:
+def do_start_next(user: access.AnyUser, membership: Membership, study: TimingStudy) -> StudyTask | None:
     """The participant's first unfinished task in their order, started (None: all done). Tasks are
     offered one at a time, in order: the next only once this one is submitted."""
     for run in check_participant(user, study):
@@ -170,7 +171,7 @@ def study_task_of(assignment_id: int | None) -> StudyTask | None:
     return StudyTask.objects.filter(assignment_id=assignment_id).select_related("study").first()
 
 
-def model_refusal(user: AbstractBaseUser, series_id: int, assignment_id: int | None) -> str | None:
+def model_refusal(user: User, series_id: int, assignment_id: int | None) -> str | None:
     """Why the model is refused to this user on this series, or None. A manual-condition study task refuses
     it: the one named by the subscription, and any unfinished one of the user's on the series (so opening
     the viewer without the task's link does not get the model either)."""

@@ -13,7 +13,7 @@ import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from annotator.errors import DomainError, InvalidInput, TooLarge, UnsupportedMedia
 from annotator.imaging.limits import limit
@@ -64,7 +64,7 @@ def _safe_member_path(name: str) -> PurePosixPath:
     return path
 
 
-def _copy(stream: BinaryIO, dest: Path, budget: list[int], name: str) -> None:
+def _copy(stream: IO[bytes], dest: Path, budget: list[int], name: str) -> None:
     with open(dest, "wb") as out:
         while chunk := stream.read(CHUNK):
             budget[0] -= len(chunk)
