@@ -156,7 +156,6 @@ export class ViewerController {
     // Open where the masks are: the task's labels' first annotated slice, else any label's, else the middle.
     const [, labels] = await Promise.all([this.sync.loadAll(), taskLabels(this.services.api, state, endpoints.tasks(state.project.id)), this.review.load()]);
     await this.slices.show(this.annotations.first(state.plane, labels) ?? Math.floor(currentGrid(state).depth / 2));
-    this.review.redraw(); // drawn by review.load() before the slice was chosen: the agreement's Dice on this slice
   }
 
   /** Masks changed: the slice bar's marks are recounted (once for a burst of edits or propagated slices). */

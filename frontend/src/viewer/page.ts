@@ -99,6 +99,9 @@ async function open(ctx: PageContext): Promise<ViewerController> {
     }
   });
   await viewer.start();
+  // The case panels were drawn by review.load() before start() chose the opening slice: draw them again for
+  // it (the agreement's Dice on this slice).
+  viewer.review.redraw();
   const { prompt, mask } = layout.canvases;
   installProbe(
     window,
