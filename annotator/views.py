@@ -81,6 +81,27 @@ def viewer_page(request: HttpRequest, series_id: int) -> HttpResponse:
     )
 
 
+@login_required
+@ensure_csrf_cookie
+@page_errors
+def timing_study_page(
+    request: HttpRequest, project_id: int, study_id: int, report: bool = False
+) -> HttpResponse:
+    """A timing study's participant page (instructions and their tasks in order), or its report page."""
+    study, membership = access.timing_study_with_membership(request.user, study_id)
+    if study.project_id != project_id:
+        raise NotFound("No such timing study.")
+    if report:
+        access.check_role(membership, access.REVIEWERS)
+    return render_app(
+        request,
+        "study-report" if report else "study",
+        f"{study.name}{' report' if report else ''}",
+        project_id=project_id,
+        role=membership.role,
+    )
+
+
 @never_cache
 @ensure_csrf_cookie
 def join_page(request: HttpRequest, token: str) -> HttpResponse:

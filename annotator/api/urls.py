@@ -1,7 +1,19 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from annotator.api import exports, labels, masks, members, model_versions, pacs, review, studies, tasks, views
+from annotator.api import (
+    exports,
+    labels,
+    masks,
+    members,
+    model_versions,
+    pacs,
+    review,
+    studies,
+    tasks,
+    timing,
+    views,
+)
 from annotator.api.schema import describe_views
 
 describe_views()  # the OpenAPI description of every view (annotator/api/schema.py)
@@ -170,4 +182,6 @@ urlpatterns = [
         model_versions.QueueScoresView.as_view(),
         name="api-queue-scores",
     ),
+    # annotation time: the interaction log, timing studies, reports (annotator/api/timing.py)
+    *timing.urlpatterns,
 ]

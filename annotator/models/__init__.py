@@ -7,12 +7,14 @@ from annotator.models.projects import Label, Membership, Project, Role
 from annotator.models.review import ApprovedRevision, ReviewComment
 from annotator.models.studies import Series, Study
 from annotator.models.tasks import Assignment, Task
+from annotator.models.timing import InteractionEvent, StudyCase, StudyTask, TimingStudy
 
 __all__ = [
     "ApprovedRevision",
     "Assignment",
     "DicomWebSource",
     "Invitation",
+    "InteractionEvent",
     "Job",
     "Label",
     "MaskRevision",
@@ -27,6 +29,9 @@ __all__ = [
     "ReviewComment",
     "Role",
     "Series",
+    "StudyCase",
+    "StudyTask",
     "Study",
     "Task",
+    "TimingStudy",
 ]

@@ -39,6 +39,12 @@ async function start(): Promise<void> {
       case "viewer":
         (await import("./viewer/page")).mount(context);
         break;
+      case "study":
+        await (await import("./timing/studyPage")).mount(context);
+        break;
+      case "study-report":
+        await (await import("./timing/reportPage")).mount(context);
+        break;
       default:
         banner.show(`Unknown page ${JSON.stringify(data.page)}.`, "error");
     }

@@ -14,7 +14,8 @@ export type ClientMessage =
   | ViewMessage
   | PromptMessage
   | PropagateMessage
-  | CancelJobMessage;
+  | CancelJobMessage
+  | LogMessage;
 export type ServerMessage =
   | Hello
   | Pong
@@ -32,6 +33,7 @@ export type ServerMessage =
   | Presence
   | QueueChanged
   | AssignmentUpdated
+  | LogAck
   | CommentCreated
   | CommentUpdated
   | TrainingProgressMessage
@@ -116,6 +118,63 @@ export interface CancelJobMessage {
   request_id?: string | null;
   type?: "cancel_job";
   job_id: number;
+}
+/**
+ * A batch of a client session's interaction events; answered with ``log.ack`` (stored once per seq).
+ */
+export interface LogMessage {
+  request_id?: string | null;
+  type?: "log";
+  session: string;
+  /**
+   * @minItems 1
+   * @maxItems 500
+   */
+  events: [LoggedEvent, ...LoggedEvent[]];
+}
+/**
+ * One event of a client session; ``seq`` numbers a session's events from 0 without gaps.
+ */
+export interface LoggedEvent {
+  seq: number;
+  kind:
+    | "page.open"
+    | "page.close"
+    | "focus"
+    | "blur"
+    | "visible"
+    | "hidden"
+    | "prompt"
+    | "prompt.result"
+    | "candidate"
+    | "accept"
+    | "brush"
+    | "eraser"
+    | "fill"
+    | "clear"
+    | "undo"
+    | "redo"
+    | "save"
+    | "slice"
+    | "tool"
+    | "label"
+    | "view"
+    | "propagate"
+    | "propagate.cancel"
+    | "conflict"
+    | "submit"
+    | "review";
+  t: number;
+  duration_ms?: number;
+  series_id?: number | null;
+  label_id?: number | null;
+  assignment_id?: number | null;
+  slice_index?: number | null;
+  revision_id?: number | null;
+  model_version?: string;
+  detail?: {
+    [k: string]: string | number | boolean | (number | number)[] | null | undefined;
+  };
 }
 export interface Hello {
   type: "hello";
@@ -309,6 +368,15 @@ export interface AssignmentUpdated {
 export interface AssignmentState {
   id: number;
   state: string;
+}
+/**
+ * The batch of ``log`` with this request_id is stored (``duplicates``: events already there).
+ */
+export interface LogAck {
+  type: "log.ack";
+  request_id?: string | null;
+  stored: number;
+  duplicates: number;
 }
 /**
  * A comment was written on a case of this series; sent only to those who may read it (the case's

@@ -16,6 +16,7 @@ import { mountTasksPanel } from "./tasksPanel";
 import { mountUploadPanel } from "./uploadPanel";
 import { h } from "../ui/dom";
 import { stateLabel, type MemberInfo } from "../team";
+import { mountTimingPanel } from "../timing/projectPanel";
 
 type Member = MemberInfo;
 
@@ -145,6 +146,8 @@ export async function mount(ctx: PageContext): Promise<void> {
       (list) => list.map((m) => h("div", { class: "member", "data-username": m.username }, m.username, h("span", { class: "muted" }, ` · ${m.role}`))),
       "No members.",
     );
+  // Annotation time: timing studies (the owner designs them), CSV of active time, time per model version.
+  tasks.el.after(mountTimingPanel(project, api));
   // Owner-only actions (the API refuses them to other roles anyway).
   let tasksPanel: ReturnType<typeof mountTasksPanel> | null = null;
   if (project.role === "owner") {
