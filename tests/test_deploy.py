@@ -209,7 +209,7 @@ def test_the_pinned_torch_is_the_one_the_images_install():
 
 
 @pytest.mark.skipif(
-    nginx_site.nginx_binary() is None, reason="nginx is not installed (scripts/test_stack.py installs it)"
+    nginx_site.nginx_binary() is None, reason="nginx is not installed (scripts/stack_test/ installs it)"
 )
 def test_the_nginx_site_passes_nginx_t(tmp_path):
     certificate, key = nginx_site.self_signed_certificate(tmp_path)
