@@ -54,15 +54,24 @@ def runner_key(index: int) -> str:
 
 
 class Scheduler:
-    def __init__(self, client: redis.Redis, encoder_key: str, runners: int = 1) -> None:
+    def __init__(
+        self, client: redis.Redis, encoder_key: str, runners: int = 1, ready_ttl_s: int = 7 * 86400
+    ) -> None:
         self.r = client
         self.encoder_key = encoder_key
         self.runners = runners
+        self.ready_ttl_s = ready_ttl_s
 
     # Readiness -----------------------------------------------------------------------------------
     def mark_ready(self, series_id: int, preset: str, index: int) -> None:
+        """Slice ``index`` has an embedding (in the shared files). The set of ready slices expires
+        ``ready_ttl_s`` after its last change or view: series deleted or no longer looked at leave nothing
+        behind in Redis, and a series viewed again after that re-checks its slices, which the embedding
+        files answer without the encoder."""
+        key = ready_key(series_id, preset, self.encoder_key)
         pipe = self.r.pipeline()
-        pipe.sadd(ready_key(series_id, preset, self.encoder_key), index)
+        pipe.sadd(key, index)
+        pipe.expire(key, self.ready_ttl_s)
         pipe.zrem(want_key(series_id, preset), index)
         pipe.execute()
 
@@ -94,6 +103,8 @@ class Scheduler:
         centers = [v["slice_index"] for v in self.viewers(series_id) if v.get("preset") == preset]
         ready = self.ready(series_id, preset)
         pipe = self.r.pipeline()
+        if ready:  # looked at: keep knowing what is ready for another ready_ttl_s
+            pipe.expire(ready_key(series_id, preset, self.encoder_key), self.ready_ttl_s)
         pipe.delete(want_key(series_id, preset))
         if centers:
             scores = {str(i): min(abs(i - c) for c in centers) for i in range(total) if i not in ready}
@@ -168,7 +179,12 @@ def embeddings_key(name: str | None = None) -> str:
 
 
 def scheduler() -> Scheduler:
-    return Scheduler(redis_client(), embeddings_key(), runners=settings.EMBED_RUNNERS)
+    return Scheduler(
+        redis_client(),
+        embeddings_key(),
+        runners=settings.EMBED_RUNNERS,
+        ready_ttl_s=settings.EMBEDDING_READY_TTL_DAYS * 86400,
+    )
 
 
 def start_embedding_runners() -> None:
