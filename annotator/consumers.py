@@ -43,6 +43,11 @@ from annotator.messages import (
 from annotator.scheduling import scheduler, start_embedding_runners
 
 CLOSE_UNAUTHENTICATED = 4401
+# Bounds checked before a message is parsed (a deeply nested one made the JSON parser overflow the stack
+# and closed the socket with 1011). The largest real messages: a propagation's starting mask as RLE (tens of
+# KB for a 2048² slice), a prompt with 64 points (~70 brackets).
+MAX_MESSAGE_CHARS = 2 * 1024 * 1024
+MAX_MESSAGE_BRACKETS = 512
 
 
 class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
@@ -95,6 +100,12 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
     ) -> None:
+        if text_data is not None and len(text_data) > MAX_MESSAGE_CHARS:
+            await self.send_error(None, "too_large", f"Messages are at most {MAX_MESSAGE_CHARS} characters.")
+            return
+        if text_data is not None and text_data.count("[") + text_data.count("{") > MAX_MESSAGE_BRACKETS:
+            await self.send_error(None, "invalid_message", "The message is nested too deeply or too often.")
+            return
         try:
             await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
         except ValueError:  # not JSON at all

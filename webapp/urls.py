@@ -15,3 +15,8 @@ urlpatterns = [
     path("projects/<int:project_id>/", views.project_page, name="project-page"),
     path("series/<int:series_id>/", views.viewer_page, name="viewer"),
 ]
+
+# Under /api/ these answer in the API's JSON error shape (annotator/api/errors.py).
+handler400 = "annotator.api.errors.bad_request"
+handler404 = "annotator.api.errors.not_found"
+handler500 = "annotator.api.errors.server_error"

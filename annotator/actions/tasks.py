@@ -193,7 +193,7 @@ def open_tasks(project: Project) -> QuerySet:
     return Task.objects.filter(project=project, assignments__isnull=True)
 
 
-def tasks_for(user, membership: Membership, *, series_id: str | None = None) -> QuerySet[Task]:
+def tasks_for(user, membership: Membership, *, series_id: int | None = None) -> QuerySet[Task]:
     """The project's tasks a member sees: all of them, except that annotators see their own cases and the
     open ones, not colleagues' copies (independent readings)."""
     queryset = Task.objects.filter(project_id=membership.project_id).prefetch_related(

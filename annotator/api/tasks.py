@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator.actions import tasks
+from annotator.api.params import choice_param, id_param
 from annotator.api.permissions import (
     AssignmentView,
     CanReview,
@@ -90,9 +91,7 @@ class TaskListView(ProjectView):
     permission_classes = [IsProjectOwnerOrReadOnly]
 
     def get(self, request: Request, project_id: int) -> Response:
-        queryset = tasks.tasks_for(
-            request.user, self.membership, series_id=request.query_params.get("series")
-        )
+        queryset = tasks.tasks_for(request.user, self.membership, series_id=id_param(request, "series"))
         data = TaskSerializer(queryset, many=True).data
         if self.membership.role == Role.ANNOTATOR:
             data = [own_assignments_only(task, request.user.id) for task in data]
@@ -156,7 +155,7 @@ class ReviewQueueView(ProjectView):
     permission_classes = [CanReview]
 
     def get(self, request: Request, project_id: int) -> Response:
-        state = request.query_params.get("state", Assignment.State.SUBMITTED)
+        state = choice_param(request, "state", Assignment.State.values, Assignment.State.SUBMITTED)
         return Response(AssignmentSerializer(tasks.review_queue(self.project, state), many=True).data)
 
 
