@@ -12,6 +12,7 @@ from collections.abc import Collection
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from annotator.errors import Forbidden, NotFound
 from annotator.models import (
@@ -20,8 +21,10 @@ from annotator.models import (
     Job,
     Label,
     MaskRevision,
+    MaskTrack,
     Membership,
     Project,
+    ReviewComment,
     Role,
     Series,
     Study,
@@ -110,13 +113,23 @@ def get_label(user: AnyUser, project: Project | int, label_id: int) -> Label:
 
 
 def get_revision(
-    series: Series, label: Label, revision_id: int | str, *, annotator: AbstractBaseUser | None = None
+    series: Series,
+    label: Label,
+    revision_id: int | str,
+    *,
+    annotator: AbstractBaseUser | None = None,
+    track: MaskTrack | None = None,
 ) -> MaskRevision:
-    """A revision of a mask of ``label`` on ``series`` (of ``annotator``'s track when given); reach the series
-    and the label through access first."""
+    """A revision of a mask of ``label`` on ``series`` (of ``annotator``'s track, or of ``track``, when given);
+    reach the series and the label through access first, and who may read which track through
+    annotator.visibility."""
+    if not str(revision_id).isdigit():
+        raise NotFound("No such revision of this mask.")
     revisions = MaskRevision.objects.filter(pk=revision_id, track__series=series, track__label=label)
     if annotator is not None:
         revisions = revisions.filter(track__annotator=annotator)
+    if track is not None:
+        revisions = revisions.filter(track=track)
     revision = revisions.select_related("track").first()
     if revision is None:
         raise NotFound("No such revision of this mask.")
@@ -179,6 +192,27 @@ def get_assignment_on_series(user: AnyUser, assignment_id: int, series_id: int) 
     return assignment
 
 
+def get_case(user: AnyUser, assignment_id: int) -> tuple[Assignment, Membership]:
+    """A case (assignment) with its comments, for its annotator or a reviewer or owner of its project;
+    anyone else (a colleague included: independent readings) is answered like a missing assignment."""
+    assignment, membership = get_assignment(user, assignment_id)
+    if assignment.annotator_id != user.pk and membership.role not in REVIEWERS:
+        raise NotFound("No such assignment.")
+    return assignment, membership
+
+
+def get_comment(user: AnyUser, comment_id: int) -> tuple[ReviewComment, Membership]:
+    """A review comment for whoever may see its case (``get_case``); else ``NotFound``."""
+    comment = ReviewComment.objects.select_related("assignment__task").filter(pk=comment_id).first()
+    if comment is None:
+        raise NotFound("No such comment.")
+    try:
+        _, membership = get_case(user, comment.assignment_id)
+    except NotFound as exc:
+        raise NotFound("No such comment.") from exc
+    return comment, membership
+
+
 def get_member(project: Project, user_id: int) -> Membership:
     """The membership of user ``user_id`` in ``project`` (reach the project through access first)."""
     membership = Membership.objects.filter(project=project, user_id=user_id).select_related("user").first()
@@ -201,7 +235,8 @@ def invitations_for(user: AbstractBaseUser) -> QuerySet[Invitation]:
     email = getattr(user, "email", "")
     if email:
         addressed |= Q(user=None, email__iexact=email)
-    return Invitation.objects.filter(addressed, state=Invitation.State.PENDING).select_related(
+    unexpired = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    return Invitation.objects.filter(addressed, unexpired, state=Invitation.State.PENDING).select_related(
         "project", "invited_by"
     )
 

@@ -224,4 +224,7 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
     async def push(self, event: dict[str, Any]) -> None:
         if event.get("skip_channel") == self.channel_name:
             return
+        only_users = event.get("only_users")
+        if only_users is not None and self.user.pk not in only_users:
+            return
         await self.send_json(event["payload"])

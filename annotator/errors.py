@@ -59,6 +59,13 @@ class Conflict(DomainError):
     status = 409
 
 
+class Gone(DomainError):
+    """Something that existed and no longer can be used (an expired invitation link)."""
+
+    code = "gone"
+    status = 410
+
+
 class TooLarge(DomainError):
     code = "too_large"
     status = 413

@@ -29,22 +29,45 @@ def series_group(series_id: int) -> str:
     return f"series.{series_id}"
 
 
-def push_message(message: ServerMessageBase, *, skip_channel: str | None = None) -> dict[str, Any]:
-    """The channel-layer envelope of a message for clients (JSON-safe)."""
-    return {"type": PUSH, "payload": message.model_dump(mode="json"), "skip_channel": skip_channel}
+def push_message(
+    message: ServerMessageBase, *, skip_channel: str | None = None, only_users: list[int] | None = None
+) -> dict[str, Any]:
+    """The channel-layer envelope of a message for clients (JSON-safe). ``only_users``: the sockets of other
+    users drop it (a mask that independent annotators must not see, annotator.visibility.audience)."""
+    return {
+        "type": PUSH,
+        "payload": message.model_dump(mode="json"),
+        "skip_channel": skip_channel,
+        "only_users": only_users,
+    }
 
 
-def send_to_group(group: str, message: ServerMessageBase, *, skip_channel: str | None = None) -> None:
-    async_to_sync(get_channel_layer().group_send)(group, push_message(message, skip_channel=skip_channel))
+def send_to_group(
+    group: str,
+    message: ServerMessageBase,
+    *,
+    skip_channel: str | None = None,
+    only_users: list[int] | None = None,
+) -> None:
+    envelope = push_message(message, skip_channel=skip_channel, only_users=only_users)
+    async_to_sync(get_channel_layer().group_send)(group, envelope)
 
 
-def send_on_commit(group: str, message: ServerMessageBase, *, skip_channel: str | None = None) -> None:
+def send_on_commit(
+    group: str,
+    message: ServerMessageBase,
+    *,
+    skip_channel: str | None = None,
+    only_users: list[int] | None = None,
+) -> None:
     """Broadcast only once the surrounding transaction has committed (nothing leaks from a rollback).
 
     Robust: a broadcast that fails (the channel layer's Redis restarting) is logged and dropped, so a change
     that is committed is never answered as an error (`make test-stack` saw saves acknowledged with a 500
     while Redis restarted); the other tabs catch up when they next load the data."""
-    transaction.on_commit(lambda: send_to_group(group, message, skip_channel=skip_channel), robust=True)
+    transaction.on_commit(
+        lambda: send_to_group(group, message, skip_channel=skip_channel, only_users=only_users), robust=True
+    )
 
 
 class _Sender:

@@ -17,13 +17,17 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StrictInt,
     ValidationError,
     model_validator,
 )
 from typing_extensions import TypeAliasType
+
+from annotator.messages_base import ServerMessageBase
+
+# Review (issue 15): comments pinned to a slice and a position of a case.
+from annotator.messages_review import CommentCreated, CommentUpdated
 
 # Measured on the lung1 nodule (3 slices of 2.5 mm): predicted IoU 0.80–0.87 on its slices, 0.60–0.79 on
 # the vessels the propagation runs into beyond it (0.74 and below after the first slice past the end).
@@ -243,15 +247,6 @@ class PropagationRequest(BaseModel):
 
 
 # Server → client -----------------------------------------------------------------------------------------
-def _type_is_required(schema: dict[str, Any]) -> None:
-    """Builders may leave out ``type`` (it has its one value as default), but every message carries it."""
-    schema["required"] = ["type", *(name for name in schema.get("required", []) if name != "type")]
-
-
-class ServerMessageBase(BaseModel):
-    model_config = ConfigDict(json_schema_extra=_type_is_required)
-
-
 class PresenceUser(BaseModel):
     username: str
     slice_index: int | None
@@ -299,6 +294,8 @@ class RevisionSummary(BaseModel):
     predicted_slices: list[int] = Field(default_factory=list)
     voxel_count: int = 0
     restored_from: int | None = None
+    # what a consensus revision was built from: {"method", "revisions": {username: id}, ...}; else {}
+    inputs: dict[str, Any] = Field(default_factory=dict)
 
 
 class MaskCandidate(BaseModel):
@@ -393,8 +390,10 @@ class RevisionCreated(ServerMessageBase):
     type: Literal["revision.created"] = "revision.created"
     series_id: int
     label_id: int
+    # the track's annotator ("" for the consensus, whose revisions name their author)
     annotator: str
     revision: RevisionSummary
+    consensus: bool = False
 
 
 class Presence(ServerMessageBase):
@@ -439,7 +438,9 @@ ServerMessage = TypeAliasType(
         | RevisionCreated
         | Presence
         | QueueChanged
-        | AssignmentUpdated,
+        | AssignmentUpdated
+        | CommentCreated
+        | CommentUpdated,
         Field(discriminator="type"),
     ],
 )

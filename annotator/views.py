@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from annotator import access, frontend, health
+from annotator.actions import members
 from annotator.api.errors import page_errors
+from annotator.errors import Gone, InvalidInput, NotFound
 
 
 @never_cache
@@ -61,3 +64,32 @@ def viewer_page(request: HttpRequest, series_id: int) -> HttpResponse:
         series_id=series.id,
         role=membership.role,
     )
+
+
+@never_cache
+@ensure_csrf_cookie
+def join_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The page of an e-mail invitation's link: choose a username and a password, join the project."""
+    try:
+        invitation = members.pending_by_token(token)
+    except (NotFound, Gone) as exc:
+        status = 410 if isinstance(exc, Gone) else 404
+        return render(request, "annotator/join.html", {"problem": exc.message}, status=status)
+    context = {"invitation": invitation, "username": ""}
+    if request.method == "POST":
+        context["username"] = request.POST.get("username", "")
+        try:
+            user = members.do_join(
+                token,
+                request.POST.get("username", ""),
+                request.POST.get("password", ""),
+                request.POST.get("password_again", ""),
+            )
+        except InvalidInput as exc:
+            context["error"] = exc.message
+            return render(request, "annotator/join.html", context, status=400)
+        except (NotFound, Gone) as exc:
+            return render(request, "annotator/join.html", {"problem": exc.message}, status=410)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("project-page", project_id=invitation.project_id)
+    return render(request, "annotator/join.html", context)

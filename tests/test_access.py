@@ -77,7 +77,16 @@ def test_a_label_of_another_project_is_refused_by_the_mask_api(personas, liver, 
 
 # -- every scoped REST view is guarded by a permission class --------------------------------------------
 
-OBJECT_KWARGS = {"project_id", "study_id", "series_id", "task_id", "assignment_id", "job_id", "label_id"}
+OBJECT_KWARGS = {
+    "project_id",
+    "study_id",
+    "series_id",
+    "task_id",
+    "assignment_id",
+    "job_id",
+    "label_id",
+    "comment_id",
+}
 
 
 def api_views() -> list[tuple[str, type]]:

@@ -124,7 +124,10 @@ def save_masks(user, series, masks: dict) -> None:
 
 
 def export(client, project, body: dict, django_capture_on_commit_callbacks) -> Job:
-    """Start an export through the API and run the worker's function as Celery would."""
+    """Start an export through the API and run the worker's function as Celery would. These tests are about
+    the formats: they export every latest revision unless the body says otherwise (the default, approved
+    masks only, is tested in tests/test_review.py)."""
+    body = {"masks": "all", **body}
     with (
         mock.patch.object(celery_app, "send_task") as enqueue,
         django_capture_on_commit_callbacks(execute=True),
@@ -531,13 +534,13 @@ def test_a_job_cancelled_while_running_stops_before_the_next_series(
     job_id = response.json()["job"]["id"]
     from annotator.actions import exports as export_actions
 
-    real = export_actions.head_masks
+    real = export_actions.selected_masks
 
-    def cancel_after_first(series, annotator):
+    def cancel_after_first(series, annotator, **options):
         Job.objects.get(pk=job_id).cancel()
-        return real(series, annotator)
+        return real(series, annotator, **options)
 
-    with mock.patch.object(export_actions, "head_masks", side_effect=cancel_after_first) as spy:
+    with mock.patch.object(export_actions, "selected_masks", side_effect=cancel_after_first) as spy:
         job = run_export_job(job_id)
 
     assert job.state == "cancelled" and spy.call_count == 1

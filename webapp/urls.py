@@ -14,6 +14,7 @@ urlpatterns = [
     path("", views.project_list, name="project-list"),
     path("projects/<int:project_id>/", views.project_page, name="project-page"),
     path("series/<int:series_id>/", views.viewer_page, name="viewer"),
+    path("invite/<str:token>/", views.join_page, name="join"),
 ]
 
 # Under /api/ these answer in the API's JSON error shape (annotator/api/errors.py).

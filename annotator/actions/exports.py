@@ -1,8 +1,11 @@
 """Exporting masks (NIfTI, DICOM SEG, PNG, COCO) as a background job.
 
 An export is a ``Job`` (kind "export") whose worker writes one zip to the media storage under ``exports/``;
-the zip is downloaded through the API by members of the project. Which masks: for each series and label, the
-head revision of each annotator's track, one set of files per annotator (or only the chosen annotator's).
+the zip is downloaded through the API by members of the project. Which masks (``masks``): by default the
+approved ones (per series, label and annotator the revision a reviewer approved, and the consensus a reviewer
+built: annotator.actions.approvals), or "all" for the head revision of every track; one set of files per
+annotator and one for the consensus (or only the chosen annotator's). Removed labels are left out, and an
+annotator of a project with independent readings exports only what they may read (annotator.visibility).
 """
 
 from __future__ import annotations
@@ -18,19 +21,20 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 import numpy as np
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.db import transaction
 from pydantic import BaseModel, Field
 
-from annotator import access
-from annotator.actions import jobs
+from annotator import access, visibility
+from annotator.actions import approvals, jobs
 from annotator.actions.jobs import push_progress, report
 from annotator.actions.masks import mask_shape, read_volume
-from annotator.errors import Conflict, DomainError, InvalidInput, NotFound
+from annotator.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from annotator.exporting import coco, dicom_seg, nifti, png
 from annotator.exporting.common import AnnotatorMasks, LabelInfo, label_map
 from annotator.imaging import volumes
-from annotator.models import Job, Label, MaskTrack, Membership, Project, Series
+from annotator.models import Job, Label, Membership, Project, Series
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,8 @@ class ExportRequest(BaseModel):
     format: Literal["nifti", "dicom-seg", "png", "coco"]
     series: list[int] | None = Field(default=None, min_length=1, max_length=10_000)
     annotator: str | None = Field(default=None, min_length=1, max_length=150)
+    # "approved": what reviewers approved (and the consensus); "all": every track's head revision.
+    masks: Literal["approved", "all"] = "approved"
 
 
 # -- starting an export --------------------------------------------------------------------------------
@@ -92,39 +98,66 @@ def do_start_export(user: access.AnyUser, project: Project, request: ExportReque
 
 
 def project_labels(project_id: int) -> list[LabelInfo]:
+    """The project's labels in use (a removed label's masks are not exported), by value."""
     return [
         LabelInfo(lab.id, lab.name, lab.value, lab.color)
         for lab in Label.objects.filter(project_id=project_id).order_by("value")
     ]
 
 
-def head_masks(series: Series, annotator: str | None) -> Iterator[AnnotatorMasks]:
-    """Per annotator (by username), the head revision of each of their label tracks on ``series``.
+CONSENSUS = "consensus"
+# The consensus's folder in an export: usernames pass through safe_name, which never starts with "_".
+CONSENSUS_FOLDER = "_consensus"
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who an export is for: the masks they may read are exported (annotator.visibility)."""
+
+    user: AbstractBaseUser
+    role: str
+
+
+def reader_of(job: Job) -> Reader | None:
+    """The member who started ``job``, with their role now (None: they left, and nothing is exported)."""
+    user = job.created_by
+    role = access.role_in(user, job.project_id) if user is not None and job.project_id else None
+    return Reader(user, role) if user is not None and role is not None else None
+
+
+def selected_masks(
+    series: Series,
+    annotator: str | None,
+    *,
+    masks: str = "approved",
+    reader: Reader | None = None,
+) -> Iterator[AnnotatorMasks]:
+    """The masks an export writes for ``series``, one ``AnnotatorMasks`` per annotator (by username) and
+    one for the consensus: the approved revisions (``masks="approved"``) or every track's head ("all");
+    only ``annotator``'s when given, and only what ``reader`` may read when given. The file exports and the
+    PACS export (annotator.actions.pacs_stow) both take their masks from this function.
 
     A generator: one annotator's volumes are in memory at a time (a 512x512x200 mask is 52 MB as bool).
     """
-    tracks = (
-        MaskTrack.objects.filter(series=series, head__isnull=False)
-        .select_related("head", "annotator")
-        .order_by("annotator__username", "label__value")
-    )
+    chosen = approvals.approved_pairs([series]) if masks == "approved" else approvals.head_pairs([series])
     if annotator is not None:
-        tracks = tracks.filter(annotator__username=annotator)
-    by_annotator: dict[str, list[MaskTrack]] = {}
-    for track in tracks:
-        by_annotator.setdefault(track.annotator.get_username(), []).append(track)
+        chosen = [m for m in chosen if m.annotator is not None and m.annotator.get_username() == annotator]
+    if reader is not None:
+        project = series.study.project
+        chosen = [
+            m
+            for m in chosen
+            if visibility.may_read_track(
+                reader.user, reader.role, project, series, m.annotator.pk if m.annotator else None
+            )
+        ]
+    by_owner: dict[str | None, list[approvals.SelectedMask]] = {}
+    for mask in chosen:
+        by_owner.setdefault(mask.annotator.get_username() if mask.annotator else None, []).append(mask)
     shape = mask_shape(series)
-    for name, owned in by_annotator.items():
-        yield AnnotatorMasks(name, {t.label_id: read_volume(t.head, shape) for t in owned})
-
-
-def selected_masks(series: Series, annotator: str | None) -> Iterator[AnnotatorMasks]:
-    """The masks an export writes for ``series``: today, each annotator's head revision (or one annotator's).
-
-    The hook for "approved only": once the review workflow records approvals, filter the revisions here. The
-    file exports and the PACS export (annotator.actions.pacs_stow) both take their masks from this function.
-    """
-    return head_masks(series, annotator)
+    for name, owned in by_owner.items():
+        volumes = {m.label_id: read_volume(m.revision, shape) for m in owned}
+        yield AnnotatorMasks(name or CONSENSUS, volumes, consensus=name is None)
 
 
 def safe_name(text: str) -> str:
@@ -162,7 +195,8 @@ class Exporter:
             if self.fmt == "coco":
                 self._coco_masks(image_ids, masks)
                 continue
-            folder = f"{series_folder(series)}/{safe_name(masks.annotator)}"
+            owner = CONSENSUS_FOLDER if masks.consensus else safe_name(masks.annotator)
+            folder = f"{series_folder(series)}/{owner}"
             if self.fmt == "dicom-seg":
                 try:
                     data = dicom_seg.segmentation_bytes(
@@ -209,7 +243,9 @@ class Exporter:
 
 README = """Masks exported from Delineate.
 
-Per series (folder series-<id>) and annotator (sub-folder), the head revision of each label's mask.
+Per series (folder series-<id>) and annotator (sub-folder; _consensus for the consensus a reviewer built),
+each label's mask: the revision a reviewer approved, or with "masks": "all" the latest revision of every
+mask (manifest.json says which).
 - nifti: labels.nii.gz, one label map on the grid of the imported file (same voxel order and affine), label
   values as in manifest.json; where masks overlap, the higher label value is written.
 - dicom-seg: segmentation.dcm, a binary DICOM SEG, one segment per label, referencing the source instances.
@@ -234,17 +270,22 @@ def build_archive(job: Job, request: ExportRequest, path: Path) -> dict:
         "project": {"id": project.pk, "name": project.name},
         "format": request.format,
         "annotator": request.annotator,
+        "masks": request.masks,
         "labels": [{"name": lab.name, "value": lab.value, "color": lab.color} for lab in labels],
         "series": [],
     }
     dataset = coco.CocoDataset(description=f"{project.name}: masks exported from Delineate")
     dataset.set_labels(labels)
+    reader = reader_of(job)
+    if reader is None:
+        raise Forbidden("Only members of the project can export its masks.")
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         exporter = Exporter(archive, request.format, labels, dataset)
         for done, series in enumerate(series_list):
             if not report(job, 0.95 * done / len(series_list), f"Exporting {series}"):
                 raise InterruptedError("cancelled")
-            manifest["series"].append(exporter.series(series, selected_masks(series, request.annotator)))
+            chosen = selected_masks(series, request.annotator, masks=request.masks, reader=reader)
+            manifest["series"].append(exporter.series(series, chosen))
         if request.format == "coco":
             archive.writestr("annotations.json", json.dumps(dataset.as_json()))
         archive.writestr("manifest.json", json.dumps(manifest, indent=2))
@@ -279,6 +320,8 @@ def run_export_job(job_id: int) -> Job:
         summary = f"Exported {len(manifest['series'])} series ({files} files)" + (
             f"; {skipped} skipped, see manifest.json." if skipped else "."
         )
+        if not files and request.masks == "approved" and not skipped:
+            summary += " No mask is approved yet: export all latest revisions instead to get every mask."
         result = {"file": stored, "filename": filename, "size": size, "files": files, "skipped": skipped}
         with transaction.atomic():
             if not job.finish({**result, "download_url": f"/api/exports/{job.pk}/download"}, message=summary):

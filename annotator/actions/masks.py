@@ -11,13 +11,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from annotator import events, rle
+from annotator import events, rle, visibility
 from annotator.errors import Conflict, Forbidden, InvalidInput, NotFound
 from annotator.imaging.volumes import mask_shape
 from annotator.messages import RevisionCreated, RevisionSummary
-from annotator.models import Label, MaskRevision, MaskSource, MaskTrack, Role, Series
+from annotator.models import Label, MaskRevision, MaskSource, MaskTrack, Membership, Role, Series
 
 
 def pack(volume: np.ndarray) -> bytes:
@@ -142,15 +142,24 @@ def do_save_revision(user, series, label: Label, role: str, request: SaveRequest
     )
 
 
+def check_restore(user: AbstractBaseUser, role: str, track: MaskTrack) -> None:
+    """An annotator restores their own mask's revisions; reviewers and owners those of the consensus."""
+    if track.is_consensus:
+        if role not in (Role.OWNER, Role.REVIEWER):
+            raise Forbidden("Only reviewers and owners restore the consensus.")
+        return
+    if role not in (Role.OWNER, Role.ANNOTATOR):
+        raise Forbidden("Reviewers cannot restore masks.")
+    if track.annotator_id != user.pk:
+        raise Forbidden("Only the annotator of a mask can restore its revisions.")
+
+
 def do_restore_revision(
     user, revision: MaskRevision, role: str, base_revision_id: int | None, *, skip_channel=None
 ):
     """Make ``revision``'s content the head again, as a new revision (history is never rewritten)."""
-    if role not in (Role.OWNER, Role.ANNOTATOR):
-        raise Forbidden("Reviewers cannot restore masks.")
     track = MaskTrack.objects.select_related("head", "series").get(pk=revision.track_id)
-    if track.annotator_id != user.id:
-        raise Forbidden("Only the annotator of a mask can restore its revisions.")
+    check_restore(user, role, track)
     _check_head(track, base_revision_id)
     shape = mask_shape(track.series)
     volume = read_volume(revision, shape)
@@ -169,6 +178,25 @@ def do_restore_revision(
     )
 
 
+def do_save_consensus(
+    user: AbstractBaseUser, series: Series, label: Label, volume: np.ndarray, inputs: dict[str, Any]
+) -> MaskRevision:
+    """Save ``volume`` as the next revision of the consensus of ``label`` on ``series`` (its own track, no
+    annotator; ``user`` is the author). Reviewers and owners only (check in annotator.actions.review)."""
+    if volume.shape != mask_shape(series):
+        raise InvalidInput(f"The consensus is {volume.shape}, the series {mask_shape(series)}.")
+    track, _ = MaskTrack.objects.get_or_create(
+        series=series, label=label, kind=MaskTrack.Kind.CONSENSUS, annotator=None
+    )
+    track = MaskTrack.objects.select_related("head").get(pk=track.pk)
+    current = read_volume(track.head, volume.shape)
+    changed = np.flatnonzero((volume != current).reshape(volume.shape[0], -1).any(axis=1)).tolist()
+    # On the head just read: a consensus built at the same moment by another reviewer makes this a conflict.
+    return _create_revision(
+        track, user, volume, MaskSource.CONSENSUS, changed, base_revision_id=track.head_id, inputs=inputs
+    )
+
+
 def _create_revision(
     track,
     user,
@@ -182,6 +210,7 @@ def _create_revision(
     predicted_iou=None,
     restored_from=None,
     skip_channel=None,
+    inputs: dict | None = None,
 ) -> MaskRevision:
     """Write the revision's files, then, in one short transaction, check that the head is still
     ``base_revision_id`` and insert the row. A save that lost the race gets Conflict and its files are
@@ -199,12 +228,18 @@ def _create_revision(
         changed_slices=changed,
         predicted_iou=predicted_iou or {},
         voxel_count=int(volume.sum()),
+        mask_slices=slices_with_mask(volume),
+        inputs=inputs or {},
     )
     revision.data.save(f"r{number:05d}.npz", ContentFile(pack(volume)), save=False)
     if first_predictions:
         revision.first_prediction.save(
             f"r{number:05d}-first.npz", ContentFile(pack_slices(first_predictions)), save=False
         )
+    # Independent annotators must not receive each other's saves (annotator.visibility); worked out before
+    # the write transaction, which stays short.
+    only_users = visibility.audience(track.series.study.project, track.series_id, track.annotator_id)
+    owner = track_owner(track) or ""
     committed = False
 
     def mark_committed() -> None:
@@ -222,12 +257,18 @@ def _create_revision(
             # while Redis is away) must never make us delete the files of a revision that is stored.
             transaction.on_commit(mark_committed)
             message = RevisionCreated(
-                series_id=locked.series_id,
-                label_id=locked.label_id,
-                annotator=user.get_username(),
+                series_id=track.series_id,
+                label_id=track.label_id,
+                annotator=owner,
+                consensus=track.is_consensus,
                 revision=RevisionSummary.model_validate(revision_summary(revision)),
             )
-            events.send_on_commit(events.series_group(locked.series_id), message, skip_channel=skip_channel)
+            events.send_on_commit(
+                events.series_group(track.series_id),
+                message,
+                skip_channel=skip_channel,
+                only_users=only_users,
+            )
     except BaseException:
         if not committed:
             for field in (revision.data, revision.first_prediction):
@@ -237,28 +278,79 @@ def _create_revision(
     return revision
 
 
+def slices_with_mask(volume: np.ndarray) -> list[int]:
+    """Indices of the slices of a (Z, Y, X) mask that hold any of it."""
+    return np.flatnonzero(volume.reshape(volume.shape[0], -1).any(axis=1)).tolist()
+
+
+def track_owner(track: MaskTrack | None) -> str | None:
+    """The username of a track's annotator; None for the consensus."""
+    if track is None or track.annotator is None:
+        return None
+    return track.annotator.get_username()
+
+
 # -- reading -------------------------------------------------------------------------------------------
 
 
 def head_tracks(series: Series) -> QuerySet[MaskTrack]:
-    """Every annotator's mask track of ``series`` that has a saved revision."""
+    """Every mask track of ``series`` that has a saved revision (each annotator's, and the consensus)."""
     return MaskTrack.objects.filter(series=series, head__isnull=False).select_related("head", "annotator")
 
 
-def annotator_named(user: AbstractBaseUser, username: str | None) -> AbstractBaseUser:
-    """The annotator whose masks to read: ``username``, or the caller when none is given."""
+NO_SUCH_ANNOTATOR = "No such annotator in this project."
+
+
+def readable_annotator(
+    user: AbstractBaseUser, membership: Membership, series: Series, username: str | None
+) -> AbstractBaseUser:
+    """The annotator whose masks ``user`` reads: ``username``, or the caller when none is given.
+
+    A username that is neither a member of the project nor the annotator of a mask of the series, and one
+    whose masks the caller may not read (annotator.visibility), get the same ``NotFound``: the answer never
+    tells whether a user exists.
+    """
     if not username or username == user.get_username():
         return user
-    annotator = get_user_model().objects.filter(username=username).first()
-    if annotator is None:
-        raise NotFound("No such annotator.")
+    project = membership.project
+    annotator = (
+        get_user_model()
+        .objects.filter(username=username)
+        .filter(Q(memberships__project=project) | Q(mask_tracks__series=series))
+        .distinct()
+        .first()
+    )
+    if annotator is None or not visibility.may_read_track(
+        user, membership.role, project, series, annotator.pk
+    ):
+        raise NotFound(NO_SUCH_ANNOTATOR)
     return annotator
+
+
+def readable_consensus(
+    user: AbstractBaseUser, membership: Membership, series: Series, label: Label
+) -> MaskTrack | None:
+    """The consensus track of ``label`` on ``series`` (None when none was built), for a caller who may see
+    colleagues' masks; others get the answer of an unknown annotator."""
+    if not visibility.may_read_track(user, membership.role, membership.project, series, None):
+        raise NotFound(NO_SUCH_ANNOTATOR)
+    return consensus_track(series, label)
+
+
+def consensus_track(series: Series, label: Label) -> MaskTrack | None:
+    return (
+        MaskTrack.objects.filter(series=series, label=label, kind=MaskTrack.Kind.CONSENSUS)
+        .select_related("head")
+        .first()
+    )
 
 
 def track_of(series: Series, label: Label, annotator: AbstractBaseUser) -> MaskTrack | None:
     return (
-        MaskTrack.objects.filter(series=series, label=label, annotator=annotator)
-        .select_related("head")
+        MaskTrack.objects.filter(
+            series=series, label=label, annotator=annotator, kind=MaskTrack.Kind.ANNOTATION
+        )
+        .select_related("head", "annotator")
         .first()
     )
 
@@ -276,7 +368,8 @@ def label_mask(
     nonempty = np.flatnonzero(volume.reshape(shape[0], -1).any(axis=1))
     return {
         "label_id": label.id,
-        "annotator": track.annotator.get_username() if track else user.get_username(),
+        "annotator": track_owner(track) if track else user.get_username(),
+        "track": track.kind if track else MaskTrack.Kind.ANNOTATION,
         "shape": list(shape),
         "revision": revision_summary(revision) if revision else None,
         "slices": {int(z): rle.encode(volume[z]) for z in nonempty},
@@ -296,4 +389,5 @@ def revision_summary(revision: MaskRevision) -> dict:
         "slices": revision.changed_slices,
         "voxel_count": revision.voxel_count,
         "restored_from": revision.restored_from_id,
+        "inputs": revision.inputs,
     }

@@ -1,16 +1,35 @@
-"""Project membership: invitations by username or e-mail, accepting them, changing roles, removing members."""
+"""Project membership: invitations by username or e-mail, accepting them, changing roles, removing members.
+
+An invitation to an existing username (or to the e-mail of an existing account) is answered from the
+invitee's project list, as it always was. An invitation to an e-mail address nobody has yet carries a join
+link (``/invite/<token>/``) that lets the new person choose a username and a password and join at once; the
+link expires after ``settings.INVITATION_TTL_HOURS``. It is e-mailed (``settings.EMAIL_BACKEND``) and shown
+to the owner, who can pass it on when no mail server is configured (the embedded default).
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from annotator import access
-from annotator.errors import Conflict, InvalidInput, NotFound
+from annotator.errors import Conflict, Gone, InvalidInput, NotFound
 from annotator.models import Invitation, Membership, Project, Role
+
+log = logging.getLogger(__name__)
 
 
 def check_role(role: str) -> str:
@@ -48,10 +67,103 @@ def check_invitee(project: Project, invitee: str) -> tuple[object | None, str]:
 
 
 @transaction.atomic
-def do_invite(inviter, project: Project, invitee: str, role: str) -> Invitation:
+def do_invite(
+    inviter, project: Project, invitee: str, role: str, *, join_url: Callable[[str], str] | None = None
+) -> Invitation:
+    """Invite a user (by username or e-mail) to ``project``. An e-mail invitation of someone without an
+    account expires and is mailed with its join link (``join_url(token)``: the absolute URL)."""
     check_role(role)
     user, email = check_invitee(project, invitee)
-    return Invitation.objects.create(project=project, user=user, email=email, role=role, invited_by=inviter)
+    expires_at = None
+    if user is None:
+        expires_at = timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS)
+    invitation = Invitation.objects.create(
+        project=project, user=user, email=email, role=role, invited_by=inviter, expires_at=expires_at
+    )
+    if user is None and join_url is not None:
+        link = join_url(invitation.token)
+        transaction.on_commit(lambda: send_invitation_mail(invitation, link))
+    return invitation
+
+
+def join_path(invitation: Invitation) -> str:
+    return f"/invite/{invitation.token}/"
+
+
+def send_invitation_mail(invitation: Invitation, link: str) -> None:
+    """E-mail the join link. A mail server that refuses it is logged, not fatal: the owner has the link."""
+    inviter = invitation.invited_by.get_username() if invitation.invited_by else "Someone"
+    until = (
+        invitation.expires_at.strftime("%Y-%m-%d %H:%M UTC") if invitation.expires_at else "further notice"
+    )
+    body = (
+        f"{inviter} invited you to annotate with them in the project {invitation.project.name!r} on "
+        f"Delineate, as {invitation.role}.\n\nChoose a username and a password to join:\n{link}\n\n"
+        f"The link works until {until}."
+    )
+    try:
+        send_mail(
+            f"Join {invitation.project.name} on Delineate",
+            body,
+            None,
+            [invitation.email],
+            fail_silently=False,
+        )
+    except OSError:
+        log.exception("could not e-mail invitation %s", invitation.pk)
+
+
+def pending_by_token(token: str) -> Invitation:
+    """The pending e-mail invitation with this join token: ``NotFound`` when there is none (or it was
+    answered or revoked), ``Gone`` when its link has expired."""
+    invitation = (
+        Invitation.objects.select_related("project", "invited_by")
+        .filter(token=token, user=None, state=Invitation.State.PENDING)
+        .first()
+    )
+    if invitation is None:
+        raise NotFound("This invitation link is not valid (it was used, revoked or mistyped).")
+    if invitation.expired(timezone.now()):
+        raise Gone("This invitation link has expired. Ask the project's owner for a new one.")
+    return invitation
+
+
+def check_new_account(username: str, password: str, password_again: str) -> str:
+    username = username.strip()
+    try:
+        UnicodeUsernameValidator()(username)
+    except ValidationError as exc:
+        raise InvalidInput(f"Choose another username: {' '.join(exc.messages)}") from exc
+    if len(username) > 150:
+        raise InvalidInput("A username is at most 150 characters.")
+    if get_user_model().objects.filter(username__iexact=username).exists():
+        raise InvalidInput(f"The username {username!r} is taken; choose another.")
+    if password != password_again:
+        raise InvalidInput("The two passwords differ.")
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(exc.messages)) from exc
+    return username
+
+
+@transaction.atomic
+def do_join(token: str, username: str, password: str, password_again: str) -> AbstractBaseUser:
+    """Create the account of a person invited by e-mail and make them a member: returns the new user."""
+    invitation = pending_by_token(token)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.state != Invitation.State.PENDING:
+        raise NotFound("This invitation link is not valid (it was used, revoked or mistyped).")
+    username = check_new_account(username, password, password_again)
+    user = get_user_model().objects.create_user(username=username, email=invitation.email, password=password)
+    invitation.state = Invitation.State.ACCEPTED
+    invitation.answered_at = timezone.now()
+    invitation.user = user
+    invitation.save(update_fields=["state", "answered_at", "user"])
+    Membership.objects.get_or_create(
+        project=invitation.project, user=user, defaults={"role": invitation.role}
+    )
+    return user
 
 
 def members_of(project: Project) -> QuerySet[Membership]:

@@ -11,6 +11,7 @@ them or says which it refused, and the job says so; nothing is half-sent silentl
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from django.db import transaction
 from pydantic import BaseModel, Field
@@ -34,6 +35,8 @@ class StowRequest(BaseModel):
 
     series: list[int] | None = Field(default=None, min_length=1, max_length=10_000)
     annotator: str | None = Field(default=None, min_length=1, max_length=150)
+    # as for file exports: the approved masks by default, or "all" for every track's head revision
+    masks: Literal["approved", "all"] = "approved"
 
 
 def check_stow(user, project: Project, request: StowRequest) -> list[Series]:
@@ -102,7 +105,7 @@ def build_segmentations(job: Job, request: StowRequest, connection: client.Conne
                 )
             studies[origin.study_uid] = found
         originals = originals_of(origin, studies[origin.study_uid])
-        for masks in exports.selected_masks(series, request.annotator):
+        for masks in exports.selected_masks(series, request.annotator, masks=request.masks):
             try:
                 seg = dicom_seg.segmentation(
                     series, masks.masks, labels, annotator=masks.annotator, originals=originals

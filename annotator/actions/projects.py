@@ -6,6 +6,7 @@ import re
 
 from django.db import transaction
 
+from annotator import visibility
 from annotator.errors import InvalidInput
 from annotator.importing import deid
 from annotator.models import Label, Membership, Project, Role
@@ -52,4 +53,34 @@ def do_create_project(
     project = Project.objects.create(name=name, description=description, created_by=user, settings=settings)
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
     Label.objects.bulk_create([Label(project=project, **label) for label in cleaned])
+    return project
+
+
+@transaction.atomic
+def do_update_project(
+    project: Project,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    annotations_per_task: object = None,
+) -> Project:
+    """Change a project's name, description or annotations per task (owner). Changing the annotations per
+    task changes which open tasks the pool offers and whether annotators see each other's masks
+    (annotator.visibility); existing assignments stay."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    fields = []
+    if name is not None:
+        if not name.strip():
+            raise InvalidInput("A project needs a name.")
+        project.name = name.strip()
+        fields.append("name")
+    if description is not None:
+        project.description = description
+        fields.append("description")
+    if annotations_per_task is not None:
+        value = visibility.check_annotations_per_task(annotations_per_task)
+        project.settings = {**project.settings, visibility.ANNOTATIONS_PER_TASK: value}
+        fields.append("settings")
+    if fields:
+        project.save(update_fields=fields)
     return project

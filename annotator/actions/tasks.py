@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from annotator import events
+from annotator import events, visibility
+from annotator.actions import approvals
 from annotator.errors import Conflict, Forbidden, InvalidInput
 from annotator.messages import AssignmentState, AssignmentUpdated, QueueChanged
 from annotator.models import Assignment, Label, Membership, Project, Role, Series, Task
@@ -86,6 +88,17 @@ def check_assignees(project: Project, user_ids: list[int]) -> list:
     return [memberships[i].user for i in dict.fromkeys(user_ids)]
 
 
+def spread_over(
+    annotators: list[AbstractBaseUser], count: int, per_task: int
+) -> list[list[AbstractBaseUser]]:
+    """``count`` tasks' annotators, ``per_task`` each (at most all of them), taken in turn so that the work
+    is shared evenly: 3 annotators, 2 per task → [a, b], [c, a], [b, c], ..."""
+    if not annotators:
+        return [[] for _ in range(count)]
+    size = min(per_task, len(annotators))
+    return [[annotators[(i * size + k) % len(annotators)] for k in range(size)] for i in range(count)]
+
+
 @transaction.atomic
 def do_create_tasks(
     user,
@@ -95,23 +108,31 @@ def do_create_tasks(
     annotator_ids: list[int],
     priority: int = 0,
     instructions: str = "",
+    *,
+    spread: bool = False,
 ) -> list[Task]:
-    """One task per series, each given to every annotator in ``annotator_ids`` (none: an open task)."""
+    """One task per series, each given to every annotator in ``annotator_ids`` or, with ``spread``, to the
+    project's annotations per task of them in turn (none: open tasks, taken from the pool). A task with
+    fewer copies than the project asks for stays open for the rest."""
     series = check_series(project, series_ids)
     labels = check_labels(project, label_ids or list(project.labels.values_list("id", flat=True)))
     annotators = check_assignees(project, annotator_ids)
+    per_task = visibility.annotations_per_task(project) if spread else len(annotators)
+    given = spread_over(annotators, len(series), per_task)
     tasks = []
-    for item in series:
+    for item, chosen in zip(series, given, strict=True):
         task = Task.objects.create(
             project=project, series=item, priority=priority, instructions=instructions, created_by=user
         )
         task.labels.set(labels)
-        Assignment.objects.bulk_create([Assignment(task=task, annotator=a) for a in annotators])
+        Assignment.objects.bulk_create([Assignment(task=task, annotator=a) for a in chosen])
         tasks.append(task)
-    for annotator in annotators:
-        events.send_on_commit(
-            events.user_group(annotator.id), QueueChanged(project=project.id, added=len(tasks))
-        )
+    added: dict[int, int] = defaultdict(int)
+    for chosen in given:
+        for annotator in chosen:
+            added[annotator.id] += 1
+    for annotator_id, count in added.items():
+        events.send_on_commit(events.user_group(annotator_id), QueueChanged(project=project.id, added=count))
     return tasks
 
 
@@ -127,6 +148,40 @@ def do_assign(task: Task, annotator_ids: list[int]) -> list[Assignment]:
             events.user_group(assignment.annotator_id), QueueChanged(project=task.project_id)
         )
     return list(task.assignments.select_related("annotator"))
+
+
+@transaction.atomic
+def do_reassign(assignment: Assignment, annotator_id: int | None) -> Assignment | None:
+    """Give an unfinished case to another annotator (it starts again for them: masks are per annotator, so
+    the previous annotator's stay theirs), or with None put it back in the pool. Submitted and approved
+    cases are reviewed first."""
+    assignment = Assignment.objects.select_for_update().select_related("task__project").get(pk=assignment.pk)
+    if assignment.state not in OPEN_STATES:
+        raise Conflict(
+            f"This case is {assignment.get_state_display().lower()}: review it before giving it to someone else.",
+            details={"state": assignment.state},
+        )
+    task, previous = assignment.task, assignment.annotator_id
+    if annotator_id is None:
+        assignment.delete()
+        events.send_on_commit(events.user_group(previous), QueueChanged(project=task.project_id))
+        return None
+    (annotator,) = check_assignees(task.project, [annotator_id])
+    if annotator.id == previous:
+        return assignment
+    if task.assignments.filter(annotator=annotator).exists():
+        raise Conflict(f"{annotator.username} already has this case.")
+    Assignment.objects.filter(pk=assignment.pk).update(
+        annotator=annotator,
+        state=Assignment.State.TODO,
+        started_at=None,
+        submitted_at=None,
+        updated_at=timezone.now(),
+    )
+    for user_id in (previous, annotator.id):
+        events.send_on_commit(events.user_group(user_id), QueueChanged(project=task.project_id))
+    assignment.refresh_from_db()
+    return assignment
 
 
 @transaction.atomic
@@ -165,7 +220,7 @@ def do_transition(
     check_transition(user, membership, assignment, action, comment)
     sources, target = Assignment.TRANSITIONS[action]
     now = timezone.now()
-    changes: dict = {"state": target, "updated_at": now}
+    changes: dict[str, object] = {"state": target, "updated_at": now}
     if action == "start":
         changes["started_at"] = assignment.started_at or now
     elif action == "submit":
@@ -179,6 +234,8 @@ def do_transition(
             f"Someone changed this case first; it is now {assignment.get_state_display().lower()}."
         )
     assignment.refresh_from_db()
+    if action == "approve":
+        approvals.do_record_approval(assignment, user)
     events.send_on_commit(
         events.user_group(assignment.annotator_id),
         AssignmentUpdated(assignment=AssignmentState(id=assignment.id, state=assignment.state)),
@@ -189,8 +246,18 @@ def do_transition(
 # -- queues --------------------------------------------------------------------------------------------
 
 
-def open_tasks(project: Project) -> QuerySet:
-    return Task.objects.filter(project=project, assignments__isnull=True)
+def open_tasks(project: Project, *, excluding_user: AbstractBaseUser | None = None) -> QuerySet[Task]:
+    """Tasks with fewer copies than the project's annotations per task (without one of ``excluding_user``'s)."""
+    per_task = visibility.annotations_per_task(project)
+    tasks = (
+        Task.objects.filter(project=project)
+        .select_related("project", "series")
+        .annotate(copies=Count("assignments"))
+        .filter(copies__lt=per_task)
+    )
+    if excluding_user is not None:
+        tasks = tasks.exclude(assignments__annotator=excluding_user)
+    return tasks
 
 
 def tasks_for(user, membership: Membership, *, series_id: int | None = None) -> QuerySet[Task]:
@@ -200,11 +267,11 @@ def tasks_for(user, membership: Membership, *, series_id: int | None = None) -> 
         "labels", "assignments__annotator"
     )
     if membership.role == Role.ANNOTATOR:
-        mine = queryset.filter(assignments__annotator=user)
-        queryset = (mine | open_tasks(membership.project)).distinct()
+        open_ids = open_tasks(membership.project).values_list("id", flat=True)
+        queryset = queryset.filter(Q(assignments__annotator=user) | Q(pk__in=list(open_ids))).distinct()
     if series_id:
         queryset = queryset.filter(series_id=series_id)
-    return queryset.select_related("series")
+    return queryset.select_related("series", "project")
 
 
 def review_queue(project: Project, state: str) -> QuerySet[Assignment]:
@@ -226,7 +293,7 @@ def queue_for(user, project: Project) -> tuple[list[Assignment], list[Task]]:
     )
     rank = {state: i for i, state in enumerate(OPEN_STATES)}
     mine.sort(key=lambda a: (rank[a.state], -a.task.priority, a.task_id))
-    return mine, list(ordering_for(project)(open_tasks(project), user, project))
+    return mine, list(ordering_for(project)(open_tasks(project, excluding_user=user), user, project))
 
 
 @transaction.atomic
@@ -242,10 +309,12 @@ def do_next_case(user, membership: Membership) -> Assignment | None:
         if assignment.state != Assignment.State.IN_PROGRESS:
             assignment = do_transition(user, membership, assignment, "start")
         return assignment
+    per_task = visibility.annotations_per_task(project)
     for task in candidates:
-        # Lock the task row, then re-check it is still open: two annotators never take the same task.
+        # Lock the task row, then re-check it is still open: two annotators never take its last copy.
         locked = Task.objects.select_for_update().get(pk=task.pk)
-        if locked.assignments.exists():
+        taken = list(locked.assignments.values_list("annotator_id", flat=True))
+        if len(taken) >= per_task or user.pk in taken:
             continue
         return Assignment.objects.create(
             task=locked, annotator=user, state=Assignment.State.IN_PROGRESS, started_at=timezone.now()

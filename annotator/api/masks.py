@@ -10,11 +10,11 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator import access, rle
+from annotator import access, rle, visibility
 from annotator.actions import masks as mask_actions
 from annotator.api.params import id_param
 from annotator.api.permissions import SeriesView
-from annotator.errors import InvalidInput
+from annotator.errors import InvalidInput, NotFound
 from annotator.models import Label, MaskTrack, Membership
 
 SOCKET_HEADER = "HTTP_X_DELINEATE_SOCKET"
@@ -50,14 +50,22 @@ def decode_slices(raw: dict[int, dict[str, Any]], shape: tuple[int, int, int]) -
 
 class SeriesMasksView(SeriesView):
     def get(self, request: Request, series_id: int) -> Response:
+        tracks = visibility.visible_tracks(
+            mask_actions.head_tracks(self.series),
+            request.user,
+            self.membership.role,
+            self.membership.project,
+            self.series,
+        )
         return Response(
             [
                 {
                     "label_id": t.label_id,
-                    "annotator": t.annotator.get_username(),
+                    "annotator": mask_actions.track_owner(t),
+                    "track": t.kind,
                     "head": mask_actions.revision_summary(t.head),
                 }
-                for t in mask_actions.head_tracks(self.series)
+                for t in tracks
             ]
         )
 
@@ -73,8 +81,15 @@ class LabelView(SeriesView):
         return membership
 
     def track(self) -> MaskTrack | None:
-        annotator = mask_actions.annotator_named(
-            self.request.user, self.request.query_params.get("annotator")
+        """The track read: ``?track=consensus``, else ``?annotator=<username>`` (default: the caller's own),
+        within what the caller may read (annotator.visibility)."""
+        params = self.request.query_params
+        if params.get("track") == MaskTrack.Kind.CONSENSUS:
+            return mask_actions.readable_consensus(
+                self.request.user, self.membership, self.series, self.label
+            )
+        annotator = mask_actions.readable_annotator(
+            self.request.user, self.membership, self.series, params.get("annotator")
         )
         return mask_actions.track_of(self.series, self.label, annotator)
 
@@ -85,7 +100,7 @@ class LabelMaskView(LabelView):
         revision = track.head if track else None
         revision_id = id_param(request, "revision")
         if track is not None and revision is not None and revision_id is not None:
-            revision = access.get_revision(self.series, self.label, revision_id, annotator=track.annotator)
+            revision = access.get_revision(self.series, self.label, revision_id, track=track)
         return Response(mask_actions.label_mask(self.series, self.label, track, revision, request.user))
 
 
@@ -120,6 +135,14 @@ class RevisionListView(LabelView):
 class RestoreRevisionView(LabelView):
     def post(self, request: Request, series_id: int, label_id: int, revision_id: int) -> Response:
         revision = access.get_revision(self.series, self.label, revision_id)
+        if not visibility.may_read_track(
+            request.user,
+            self.membership.role,
+            self.membership.project,
+            self.series,
+            revision.track.annotator_id,
+        ):
+            raise NotFound("No such revision of this mask.")
         body = parse(RestoreBody, request.data)
         restored = mask_actions.do_restore_revision(
             request.user,

@@ -27,6 +27,8 @@ class InvitationSerializer(serializers.ModelSerializer):
     project_name = serializers.CharField(source="project.name")
     username = serializers.SerializerMethodField()
     invited_by = serializers.SerializerMethodField()
+    # The join link of a pending e-mail invitation, for the project's owners only (context "show_links").
+    link = serializers.SerializerMethodField()
 
     class Meta:
         model = Invitation
@@ -40,6 +42,8 @@ class InvitationSerializer(serializers.ModelSerializer):
             "state",
             "invited_by",
             "created_at",
+            "expires_at",
+            "link",
         ]
 
     def get_username(self, invitation: Invitation) -> str | None:
@@ -47,6 +51,14 @@ class InvitationSerializer(serializers.ModelSerializer):
 
     def get_invited_by(self, invitation: Invitation) -> str | None:
         return invitation.invited_by.username if invitation.invited_by_id else None
+
+    def get_link(self, invitation: Invitation) -> str | None:
+        request = self.context.get("request")
+        if not self.context.get("show_links") or request is None or invitation.user_id is not None:
+            return None
+        if invitation.state != Invitation.State.PENDING:
+            return None
+        return request.build_absolute_uri(members.join_path(invitation))
 
 
 class InviteSerializer(serializers.Serializer):
@@ -83,13 +95,24 @@ class ProjectInvitationsView(ProjectView):
     permission_classes = [IsProjectOwner]
 
     def get(self, request: Request, project_id: int) -> Response:
-        return Response(InvitationSerializer(members.invitations_of(self.project), many=True).data)
+        context = {"request": request, "show_links": True}
+        return Response(
+            InvitationSerializer(members.invitations_of(self.project), many=True, context=context).data
+        )
 
     def post(self, request: Request, project_id: int) -> Response:
         payload = InviteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        invitation = members.do_invite(request.user, self.project, **payload.validated_data)
-        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+        invitation = members.do_invite(
+            request.user,
+            self.project,
+            **payload.validated_data,
+            join_url=lambda token: request.build_absolute_uri(f"/invite/{token}/"),
+        )
+        context = {"request": request, "show_links": True}
+        return Response(
+            InvitationSerializer(invitation, context=context).data, status=status.HTTP_201_CREATED
+        )
 
 
 class ProjectInvitationDetailView(ProjectView):

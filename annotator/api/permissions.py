@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from annotator import access
-from annotator.models import Assignment, Job, Membership, Project, Series, Study, Task
+from annotator.models import Assignment, Job, Membership, Project, ReviewComment, Series, Study, Task
 
 
 class ScopedView(APIView):
@@ -124,6 +124,29 @@ class AssignmentView(ScopedView):
 
     def resolve(self) -> Membership:
         self.assignment, membership = access.get_assignment(self.request.user, self.kwargs["assignment_id"])
+        return membership
+
+
+class CaseScopedView(ScopedView):
+    """A view on one case (assignment) as its annotator, a reviewer or an owner sees it; other members get
+    404 like outsiders (access.get_case)."""
+
+    permission_classes = [IsProjectMember]
+    assignment: Assignment
+
+    def resolve(self) -> Membership:
+        self.assignment, membership = access.get_case(self.request.user, self.kwargs["assignment_id"])
+        return membership
+
+
+class CommentScopedView(ScopedView):
+    """A view on one review comment, for whoever may see its case."""
+
+    permission_classes = [IsProjectMember]
+    comment: ReviewComment
+
+    def resolve(self) -> Membership:
+        self.comment, membership = access.get_comment(self.request.user, self.kwargs["comment_id"])
         return membership
 
 

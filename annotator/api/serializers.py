@@ -9,7 +9,7 @@ from ml_worker.windows import DEFAULT_CT_WINDOW, NamedWindow, named_presets
 class LabelSerializer(serializers.ModelSerializer):
     class Meta:
         model = Label
-        fields = ["id", "name", "value", "color", "window_preset"]
+        fields = ["id", "name", "value", "color", "window_preset", "position"]
 
 
 class ProjectSerializer(serializers.ModelSerializer):

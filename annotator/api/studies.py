@@ -8,7 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator.actions import imports, studies
+from annotator.actions import imports, studies, task_progress
 from annotator.actions.jobs import do_cancel_job
 from annotator.api.permissions import (
     IsProjectOwner,
@@ -35,6 +35,8 @@ class SeriesSerializer(serializers.ModelSerializer):
     slice_url = serializers.SerializerMethodField()
     raw_slice_url = serializers.SerializerMethodField()
     reference_labels_url = serializers.SerializerMethodField()
+    # Annotation progress for the project page's tiles (annotator.actions.task_progress), when listed.
+    progress = serializers.SerializerMethodField()
 
     class Meta:
         model = Series
@@ -65,8 +67,12 @@ class SeriesSerializer(serializers.ModelSerializer):
             "slice_url",
             "raw_slice_url",
             "reference_labels_url",
+            "progress",
             "created_at",
         ]
+
+    def get_progress(self, series: Series) -> dict | None:
+        return self.context.get("progress", {}).get(series.pk)
 
     def get_plane(self, series: Series) -> str:
         return series.import_notes.get("plane", "")
@@ -117,7 +123,11 @@ def job_body(job: Job) -> dict:
 
 class StudyListView(ProjectView):
     def get(self, request: Request, project_id: int) -> Response:
-        return Response(StudySerializer(studies.studies_of(self.project), many=True).data)
+        listed = list(studies.studies_of(self.project))
+        progress = task_progress.series_progress(
+            request.user, self.membership, [s for study in listed for s in study.series.all()]
+        )
+        return Response(StudySerializer(listed, many=True, context={"progress": progress}).data)
 
 
 class StudyDetailView(StudyView):

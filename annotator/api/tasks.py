@@ -6,7 +6,8 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator.actions import tasks
+from annotator import visibility
+from annotator.actions import review, task_progress, tasks
 from annotator.api.params import choice_param, id_param
 from annotator.api.permissions import (
     AssignmentView,
@@ -24,6 +25,10 @@ class AssignmentSerializer(serializers.ModelSerializer):
     task = serializers.IntegerField(source="task_id", read_only=True)
     series = serializers.IntegerField(source="task.series_id", read_only=True)
     reviewed_by = serializers.SerializerMethodField()
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    # {labels, masks, slices, active_seconds} (annotator.actions.task_progress) when the view computed it;
+    # active_seconds stays null until the timing work (issue 12) measures active time.
+    progress = serializers.SerializerMethodField()
 
     class Meta:
         model = Assignment
@@ -34,6 +39,8 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "annotator",
             "username",
             "state",
+            "state_label",
+            "progress",
             "review_comment",
             "reviewed_by",
             "created_at",
@@ -45,11 +52,16 @@ class AssignmentSerializer(serializers.ModelSerializer):
     def get_reviewed_by(self, assignment: Assignment) -> str | None:
         return assignment.reviewed_by.username if assignment.reviewed_by_id else None
 
+    def get_progress(self, assignment: Assignment) -> dict | None:
+        return self.context.get("progress", {}).get(assignment.pk)
+
 
 class TaskSerializer(serializers.ModelSerializer):
     labels = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     assignments = AssignmentSerializer(many=True, read_only=True)
     series_description = serializers.CharField(source="series.description", read_only=True)
+    # copies of the task the pool still offers (the project's annotations per task minus the assignments)
+    open_slots = serializers.SerializerMethodField()
 
     class Meta:
         model = Task
@@ -62,16 +74,26 @@ class TaskSerializer(serializers.ModelSerializer):
             "priority",
             "instructions",
             "assignments",
+            "open_slots",
             "created_at",
         ]
+
+    def get_open_slots(self, task: Task) -> int:
+        return max(0, visibility.annotations_per_task(task.project) - len(task.assignments.all()))
 
 
 class TaskCreateSerializer(serializers.Serializer):
     series = serializers.ListField(child=serializers.IntegerField(), min_length=1)
     labels = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
     annotators = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    # give each task to the project's annotations per task of the annotators, in turn (else to all of them)
+    spread = serializers.BooleanField(required=False, default=False)
     priority = serializers.IntegerField(required=False, default=0)
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReassignSerializer(serializers.Serializer):
+    annotator = serializers.IntegerField(allow_null=True)
 
 
 class AnnotatorsSerializer(serializers.Serializer):
@@ -87,12 +109,19 @@ def own_assignments_only(task: dict, user_id: int) -> dict:
     return {**task, "assignments": [a for a in task["assignments"] if a["annotator"] == user_id]}
 
 
+def with_progress(listed: list[Task]) -> dict:
+    """The serializer context giving each assignment of ``listed`` its progress."""
+    return {"progress": task_progress.assignment_progress(a for t in listed for a in t.assignments.all())}
+
+
 class TaskListView(ProjectView):
     permission_classes = [IsProjectOwnerOrReadOnly]
 
     def get(self, request: Request, project_id: int) -> Response:
-        queryset = tasks.tasks_for(request.user, self.membership, series_id=id_param(request, "series"))
-        data = TaskSerializer(queryset, many=True).data
+        listed = list(
+            tasks.tasks_for(request.user, self.membership, series_id=id_param(request, "series"))
+        )
+        data = TaskSerializer(listed, many=True, context=with_progress(listed)).data
         if self.membership.role == Role.ANNOTATOR:
             data = [own_assignments_only(task, request.user.id) for task in data]
         return Response(data)
@@ -109,6 +138,7 @@ class TaskListView(ProjectView):
             data["annotators"],
             priority=data["priority"],
             instructions=data["instructions"],
+            spread=data["spread"],
         )
         return Response(TaskSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
 
@@ -137,15 +167,33 @@ class TaskAssignView(TaskView):
         return Response(AssignmentSerializer(assignments, many=True).data)
 
 
+class AssignmentDetailView(AssignmentView):
+    """PATCH {"annotator": user id or null}: an owner gives an unfinished case to someone else or back to
+    the pool."""
+
+    permission_classes = [IsProjectOwner]
+
+    def patch(self, request: Request, assignment_id: int) -> Response:
+        payload = ReassignSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        moved = tasks.do_reassign(self.assignment, payload.validated_data["annotator"])
+        return Response({"assignment": AssignmentSerializer(moved).data if moved else None})
+
+
 class AssignmentActionView(AssignmentView):
     """POST /api/assignments/<id>/<start|submit|approve|send_back>/ with {"comment": ...} for send_back."""
 
     def post(self, request: Request, assignment_id: int, action: str) -> Response:
         payload = CommentSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        updated = tasks.do_transition(
-            request.user, self.membership, self.assignment, action, payload.validated_data["comment"]
-        )
+        comment = payload.validated_data["comment"]
+        if action == "send_back":
+            # Also a review comment the annotator sees in the viewer (unpinned; pin it through
+            # /request_changes/, annotator/api/review.py).
+            request_ = review.CommentRequest(comment)
+            updated, _ = review.do_request_changes(request.user, self.membership, self.assignment, request_)
+        else:
+            updated = tasks.do_transition(request.user, self.membership, self.assignment, action, comment)
         return Response(AssignmentSerializer(updated).data)
 
 

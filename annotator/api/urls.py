@@ -1,11 +1,19 @@
 from django.urls import path
 
-from annotator.api import exports, masks, members, pacs, studies, tasks, views
+from annotator.api import exports, labels, masks, members, pacs, review, studies, tasks, views
 
 urlpatterns = [
     path("projects/", views.ProjectListView.as_view(), name="api-projects"),
     path("projects/<int:project_id>/", views.ProjectDetailView.as_view(), name="api-project"),
     path("window-presets/", views.WindowPresetsView.as_view(), name="api-window-presets"),
+    # a project's labels, edited by its owners (annotator/api/labels.py)
+    path("projects/<int:project_id>/labels/", labels.LabelListView.as_view(), name="api-labels"),
+    path("projects/<int:project_id>/labels/order/", labels.LabelOrderView.as_view(), name="api-label-order"),
+    path(
+        "projects/<int:project_id>/labels/<int:label_id>/",
+        labels.LabelDetailView.as_view(),
+        name="api-label",
+    ),
     path("series/<int:series_id>/masks/", masks.SeriesMasksView.as_view(), name="api-series-masks"),
     path(
         "series/<int:series_id>/masks/<int:label_id>/", masks.LabelMaskView.as_view(), name="api-label-mask"
@@ -78,6 +86,23 @@ urlpatterns = [
     path("projects/<int:project_id>/progress/", tasks.ProgressView.as_view(), name="api-progress"),
     path("tasks/<int:task_id>/", tasks.TaskDetailView.as_view(), name="api-task"),
     path("tasks/<int:task_id>/assignments/", tasks.TaskAssignView.as_view(), name="api-task-assign"),
+    path("assignments/<int:assignment_id>/", tasks.AssignmentDetailView.as_view(), name="api-assignment"),
+    # review: cases, comments, every annotator's masks, agreement, consensus (annotator/api/review.py)
+    path("assignments/<int:assignment_id>/case/", review.CaseView.as_view(), name="api-assignment-case"),
+    path(
+        "assignments/<int:assignment_id>/comments/",
+        review.CommentListView.as_view(),
+        name="api-assignment-comments",
+    ),
+    path(
+        "assignments/<int:assignment_id>/request_changes/",
+        review.RequestChangesView.as_view(),
+        name="api-assignment-request-changes",
+    ),
+    path("comments/<int:comment_id>/", review.CommentDetailView.as_view(), name="api-comment"),
+    path("tasks/<int:task_id>/review/", review.TaskReviewView.as_view(), name="api-task-review"),
+    path("tasks/<int:task_id>/agreement/", review.AgreementView.as_view(), name="api-task-agreement"),
+    path("tasks/<int:task_id>/consensus/", review.ConsensusView.as_view(), name="api-task-consensus"),
     path(
         "assignments/<int:assignment_id>/<str:action>/",
         tasks.AssignmentActionView.as_view(),

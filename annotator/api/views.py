@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel, Field
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator import access
-from annotator.actions.projects import do_create_project
-from annotator.api.permissions import ProjectView
+from annotator.actions.projects import do_create_project, do_update_project
+from annotator.api.masks import parse
+from annotator.api.permissions import IsProjectOwnerOrReadOnly, ProjectView
 from annotator.api.serializers import ProjectCreateSerializer, ProjectSerializer
 from ml_worker.windows import DEFAULT_CT_WINDOW, named_presets
 
@@ -26,9 +30,23 @@ class ProjectListView(APIView):
         )
 
 
+class ProjectUpdateBody(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    # validated by the action (annotator.visibility.check_annotations_per_task) for one clear message
+    annotations_per_task: Any = None
+
+
 class ProjectDetailView(ProjectView):
+    permission_classes = [IsProjectOwnerOrReadOnly]
+
     def get(self, request: Request, project_id: int) -> Response:
         return Response(ProjectSerializer(self.project, context={"request": request}).data)
+
+    def patch(self, request: Request, project_id: int) -> Response:
+        body = parse(ProjectUpdateBody, request.data)
+        project = do_update_project(self.project, **body.model_dump(exclude_none=True))
+        return Response(ProjectSerializer(project, context={"request": request}).data)
 
 
 class WindowPresetsView(APIView):

@@ -24,10 +24,11 @@ class LabelInfo:
 
 @dataclass
 class AnnotatorMasks:
-    """The head masks of one annotator on one series: label id -> bool (Z, Y, X)."""
+    """The selected masks of one annotator (or of the consensus) on one series: label id -> bool (Z, Y, X)."""
 
     annotator: str
     masks: dict[int, np.ndarray]
+    consensus: bool = False
 
 
 def label_map_dtype(labels: list[LabelInfo]) -> np.dtype:

@@ -3,10 +3,12 @@ from annotator.models.masks import MaskRevision, MaskSource, MaskTrack
 from annotator.models.members import Invitation
 from annotator.models.pacs import DicomWebSource, PacsHandle, PacsSeriesOrigin
 from annotator.models.projects import Label, Membership, Project, Role
+from annotator.models.review import ApprovedRevision, ReviewComment
 from annotator.models.studies import Series, Study
 from annotator.models.tasks import Assignment, Task
 
 __all__ = [
+    "ApprovedRevision",
     "Assignment",
     "DicomWebSource",
     "Invitation",
@@ -19,6 +21,7 @@ __all__ = [
     "PacsHandle",
     "PacsSeriesOrigin",
     "Project",
+    "ReviewComment",
     "Role",
     "Series",
     "Study",

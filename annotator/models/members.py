@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from django.conf import settings as django_settings
 from django.db import models
@@ -39,6 +40,9 @@ class Invitation(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     answered_at = models.DateTimeField(null=True, blank=True)
+    # E-mail invitations carry a join link that stops working at this time (settings.INVITATION_TTL_HOURS);
+    # invitations to an existing username have none, as before.
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -50,3 +54,6 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"invitation of {self.user or self.email} to {self.project} as {self.role}"
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at

@@ -48,8 +48,17 @@ class Membership(models.Model):
         return f"{self.user} ({self.role}) in {self.project}"
 
 
+class ActiveLabels(models.Manager["Label"]):
+    """Labels in use: a removed label (its masks kept, see annotator.actions.labels) is left out everywhere a
+    project's labels are listed (``project.labels``, ``Label.objects``); ``Label.all_objects`` has them all."""
+
+    def get_queryset(self) -> models.QuerySet[Label]:
+        return super().get_queryset().filter(removed_at__isnull=True)
+
+
 class Label(models.Model):
-    """One structure to segment. ``value`` is the integer written into label maps."""
+    """One structure to segment. ``value`` is the integer written into label maps: it never changes, so
+    exports before and after an edit agree; ``position`` is the order people see (and the 1–9 keys)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="labels")
     name = models.CharField(max_length=100)
@@ -59,12 +68,24 @@ class Label(models.Model):
     )
     # The model's input window for this label (e.g. "lung"); empty means the project's default.
     window_preset = models.CharField(max_length=32, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    # Set when the owner removed a label that has masks: the masks stay in the database, out of exports.
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    all_objects = models.Manager()
+    objects = ActiveLabels()
 
     class Meta:
-        ordering = ["value"]
+        ordering = ["position", "value"]
+        base_manager_name = "all_objects"
+        default_manager_name = "objects"
         constraints = [
             models.UniqueConstraint(fields=["project", "value"], name="unique_label_value"),
-            models.UniqueConstraint(fields=["project", "name"], name="unique_label_name"),
+            models.UniqueConstraint(
+                fields=["project", "name"],
+                condition=models.Q(removed_at__isnull=True),
+                name="unique_label_name",
+            ),
             models.CheckConstraint(condition=models.Q(value__gte=1), name="label_value_positive"),
         ]
 

@@ -1,14 +1,15 @@
 """Annotation tasks and their per-annotator assignments.
 
 A task is one case to annotate: a series and the labels wanted. Each annotator it is given to gets an
-``Assignment``: their own independent copy of the work, with its own review state. A task with no
-assignment is open: any annotator of the project may take it from their queue.
+``Assignment``: their own independent copy of the work, with its own review state. A task with fewer
+assignments than the project's annotations per task (``annotator.visibility.annotations_per_task``, 1 by
+default) is open: any annotator of the project who has no copy of it yet may take it from their queue.
 
 Assignment states::
 
     todo ──start──▶ in_progress ──submit──▶ submitted ──approve──▶ approved
                          ▲                      │
-                         └──start── returned ◀──┘ send back (with a comment)
+                         └──start── returned ◀──┘ send back: "changes requested" (with a comment)
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ class Task(models.Model):
 
 class Assignment(models.Model):
     class State(models.TextChoices):
-        TODO = "todo", "To do"
+        TODO = "todo", "Not started"
         IN_PROGRESS = "in_progress", "In progress"
         SUBMITTED = "submitted", "Submitted"
         APPROVED = "approved", "Approved"
-        RETURNED = "returned", "Sent back"
+        RETURNED = "returned", "Changes requested"
 
     # Which states may follow which: the one statement of the review workflow.
     TRANSITIONS = {

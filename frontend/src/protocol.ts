@@ -29,7 +29,9 @@ export type ServerMessage =
   | RevisionCreated
   | Presence
   | QueueChanged
-  | AssignmentUpdated;
+  | AssignmentUpdated
+  | CommentCreated
+  | CommentUpdated;
 
 export interface PingMessage {
   request_id?: string | null;
@@ -220,6 +222,7 @@ export interface RevisionCreated {
   label_id: number;
   annotator: string;
   revision: RevisionSummary;
+  consensus?: boolean;
 }
 /**
  * One saved revision of a mask (annotator/actions/masks.py revision_summary).
@@ -235,6 +238,9 @@ export interface RevisionSummary {
   predicted_slices?: number[];
   voxel_count?: number;
   restored_from?: number | null;
+  inputs?: {
+    [k: string]: unknown | undefined;
+  };
 }
 export interface Presence {
   type: "presence";
@@ -259,6 +265,40 @@ export interface AssignmentUpdated {
 export interface AssignmentState {
   id: number;
   state: string;
+}
+/**
+ * A comment was written on a case of this series; sent only to those who may read it (the case's
+ * annotator, the project's reviewers and owners).
+ */
+export interface CommentCreated {
+  type: "comment.created";
+  comment: CommentInfo;
+}
+/**
+ * A review comment on one assignment (annotator/actions/review.py comment_info). ``slice_index``, ``x``
+ * and ``y`` (image pixels: column, row) are all set when it is pinned, else all null.
+ */
+export interface CommentInfo {
+  id: number;
+  assignment: number;
+  series_id: number;
+  author: string;
+  text: string;
+  label_id?: number | null;
+  slice_index?: number | null;
+  x?: number | null;
+  y?: number | null;
+  requests_changes?: boolean;
+  created_at: string;
+  resolved?: boolean;
+  resolved_by?: string | null;
+}
+/**
+ * A comment was marked resolved (or open again).
+ */
+export interface CommentUpdated {
+  type: "comment.updated";
+  comment: CommentInfo;
 }
 
 /** The server message whose `type` is `T`. */

@@ -148,8 +148,17 @@ def test_configure_search_import_and_send_back(browser, stack, pacs):
         )
         assert saved.status == 201, saved.text()
         before = pacs.instance_count()
+        # By default only approved masks go back, and nothing has been reviewed yet: nothing is sent.
         page.click(".pacs-send")
         page.wait_for_selector(".pacs-send-status[data-phase=done], .pacs-send-status[data-phase=failed]")
+        assert "Nothing to send" in page.inner_text(".pacs-send-status")
+        assert pacs.instance_count() == before
+        # She chooses every saved mask instead.
+        page.select_option("select[name=pacs-send-masks]", "all")
+        page.click(".pacs-send")
+        page.wait_for_selector(
+            ".pacs-send-status[data-phase=done]:has-text('Sent'), .pacs-send-status[data-phase=failed]"
+        )
         assert page.inner_text(".pacs-send-status") == "Sent 1 segmentation to the PACS.", page.inner_text(
             ".pacs-send-status"
         )

@@ -93,6 +93,9 @@ def import_series(client, project, handles: list[str], django_capture_on_commit_
 
 
 def send_to_pacs(client, project, body: dict, django_capture_on_commit_callbacks) -> Job:
+    """Send every latest revision (unless the body says otherwise; approved-only is the default, tested
+    with the file exports in tests/test_review.py)."""
+    body = {"masks": "all", **body}
     with (
         mock.patch("annotator.actions.jobs.celery_app.send_task") as send,
         django_capture_on_commit_callbacks(execute=True),

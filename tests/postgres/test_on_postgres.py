@@ -20,6 +20,9 @@ SUITES = [
     "tests/segmentation/test_race.py",
     "tests/test_jobs.py",
     "tests/test_access.py",
+    "tests/test_review.py",
+    "tests/test_tasks_team.py",
+    "tests/test_labels_and_invitations.py",
 ]
 
 

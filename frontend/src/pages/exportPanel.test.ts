@@ -32,8 +32,8 @@ function tracker(replies: Record<string, { status: number; body: unknown }[]>) {
 group("export tracker", () => {
   it("posts the chosen format and annotator, then follows socket progress to a download link", async () => {
     const { t, calls, views } = tracker({ "/api/projects/3/exports/": [{ status: 202, body: { job: job("pending") } }] });
-    await t.start({ format: "dicom-seg", annotator: "anna" });
-    expect(calls[0]).toEqual({ url: "/api/projects/3/exports/", method: "POST", body: { format: "dicom-seg", annotator: "anna" } });
+    await t.start({ format: "dicom-seg", annotator: "anna", masks: "all" });
+    expect(calls[0]).toEqual({ url: "/api/projects/3/exports/", method: "POST", body: { format: "dicom-seg", annotator: "anna", masks: "all" } });
     expect(t.view.phase).toBe("pending");
 
     t.onServerMessage({ type: "job.progress", job: job("running", 0.4) });

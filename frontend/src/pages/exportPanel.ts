@@ -41,6 +41,8 @@ export interface ExportRequest {
   format: ExportFormat;
   series?: number[];
   annotator?: string;
+  /** "approved" (the server's default: what reviewers approved, and consensus masks) or "all" latest revisions */
+  masks?: "approved" | "all";
 }
 
 export type ExportPhase = "idle" | "starting" | "pending" | "running" | "done" | "failed" | "cancelled";
@@ -99,6 +101,7 @@ export class ExportTracker {
     const body: Record<string, unknown> = { format: request.format };
     if (request.series?.length) body.series = request.series;
     if (request.annotator) body.annotator = request.annotator;
+    if (request.masks) body.masks = request.masks;
     try {
       const reply = await this.api.post<{ job: ExportJob }>(exportEndpoints.start(this.projectId), body);
       this.onJob(reply.job);
@@ -172,6 +175,12 @@ export function mountExportPanel(projectId: number, api: Api = new Api()): { ele
     ...EXPORT_FORMATS.map((f) => h("option", { value: f.value, title: f.hint }, f.label)),
   );
   const annotator = h("input", { name: "annotator", placeholder: "All annotators", size: 14, "aria-label": "Only this annotator (username)" });
+  const which = h(
+    "select",
+    { name: "masks", "aria-label": "Which masks" },
+    h("option", { value: "approved", title: "What reviewers approved, and consensus masks" }, "Approved masks"),
+    h("option", { value: "all", title: "The latest revision of every mask, reviewed or not" }, "All latest revisions"),
+  );
   const hint = h("p", { class: "muted" }, EXPORT_FORMATS[0]!.hint);
   const startButton = h("button", { type: "button", class: "primary" }, "Export");
   const fill = h("div", { class: "progress-fill", style: "width:0%" });
@@ -207,14 +216,14 @@ export function mountExportPanel(projectId: number, api: Api = new Api()): { ele
       socket = new AnnotatorSocket({ url: socketUrl(window.location), onEvent: (m) => tracker.onServerMessage(m) });
       socket.connect();
     }
-    void tracker.start({ format: format.value as ExportFormat, annotator: annotator.value.trim() || undefined });
+    void tracker.start({ format: format.value as ExportFormat, annotator: annotator.value.trim() || undefined, masks: which.value as "approved" | "all" });
   });
 
   const element = h(
     "section",
     { class: "card export-panel" },
     h("h2", {}, "Export masks"),
-    h("div", { class: "export-controls" }, format, " ", annotator, " ", startButton),
+    h("div", { class: "export-controls" }, format, " ", which, " ", annotator, " ", startButton),
     hint,
     bar,
     status,

@@ -18,6 +18,10 @@ export interface Invitation {
   state: "pending" | "accepted" | "declined" | "revoked";
   invited_by: string | null;
   created_at: string;
+  /** e-mail invitations of someone without an account: when the join link stops working */
+  expires_at?: string | null;
+  /** the join link, shown to the project's owners (there may be no mail server to send it) */
+  link?: string | null;
 }
 
 export const ROLES: { value: string; label: string }[] = [
@@ -47,6 +51,12 @@ export function invitee(invitation: Invitation): string {
 export function answeredSince(before: Invitation[], now: Invitation[]): boolean {
   const still = new Set(pending(now).map((i) => i.id));
   return pending(before).some((i) => !still.has(i.id));
+}
+
+/** What the owner reads after inviting someone: where they will find it, or the link to pass on. */
+export function invitedText(made: Invitation): string {
+  if (made.link) return `Invited ${invitee(made)} as ${made.role}. A join link was e-mailed; if no mail arrives, send them this link: ${made.link}`;
+  return `Invited ${invitee(made)} as ${made.role}. They will see it on their project list.`;
 }
 
 export function inviteCheck(value: string): string | null {
@@ -95,7 +105,8 @@ export function mountInvitePanel(
                   revoke.disabled = false;
                 }
               });
-              return h("div", { class: "invitation", "data-invitation-id": i.id }, h("span", {}, invitee(i)), h("span", { class: "muted" }, ` · ${i.role}`), " ", revoke);
+              const link = i.link ? h("input", { class: "join-link", readonly: true, value: i.link, "aria-label": `Join link for ${invitee(i)}` }) : null;
+              return h("div", { class: "invitation", "data-invitation-id": i.id }, h("span", {}, invitee(i)), h("span", { class: "muted" }, ` · ${i.role}`), " ", revoke, link);
             }),
           ]
         : []),
@@ -141,7 +152,7 @@ export function mountInvitePanel(
     status.textContent = "Inviting…";
     try {
       const made = await api.post<Invitation>(inviteEndpoints.project(projectId), { invitee: who.value.trim(), role: role.value });
-      status.textContent = `Invited ${invitee(made)} as ${made.role}. They will see it on their project list.`;
+      status.textContent = invitedText(made);
       who.value = "";
       await refresh();
     } catch (error) {

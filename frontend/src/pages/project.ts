@@ -4,30 +4,20 @@
  */
 
 import { Api, ApiError } from "../api";
-import { endpoints, type ProjectInfo, type SeriesInfo, type StudyInfo } from "../endpoints";
+import { endpoints, type ProjectInfo, type SeriesInfo, type StudyInfo, type WindowPresetInfo } from "../endpoints";
 import type { PageContext } from "../pageContext";
 import { header } from "../ui/chrome";
 import { mountExportPanel } from "./exportPanel";
 import { mountInvitePanel } from "./invitePanel";
+import { mountLabelsPanel } from "./labelsPanel";
+import { mountMyTasks } from "./myTasks";
 import { mountPacsPanel } from "./pacsPanel";
+import { mountTasksPanel } from "./tasksPanel";
 import { mountUploadPanel } from "./uploadPanel";
 import { h } from "../ui/dom";
+import { stateLabel, type MemberInfo } from "../team";
 
-interface Member {
-  username: string;
-  role: string;
-}
-
-interface TaskInfo {
-  id: number;
-  series_id?: number;
-  series?: number;
-  title?: string;
-  state?: string;
-  status?: string;
-  assignee?: string | null;
-  priority?: number;
-}
+type Member = MemberInfo;
 
 interface ModelVersion {
   id?: number;
@@ -83,6 +73,7 @@ export function seriesTile(series: SeriesInfo): HTMLElement {
     thumbnail(series),
     h("div", {}, h("strong", {}, series.description || `${series.modality} series`), h("div", { class: "muted" }, `${series.modality} · ${width}×${height}${series.kind === "volume" ? ` × ${depth}` : ""}`)),
     progressBar(series),
+    series.progress?.state ? h("span", { class: "chip case-state" }, stateLabel(series.progress.state)) : null,
   );
 }
 
@@ -95,14 +86,19 @@ export async function mount(ctx: PageContext): Promise<void> {
   const studies = section("Studies");
   const labels = section("Labels");
   const members = section("Members");
-  const tasks = section("Task queue");
   const models = section("Model versions");
+  // The team workflow (pages/myTasks.ts, tasksPanel.ts, labelsPanel.ts): my cases and Next case, cases to
+  // review, and for owners the tasks and the label editor.
+  let seriesList: SeriesInfo[] = [];
+  const myTasks = mountMyTasks({ projectId: id, role: ctx.role, seriesNames: () => new Map(seriesList.map((s) => [s.id, s.description || `${s.modality} series ${s.id}`])) });
+  const tasks = { el: h("div", { class: "tasks-slot" }) };
   ctx.root.append(
     head,
     h(
       "main",
       { class: "page wide" },
       title,
+      myTasks.element,
       h("div", { class: "columns" }, h("div", { class: "col-main" }, studies.el, tasks.el), h("div", { class: "col-side" }, labels.el, members.el, models.el, mountExportPanel(id, api).element)),
     ),
   );
@@ -135,7 +131,11 @@ export async function mount(ctx: PageContext): Promise<void> {
   const loadStudies = () =>
     fill(
       studies.body,
-      () => api.get<StudyInfo[]>(endpoints.studies(id)),
+      async () => {
+        const list = await api.get<StudyInfo[]>(endpoints.studies(id));
+        seriesList = list.flatMap((study) => study.series);
+        return list;
+      },
       (list) =>
         list.map((study) =>
           h("div", { class: "study" }, h("h3", {}, study.description || "Study", study.study_date ? h("span", { class: "muted" }, ` · ${study.study_date}`) : null), h("div", { class: "series-grid" }, ...study.series.map(seriesTile))),
@@ -150,30 +150,28 @@ export async function mount(ctx: PageContext): Promise<void> {
       "No members.",
     );
   // Owner-only actions (the API refuses them to other roles anyway).
+  let tasksPanel: ReturnType<typeof mountTasksPanel> | null = null;
   if (project.role === "owner") {
     studies.el.before(mountUploadPanel(id, () => void loadStudies(), api).element);
     studies.el.before(mountPacsPanel(id, () => void loadStudies(), api).element);
     members.el.after(mountInvitePanel(id, () => void loadMembers(), api).element);
+    const reload = async () => (await api.get<ProjectInfo>(endpoints.project(id))).labels;
+    labels.el.replaceWith(mountLabelsPanel({ projectId: id, api, reload }, project.labels, (project as { window_presets?: WindowPresetInfo[] }).window_presets ?? []).element);
+    tasksPanel = mountTasksPanel({ projectId: id, perCase: Number(project.settings.annotations_per_task ?? 1), api, onChanged: () => void Promise.all([loadStudies(), myTasks.refresh()]) });
+    tasks.el.replaceWith(tasksPanel.element);
   }
 
+  const loadTeam = async () => {
+    await Promise.all([loadStudies(), loadMembers()]);
+    await myTasks.refresh();
+    if (tasksPanel) {
+      const memberList = await api.get<Member[]>(endpoints.members(id)).catch(() => [] as Member[]);
+      await tasksPanel.load({ series: seriesList, labels: project.labels, members: memberList });
+    }
+  };
+
   await Promise.all([
-    loadStudies(),
-    loadMembers(),
-    fill(
-      tasks.body,
-      () => api.get<TaskInfo[] | { results: TaskInfo[] }>(endpoints.tasks(id)),
-      (value) =>
-        (Array.isArray(value) ? value : value.results).map((t) => {
-          const seriesId = t.series_id ?? t.series;
-          return h(
-            "div",
-            { class: "task" },
-            seriesId ? h("a", { href: `/series/${seriesId}/` }, t.title || `Series ${seriesId}`) : h("span", {}, t.title || `Task ${t.id}`),
-            h("span", { class: "muted" }, ` · ${t.state ?? t.status ?? ""}${t.assignee ? ` · ${t.assignee}` : ""}`),
-          );
-        }),
-      "The queue is empty.",
-    ),
+    loadTeam(),
     fill(
       models.body,
       () => api.get<ModelVersion[]>(endpoints.modelVersions(id)),

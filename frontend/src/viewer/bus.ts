@@ -7,6 +7,7 @@
  */
 
 import type { DisplayWindow } from "./windowing";
+import type { ReviewCommand } from "./reviewState";
 import type { Action } from "./tools";
 
 export type Command =
@@ -33,7 +34,9 @@ export type Command =
   | { type: "stroke.end" }
   | { type: "fill"; x: number; y: number }
   | { type: "propagation.cancel" }
-  | { type: "conflict.resolve"; labelId: number; keepMine: boolean };
+  | { type: "conflict.resolve"; labelId: number; keepMine: boolean }
+  /** the case: layers, comments, approval, consensus, Submit and next (reviewState.ts, review.ts) */
+  | ReviewCommand;
 
 export type CommandOf<T extends Command["type"]> = Extract<Command, { type: T }>;
 

@@ -13,6 +13,8 @@ import { ViewerBus, type Command } from "./bus";
 import { Editing } from "./editing";
 import { Propagating } from "./propagating";
 import { Prompting } from "./prompting";
+import { readOnlyHint, Review, type ReviewView } from "./review";
+import { isReviewCommand } from "./reviewState";
 import { SliceSource } from "./sliceSource";
 import { Slices } from "./slices";
 import type { ViewerState } from "./state";
@@ -46,6 +48,8 @@ export interface ViewerServices {
   /** the bus's clock; performance.now() by default */
   now?: () => number;
   autosave?: { delayMs?: number; maxDelayMs?: number };
+  /** the case panels (review.ts's view) and how to open another page; none: no case panels */
+  review?: { view: ReviewView; navigate(url: string): void };
 }
 
 export class ViewerController {
@@ -57,6 +61,7 @@ export class ViewerController {
   readonly prompting: Prompting;
   readonly editing: Editing;
   readonly propagating: Propagating;
+  readonly review: Review;
   /** The subscription waits for the socket's first opening. */
   private firstOpen: (() => unknown) | null = null;
 
@@ -97,6 +102,9 @@ export class ViewerController {
     const accept = () => this.editing.accept();
     const record = this.editing.record.bind(this.editing);
     this.propagating = new Propagating({ state, socket: this.socket, autosave, view, notify, accept, record });
+    const reviewView = services.review?.view ?? { review: () => undefined, mask: () => view.mask(), redraw: () => view.redraw() };
+    const navigate = services.review?.navigate ?? (() => undefined);
+    this.review = new Review({ state, api, notify, view: reviewView, autosave, navigate });
   }
 
   /** Draw the panels, connect, and load the saved masks and the middle slice. */
@@ -105,9 +113,9 @@ export class ViewerController {
     view.tool();
     view.labels();
     view.historyButtons();
-    if (state.readOnly) view.hint("Read-only: reviewers can look and comment but not edit masks.");
+    if (state.readOnly) view.hint(readOnlyHint(state));
     this.connect();
-    await Promise.all([this.sync.loadAll(), this.slices.show(Math.floor(state.geometry.depth / 2))]);
+    await Promise.all([this.sync.loadAll(), this.slices.show(Math.floor(state.geometry.depth / 2)), this.review.load()]);
   }
 
   private connect(): void {
@@ -125,6 +133,7 @@ export class ViewerController {
   /** Carry out a command (the bus calls this; everything else calls `bus.dispatch`). */
   private execute(command: Command): void {
     const { state, view } = this;
+    if (isReviewCommand(command)) return this.review.execute(command);
     switch (command.type) {
       case "action":
         return this.run(command.action);
@@ -292,7 +301,16 @@ export class ViewerController {
         this.propagating.onMessage(message);
         break;
       case "revision.created":
-        if (message.series_id === state.series.id) void this.sync.onRevision(message.label_id, message.annotator, message.revision);
+        if (message.series_id !== state.series.id) break;
+        if (!message.consensus) void this.sync.onRevision(message.label_id, message.annotator, message.revision);
+        this.review.onRevision(message.label_id, message.annotator, !!message.consensus);
+        break;
+      case "comment.created":
+      case "comment.updated":
+        this.review.onComment(message.comment);
+        break;
+      case "assignment.updated":
+        this.review.onAssignment(message.assignment);
         break;
       case "error":
         this.services.notify.show(message.message, "error");

@@ -87,6 +87,10 @@ export class ViewerInput {
       state.drag = { kind: "pan", lastX: sx, lastY: sy };
       return;
     }
+    if (ev.button === 0 && state.tool === "comment") {
+      dispatch({ type: "comment.pin", x: p.x, y: p.y });
+      return;
+    }
     if (ev.button !== 0 || state.readOnly || !state.activeLabel) {
       if (!state.activeLabel && !state.readOnly) this.deps.warn("This project has no labels: add one before drawing.");
       return;

@@ -8,10 +8,12 @@ import { Api } from "../api";
 import { endpoints, type ProjectInfo, type SeriesInfo } from "../endpoints";
 import type { PageContext } from "../pageContext";
 import { AnnotatorSocket, socketUrl } from "../socket";
+import { teamEndpoints, type CaseInfo } from "../team";
 import { ViewerController, type SocketHandlers } from "./controller";
 import { bindInput, ViewerInput } from "./input";
 import { buildLayout } from "./layout";
 import { countOpaque, imageToClient, installProbe, recordPerf, viewerProbe } from "./probe";
+import { ReviewScreen } from "./reviewScreen";
 import { ViewerScreen } from "./screen";
 import { createViewerState } from "./state";
 
@@ -27,12 +29,16 @@ async function open(ctx: PageContext): Promise<ViewerController> {
     api.get<SeriesInfo>(endpoints.series(ctx.seriesId!)),
   ]);
   layout.showTitles(project, series);
+  const assignmentId = assignmentFromUrl(window.location.search);
+  // Someone else's case is opened for review: read-only, owners included (review.ts loads the rest).
+  const opened = assignmentId === null ? null : await api.get<CaseInfo>(teamEndpoints.caseOf(assignmentId)).catch(() => null);
   const state = createViewerState({
     project,
     series,
     username: ctx.username,
     role: ctx.role,
-    assignmentId: assignmentFromUrl(window.location.search),
+    assignmentId,
+    reviewing: opened !== null && opened.assignment.username !== ctx.username,
   });
   // The screen's controls dispatch on the controller's bus, made just below (they are not used before).
   const screen: ViewerScreen = new ViewerScreen(
@@ -42,7 +48,10 @@ async function open(ctx: PageContext): Promise<ViewerController> {
     (raw) => viewer.slices.presets(raw),
   );
   const socket = (handlers: SocketHandlers) => new AnnotatorSocket({ url: socketUrl(window.location), ...handlers });
-  const viewer: ViewerController = new ViewerController(state, { api, notify: ctx.banner, socket }, screen);
+  const reviewScreen = new ReviewScreen(state, (command) => viewer.bus.dispatch(command), screen.renderer);
+  layout.labels.parentElement?.append(reviewScreen.element);
+  const review = { view: reviewScreen, navigate: (url: string) => window.location.assign(url) };
+  const viewer: ViewerController = new ViewerController(state, { api, notify: ctx.banner, socket, review }, screen);
   const perf = recordPerf(viewer.bus);
   new ResizeObserver(() => screen.renderer.resize()).observe(layout.stage);
   bindInput(layout.canvases.prompt, layout.stage, window, (surface) =>

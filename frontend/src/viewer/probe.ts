@@ -52,6 +52,16 @@ export interface ViewerProbe {
   displayWindow(): { level: number; width: number };
   /** The current or last 3D propagation. */
   propagation(): PropagationProbe | null;
+  /** The case opened with ?assignment= (review.ts): its mode, each layer's pixels on the current slice, comments. */
+  review(): ReviewProbe;
+}
+
+export interface ReviewProbe {
+  mode: "annotate" | "review" | null;
+  state: string | null;
+  layers: { username: string | null; labelId: number; visible: boolean; pixels: number }[];
+  comments: { id: number; text: string; slice: number | null; resolved: boolean }[];
+  pin: { slice: number; x: number; y: number } | null;
 }
 
 export interface PropagationProbe {
@@ -142,6 +152,16 @@ export function viewerProbe({ state, perf, imageToScreen, overlayPixels, screenM
     readySlices: () => [...state.ready].sort((a, b) => a - b),
     embeddingEvents: () => state.embeddingEvents,
     displayWindow: () => ({ ...state.window }),
+    review: () => {
+      const r = state.review;
+      return {
+        mode: r.mode,
+        state: r.caseInfo?.assignment.state ?? null,
+        layers: r.layers.map((l) => ({ username: l.username, labelId: l.labelId, visible: l.visible, pixels: countSet(l.volume.peek(l.labelId, state.slice) ?? new Uint8Array(0)) })),
+        comments: r.comments.map((c) => ({ id: c.id, text: c.text, slice: c.slice_index ?? null, resolved: !!c.resolved })),
+        pin: r.pin ? { ...r.pin } : null,
+      };
+    },
     propagation: () => {
       const r = state.propagation;
       return r

@@ -9,16 +9,19 @@
 import { applyWindow } from "./windowing";
 import { composite, parseColor, type OverlayLayer, type Rect } from "./maskLayer";
 import { rgbToRgba, type RawSlice } from "./sliceSource";
+import { commentMarks, reviewOverlayLayers, type CommentMark } from "./reviewState";
 import type { ViewerState } from "./state";
 
 /** The overlay of the current slice: visible labels in order, then the candidate on top. */
-export function overlayLayers(state: Pick<ViewerState, "labels" | "hiddenLabels" | "volume" | "slice" | "candidate">): OverlayLayer[] {
+export function overlayLayers(state: Pick<ViewerState, "labels" | "hiddenLabels" | "volume" | "slice" | "candidate" | "review">): OverlayLayer[] {
   const layers: OverlayLayer[] = [];
   for (const label of state.labels) {
     if (state.hiddenLabels.has(label.id)) continue;
     const mask = state.volume.peek(label.id, state.slice);
     if (mask) layers.push({ mask, color: parseColor(label.color) });
   }
+  // Reviewing: each annotator's mask in their colour (reviewState.ts).
+  layers.push(...reviewOverlayLayers(state.review, state.slice));
   const c = state.candidate;
   if (c && c.slice === state.slice) {
     const label = state.labels.find((l) => l.id === c.labelId);
@@ -31,12 +34,13 @@ export function overlayLayers(state: Pick<ViewerState, "labels" | "hiddenLabels"
 export type Mark =
   | { kind: "box"; x0: number; y0: number; x1: number; y1: number; dashed: boolean }
   | { kind: "point"; x: number; y: number; positive: boolean }
-  | { kind: "cursor"; x: number; y: number; radius: number; color: string };
+  | { kind: "cursor"; x: number; y: number; radius: number; color: string }
+  | ({ kind: "comment" } & CommentMark);
 
 export function promptMarks(
-  state: Pick<ViewerState, "prompt" | "slice" | "drag" | "pointer" | "tool" | "readOnly" | "activeLabel" | "brushRadius">,
+  state: Pick<ViewerState, "prompt" | "slice" | "drag" | "pointer" | "tool" | "readOnly" | "activeLabel" | "brushRadius"> & Partial<Pick<ViewerState, "review">>,
 ): Mark[] {
-  const marks: Mark[] = [];
+  const marks: Mark[] = state.review ? commentMarks(state.review, state.slice).map((m) => ({ kind: "comment" as const, ...m })) : [];
   const prompt = state.prompt;
   if (prompt && prompt.slice === state.slice) {
     if (prompt.box) {
@@ -166,6 +170,8 @@ export class Renderer {
         ctx.fill();
         ctx.strokeStyle = "#fff";
         ctx.stroke();
+      } else if (mark.kind === "comment") {
+        drawCommentMark(ctx, viewport.toScreen(mark.x, mark.y), mark);
       } else {
         const [sx, sy] = viewport.toScreen(mark.x, mark.y);
         ctx.strokeStyle = mark.color;
@@ -176,4 +182,23 @@ export class Renderer {
       }
     }
   }
+}
+
+/** A comment's marker: a numbered disc (grey once resolved; dashed for the pin being placed). */
+function drawCommentMark(ctx: CanvasRenderingContext2D, [sx, sy]: [number, number], mark: CommentMark): void {
+  ctx.save();
+  ctx.lineWidth = 2;
+  ctx.fillStyle = mark.resolved ? "rgba(120,120,120,0.85)" : "rgba(255,193,7,0.95)";
+  ctx.strokeStyle = "#1d2330";
+  if (mark.pending) ctx.setLineDash([3, 2]);
+  ctx.beginPath();
+  ctx.arc(sx, sy, 9, 0, Math.PI * 2);
+  ctx.fill();
+  ctx.stroke();
+  ctx.fillStyle = "#1d2330";
+  ctx.font = "bold 11px system-ui, sans-serif";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  ctx.fillText(mark.label, sx, sy);
+  ctx.restore();
 }

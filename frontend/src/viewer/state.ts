@@ -12,6 +12,7 @@ import type { Point } from "./brush";
 import { History } from "./history";
 import { MaskVolume, type Rect } from "./maskLayer";
 import type { PropagationRun } from "./propagation";
+import { emptyReview, type ReviewState } from "./reviewState";
 import type { Tool } from "./tools";
 import { Viewport } from "./viewport";
 import type { DisplayWindow } from "./windowing";
@@ -119,6 +120,9 @@ export interface ViewerState {
   stroke: Stroke | null;
   /** the image point under the mouse, null when it is off the image canvas */
   pointer: Point | null;
+
+  /** the case opened with `?assignment=`: layers, comments, agreement (reviewState.ts, review.ts) */
+  readonly review: ReviewState;
 }
 
 export function firstPredictionKey(labelId: number, slice: number): string {
@@ -143,12 +147,14 @@ export interface StateInit {
   role: string | null;
   /** the task assignment worked on or reviewed here (the page's `?assignment=`), if any */
   assignmentId?: number | null;
+  /** someone else's case opened for review: the viewer does not edit masks (owners included) */
+  reviewing?: boolean;
 }
 
 /** The state of a viewer that has just loaded the project and the series: middle slice, first label, box tool. */
-export function createViewerState({ project, series, username, role, assignmentId = null }: StateInit): ViewerState {
+export function createViewerState({ project, series, username, role, assignmentId = null, reviewing = false }: StateInit): ViewerState {
   const geometry = geometryOf(series);
-  const readOnly = role === "reviewer";
+  const readOnly = role === "reviewer" || reviewing;
   return {
     project,
     series,
@@ -183,5 +189,6 @@ export function createViewerState({ project, series, username, role, assignmentI
     drag: null,
     stroke: null,
     pointer: null,
+    review: emptyReview(),
   };
 }

@@ -69,11 +69,12 @@ describe("the tools and shortcuts table", () => {
     }
   });
 
-  it("lists the seven tools for the toolbar, each with its key, and only pan as a tool that does not edit", () => {
-    expect(TOOLS.map((t) => t.tool)).toEqual(["box", "point-positive", "point-negative", "brush", "eraser", "fill", "pan"]);
-    expect(TOOLS.map((t) => keyHint(`tool.${t.tool}`))).toEqual(["B", "P", "N", "D", "E", "F", "V"]);
+  it("lists the eight tools for the toolbar, each with its key, and only pan and comment as tools that do not edit", () => {
+    expect(TOOLS.map((t) => t.tool)).toEqual(["box", "point-positive", "point-negative", "brush", "eraser", "fill", "pan", "comment"]);
+    expect(TOOLS.map((t) => keyHint(`tool.${t.tool}`))).toEqual(["B", "P", "N", "D", "E", "F", "V", "C"]);
     expect(TOOLS.map((t) => actionForKey({ key: keyHint(`tool.${t.tool}`) }))).toEqual(TOOLS.map((t) => `tool.${t.tool}`));
     expect([...EDIT_TOOLS]).not.toContain("pan");
+    expect([...EDIT_TOOLS]).not.toContain("comment");
     expect(EDIT_TOOLS.size).toBe(6);
   });
 

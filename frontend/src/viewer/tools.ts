@@ -4,7 +4,7 @@
  * (`keyHint`) are all read from it, so a shortcut is added or changed in one place.
  */
 
-export type Tool = "box" | "point-positive" | "point-negative" | "brush" | "eraser" | "fill" | "pan";
+export type Tool = "box" | "point-positive" | "point-negative" | "brush" | "eraser" | "fill" | "pan" | "comment";
 
 export type Action =
   | `tool.${Tool}`
@@ -84,6 +84,7 @@ export const SHORTCUTS: readonly Shortcut[] = [
   tool("eraser", "Eraser", "E", "Eraser"),
   tool("fill", "Fill", "F", "Fill the clicked region"),
   tool("pan", "Pan", "V", "Pan tool", false),
+  tool("comment", "Comment", "C", "Pin a comment on the image (a case opened from the project page)", false),
   row("[ / ]", "Brush smaller / larger", bind("brush.smaller", "["), bind("brush.larger", "]")),
   row("Enter", "Accept the model's mask", bind("accept", "Enter")),
   row("Esc", "Discard the model's mask and prompts", bind("discard", "Escape")),

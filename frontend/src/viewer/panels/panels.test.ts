@@ -117,8 +117,9 @@ describe("the status line and the toolbar", () => {
       ["Eraser (E)", false],
       ["Fill (F)", false],
       ["Pan (V)", false],
+      ["Comment (C)", false],
     ]);
-    expect(toolButtons(true).filter((b) => !b.disabled).map((b) => b.tool)).toEqual(["pan"]);
+    expect(toolButtons(true).filter((b) => !b.disabled).map((b) => b.tool)).toEqual(["pan", "comment"]);
     expect(titled("Undo", "undo")).toBe("Undo (Ctrl+Z)");
   });
 });

@@ -14,7 +14,7 @@ import {
   type SourceInfo,
   sourcePayload,
   studyLine,
-} from "./pacsPanel";
+} from "./pacs";
 
 const stored: SourceInfo = {
   configured: true,
