@@ -118,9 +118,7 @@ class TaskListView(ProjectView):
     permission_classes = [IsProjectOwnerOrReadOnly]
 
     def get(self, request: Request, project_id: int) -> Response:
-        listed = list(
-            tasks.tasks_for(request.user, self.membership, series_id=id_param(request, "series"))
-        )
+        listed = list(tasks.tasks_for(request.user, self.membership, series_id=id_param(request, "series")))
         data = TaskSerializer(listed, many=True, context=with_progress(listed)).data
         if self.membership.role == Role.ANNOTATOR:
             data = [own_assignments_only(task, request.user.id) for task in data]
