@@ -3,6 +3,11 @@
 Zips are opened with bounds: at most IMPORT_ZIP_MAX_ENTRIES entries and IMPORT_ZIP_MAX_BYTES uncompressed
 bytes, counted while extracting (the sizes a zip declares can lie); entries whose path would leave the
 target folder (absolute paths, ``..``, drive letters, symlinks) refuse the whole upload.
+
+Every file and every zip entry is classified by its first bytes (annotator.importing.sniff) before the rest
+is read: an entry that is no image refuses the upload after inflating only its head, and a DICOM entry's
+structure is walked on its first chunk, so a header followed by a gigabyte of zeros stops there too. DICOM
+files are walked in full before pydicom parses them. What an upload costs is thus bounded by its bytes.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import BinaryIO
 
 from annotator.errors import InvalidInput, TooLarge, UnsupportedMedia
 from annotator.imaging.limits import limit
-from annotator.importing import dicom
+from annotator.importing import sniff
 
 CHUNK = 1024 * 1024
 # Files a folder drag-and-drop brings along that are not images: skipped silently.
@@ -30,14 +35,13 @@ JUNK_NAMES = {
     "readme.md",
     "readme.txt",
 }
-DICOM_SUFFIXES = {".dcm", ".dicom", ".ima", ""}
 
 
 @dataclass
 class Source:
     name: str  # as uploaded (path inside the zip for zip entries)
     path: Path  # local copy
-    kind: str = ""  # dicom | nifti | nrrd | image | junk
+    kind: str = ""  # dicom | dicom-raw | nifti | nrrd | image | junk
 
 
 def _is_junk(name: str) -> bool:
@@ -57,8 +61,24 @@ def _safe_member_path(name: str) -> PurePosixPath:
     return path
 
 
-def _copy(stream: BinaryIO, dest: Path, budget: list[int], name: str) -> None:
+def _unsupported(names: list[str]) -> UnsupportedMedia:
+    return UnsupportedMedia(
+        f"Unsupported file type: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}. "
+        "Upload DICOM, NIfTI (.nii, .nii.gz), NRRD (.nrrd), PNG, JPEG or TIFF files, or a zip of them.",
+        details={"files": names[:50]},
+    )
+
+
+def _copy(stream: BinaryIO, dest: Path, budget: list[int], name: str, entry: str) -> str:
+    """Inflate one zip entry into ``dest``, judging it by its head first; returns its kind."""
+    head = stream.read(sniff.HEAD_BYTES)
+    kind = sniff.kind_of(entry, head)
+    if kind in ("unknown", "zip"):
+        raise _unsupported([f"{name}/{entry}"])  # a zip inside a zip is refused too
+    budget[0] -= len(head)
     with open(dest, "wb") as out:
+        out.write(head)
+        first = True
         while chunk := stream.read(CHUNK):
             budget[0] -= len(chunk)
             if budget[0] < 0:
@@ -67,6 +87,11 @@ def _copy(stream: BinaryIO, dest: Path, budget: list[int], name: str) -> None:
                     details={"file": name},
                 )
             out.write(chunk)
+            if first and kind.startswith("dicom"):
+                out.flush()  # the DICOM header is in the first chunk: judge it before inflating the rest
+                sniff.check_dicom_structure(dest, f"{name}/{entry}", complete=False)
+            first = False
+    return kind
 
 
 def _extract_zip(path: Path, name: str, workdir: Path) -> list[Source]:
@@ -103,12 +128,12 @@ def _extract_zip(path: Path, name: str, workdir: Path) -> list[Source]:
             dest = target / f"{index:06d}{_suffix(entry.filename)}"
             try:
                 with archive.open(entry) as stream:
-                    _copy(stream, dest, budget, name)
+                    kind = _copy(stream, dest, budget, name, entry.filename)
             except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
                 raise InvalidInput(
                     f"{name}: the zip entry {entry.filename!r} is damaged ({exc}).", details={"file": name}
                 ) from exc
-            sources.append(Source(f"{name}/{entry.filename}", dest))
+            sources.append(Source(f"{name}/{entry.filename}", dest, kind))
         return sources
 
 
@@ -135,52 +160,23 @@ def collect(
         else:
             with open(dest, "wb") as out:
                 shutil.copyfileobj(upload, out, CHUNK)
-        if _head(dest)[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        kind = sniff.kind_of(name, _head(dest))
+        if kind == "zip":
             sources.extend(_extract_zip(dest, name, workdir))
             dest.unlink()
         else:
-            sources.append(Source(name, dest))
-    for source in sources:
-        source.kind = classify(source)
+            sources.append(Source(name, dest, kind))
     unknown = [s.name for s in sources if s.kind == "unknown"]
     if unknown:
-        raise UnsupportedMedia(
-            f"Unsupported file type: {', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}. "
-            "Upload DICOM, NIfTI (.nii, .nii.gz), NRRD (.nrrd), PNG, JPEG or TIFF files, or a zip of them.",
-            details={"files": unknown[:50]},
-        )
-    sources = [s for s in sources if s.kind != "junk"]
+        raise _unsupported(unknown)
     if not sources:
         raise InvalidInput("The upload holds no image files.")
+    for source in sources:
+        if source.kind.startswith("dicom"):
+            sniff.check_dicom_structure(source.path, source.name)
     return sources
 
 
-def _head(path: Path, size: int = 132) -> bytes:
+def _head(path: Path) -> bytes:
     with open(path, "rb") as handle:
-        return handle.read(size)
-
-
-def classify(source: Source) -> str:
-    head = _head(source.path)
-    lowered = source.name.lower()
-    if dicom.looks_like_dicom(head):
-        return "dicom"
-    if head.startswith(b"NRRD000"):
-        return "nrrd"
-    if lowered.endswith((".nii", ".nii.gz")):
-        return "nifti"
-    if head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"\xff\xd8\xff"):
-        return "image"
-    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return "image"
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return "unknown"  # a zip inside a zip
-    suffix = PurePosixPath(lowered).suffix
-    if suffix in DICOM_SUFFIXES or suffix[1:].isdigit():
-        # DICOM files without the 128-byte preamble (old scanners, some exports): accept what parses.
-        try:
-            dicom.read(source.path, source.name, sniffed=False)
-        except InvalidInput:
-            return "unknown"
-        return "dicom-raw"
-    return "unknown"
+        return handle.read(sniff.HEAD_BYTES)
