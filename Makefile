@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-stack lint install weights data bench bench-model bench-ws bench-import clean frontend protocol
+.PHONY: run test test-stack lint install weights data bench bench-model bench-ws bench-import bench-planes clean frontend protocol
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV)
@@ -72,6 +72,9 @@ bench-import: install data
 
 bench-ws: install weights data
 	$(PY) -m scripts.bench_ws
+
+bench-planes: install weights data
+	$(PY) -m scripts.bench_planes
 
 clean:
 	rm -rf $(VENV) var

@@ -15,7 +15,7 @@ from annotator import access, events
 from annotator import segmentation as seg
 from annotator.actions import propagation
 from annotator.errors import DomainError
-from annotator.imaging.volumes import mask_shape
+from annotator.imaging.volumes import mask_shape, plane_grids
 from annotator.messages import (
     CLIENT_MESSAGES,
     CancelJobMessage,
@@ -24,6 +24,7 @@ from annotator.messages import (
     ErrorMessage,
     Hello,
     PingMessage,
+    PlaneEmbeddings,
     Pong,
     Presence,
     PresenceUser,
@@ -41,6 +42,7 @@ from annotator.messages import (
     parse,
 )
 from annotator.scheduling import scheduler, start_embedding_runners
+from ml_worker.planes import Plane
 
 CLOSE_UNAUTHENTICATED = 4401
 # Bounds checked before a message is parsed (a deeply nested one made the JSON parser overflow the stack
@@ -144,9 +146,25 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_view(self, message: ViewMessage) -> None:
         info = self._subscribed(message.series_id)
-        if message.slice_index >= info["shape"][0]:
+        grid = info["planes"].get(message.plane)
+        if grid is None:
+            raise ProtocolError("invalid_message", f"This series has no {message.plane} plane.")
+        if message.slice_index >= grid.depth:
             raise ProtocolError("invalid_message", f"Slice {message.slice_index} is outside the series.")
-        await database_sync_to_async(self._view)(message.series_id, message.slice_index)
+        plane_changed = message.plane != info.get("plane", "axial")
+        ready = await database_sync_to_async(self._view)(
+            message.series_id, message.slice_index, message.plane
+        )
+        if plane_changed:
+            await self.send_message(
+                PlaneEmbeddings(
+                    series_id=message.series_id,
+                    plane=message.plane,
+                    preset=info["preset"],
+                    ready=sorted(ready),
+                    total=grid.depth,
+                )
+            )
         await self._broadcast_presence(message.series_id)
 
     async def on_prompt(self, message: PromptMessage) -> None:
@@ -193,15 +211,17 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
             "project_id": series.study.project_id,
             "role": membership.role,
             "assignment_id": assignment_id,
+            "planes": plane_grids(series),
         }
 
-    def _view(self, series_id: int, index: int) -> set[int]:
+    def _view(self, series_id: int, index: int, plane: Plane = "axial") -> set[int]:
         info = self.series[series_id]
-        info["slice_index"] = index
+        info["slice_index"], info["plane"] = index, plane
         sched = scheduler()
-        sched.view(series_id, info["preset"], index, info["shape"][0], self.channel_name, self.user.username)
+        total = info["planes"][plane].depth
+        sched.view(series_id, info["preset"], index, total, self.channel_name, self.user.username, plane)
         start_embedding_runners()
-        return sched.ready(series_id, info["preset"])
+        return sched.ready(series_id, info["preset"], plane)
 
     async def _leave_series(self, series_id: int) -> None:
         if self.series.pop(series_id, None) is None:
@@ -214,7 +234,10 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
 
     async def _presence(self, series_id: int) -> list[PresenceUser]:
         viewers = await database_sync_to_async(scheduler().viewers)(series_id)
-        return [PresenceUser(username=v["username"], slice_index=v["slice_index"]) for v in viewers]
+        return [
+            PresenceUser(username=v["username"], slice_index=v["slice_index"], plane=v.get("plane", "axial"))
+            for v in viewers
+        ]
 
     async def _broadcast_presence(self, series_id: int) -> None:
         message = Presence(series_id=series_id, users=await self._presence(series_id))

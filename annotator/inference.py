@@ -5,15 +5,21 @@ propagation); the Celery tasks in ``annotator.tasks`` are thin wrappers over :fu
 
 Embeddings come from a bounded in-memory LRU, else the signature-checked float16 files on disk shared by all
 workers, else the encoder (and are then stored in both).
+
+Planes (issue 15): a prompt, a view or an embedding names its plane. On coronal and sagittal planes the model
+sees the plane resampled to square pixels (``ml_worker.planes``), its embedding is cached per (series, plane,
+index, preset), and its masks are mapped back to the plane's voxel grid before they are sent. Axial slices
+are the stored ones, with the same slice hash as before planes existed, so existing caches stay valid.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import logging
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -22,12 +28,13 @@ from django.conf import settings
 
 from annotator import events, rle
 from annotator.actions import jobs
-from annotator.imaging.volumes import load_slice
+from annotator.imaging.volumes import load_plane, plane_grid
 from annotator.messages import (
     DecodeRequest,
     EmbeddingReady,
     ErrorMessage,
     MaskCandidate,
+    PromptRefused,
     PromptResult,
     PropagateSlice,
     PropagationRequest,
@@ -37,8 +44,9 @@ from annotator.messages import (
 from annotator.models import Job, Series
 from annotator.scheduling import enqueue_runner, redis_client, scheduler
 from annotator.segmentation import latest_key
-from ml_worker import propagation, serving
+from ml_worker import click_guard, planes, propagation, serving
 from ml_worker.embeddings import EmbeddingCache, EmbeddingSignature, EmbeddingStore
+from ml_worker.planes import Plane
 from ml_worker.sam.errors import PromptError
 from ml_worker.sam.predictor import SamPredictor
 from ml_worker.sam.transforms import to_model_input, window_ct
@@ -49,20 +57,32 @@ LOGITS_TTL_S = 600
 
 
 # Slices and model input ----------------------------------------------------------------------------------
-def model_input(series: Series, index: int, preset: str) -> np.ndarray:
-    """Slice ``index`` as the model sees it: ``(H, W, 3)`` uint8, windowed with ``preset`` (RGB as is)."""
-    plane = load_slice(series, index)
+def model_input(series: Series, index: int, preset: str, plane: Plane = planes.AXIAL) -> np.ndarray:
+    """Slice ``index`` of ``plane`` as the model sees it: ``(H, W, 3)`` uint8, windowed with ``preset`` (RGB
+    as is); coronal and sagittal slices resampled to square pixels first (linear, in intensity units)."""
+    pixels = load_plane(series, plane, index)
     if series.is_rgb:
-        return np.ascontiguousarray(plane.astype(np.uint8))
+        return np.ascontiguousarray(pixels.astype(np.uint8))
     window = series.window(preset)
     if window is None:
         raise PromptError(f"series {series.id} has no window preset {preset!r}")
-    return to_model_input(window_ct(plane, window["level"], window["width"]))
+    return to_model_input(window_ct(pixels, window["level"], window["width"]))
 
 
-def slice_hash(series: Series, index: int) -> str:
-    """Content hash of one slice: the series' stored array never changes, so (array hash, index) is enough."""
-    return hashlib.sha256(f"{series.content_hash}:{index}".encode()).hexdigest()
+def slice_hash(series: Series, index: int, plane: Plane = planes.AXIAL) -> str:
+    """Content hash of one slice: the series' stored array never changes, so (array hash, index) is enough
+    for an axial slice; another plane adds its name, display size and the resampling's version
+    (``ml_worker.planes.slice_key``, which the reaper's sweep of orphan embeddings uses too)."""
+    grid = None if plane == planes.AXIAL else plane_grid(series, plane)
+    return planes.slice_key(series.content_hash, index, grid)
+
+
+def voxel_masks(series: Series, plane: Plane, masks: np.ndarray) -> np.ndarray:
+    """``(K, H, W)`` masks of a plane's display grid on its voxel grid (majority per voxel); axial as is."""
+    if plane == planes.AXIAL:
+        return masks
+    grid = plane_grid(series, plane)
+    return np.stack([planes.mask_to_voxels(mask, grid) for mask in masks])
 
 
 def series_row(series_id: int) -> Series:
@@ -97,14 +117,18 @@ class SliceEmbeddings:
     def __init__(self, predictor: SamPredictor, store: EmbeddingStore) -> None:
         self.predictor, self.store = predictor, store
 
-    def signature(self, series: Series, index: int, preset: str) -> EmbeddingSignature:
-        return EmbeddingSignature.for_predictor(self.predictor, slice_hash(series, index), preset)
+    def signature(
+        self, series: Series, index: int, preset: str, plane: Plane = planes.AXIAL
+    ) -> EmbeddingSignature:
+        return EmbeddingSignature.for_predictor(self.predictor, slice_hash(series, index, plane), preset)
 
-    def get(self, series: Series, index: int, preset: str) -> tuple[np.ndarray, bool]:
+    def get(
+        self, series: Series, index: int, preset: str, plane: Plane = planes.AXIAL
+    ) -> tuple[np.ndarray, bool]:
         """``(float16 (C, h, w) embedding, computed)``; computed only when neither memory nor disk has it."""
         return self.store.get(
-            self.signature(series, index, preset),
-            lambda: self.predictor.embed(model_input(series, index, preset)),
+            self.signature(series, index, preset, plane),
+            lambda: self.predictor.embed(model_input(series, index, preset, plane)),
         )
 
 
@@ -115,25 +139,26 @@ def embeddings() -> SliceEmbeddings:
     return SliceEmbeddings(serving.get_predictor(), store)
 
 
-def embed(series: Series, index: int, preset: str) -> tuple[np.ndarray, bool]:
+def embed(series: Series, index: int, preset: str, plane: Plane = planes.AXIAL) -> tuple[np.ndarray, bool]:
     """The slice's embedding; a newly computed one is announced to the series' viewers."""
-    embedding, computed = embeddings().get(series, index, preset)
+    embedding, computed = embeddings().get(series, index, preset, plane)
     if computed:
-        announce_ready(series.id, preset, index)
+        announce_ready(series.id, preset, index, plane)
     return embedding, computed
 
 
-def announce_ready(series_id: int, preset: str, index: int) -> None:
-    scheduler().mark_ready(series_id, preset, index)
+def announce_ready(series_id: int, preset: str, index: int, plane: Plane = planes.AXIAL) -> None:
+    scheduler().mark_ready(series_id, preset, index, plane)
     events.send_to_group(
         events.series_group(series_id),
-        EmbeddingReady(series_id=series_id, slice_index=index, preset=preset),
+        EmbeddingReady(series_id=series_id, slice_index=index, preset=preset, plane=plane),
     )
 
 
 # Prompts -------------------------------------------------------------------------------------------------
-def logits_key(user_id: int, series_id: int, index: int) -> str:
-    return f"prompt:logits:{user_id}:{series_id}:{index}"
+def logits_key(user_id: int, series_id: int, index: int, plane: Plane = planes.AXIAL) -> str:
+    key = f"prompt:logits:{user_id}:{series_id}:{index}"
+    return key if plane == planes.AXIAL else f"{key}:{plane}"
 
 
 def superseded(request: DecodeRequest) -> bool:
@@ -142,16 +167,63 @@ def superseded(request: DecodeRequest) -> bool:
     return latest is not None and latest.decode() != request.request_id
 
 
-def previous_logits(request: DecodeRequest) -> np.ndarray | None:
-    """The user's last low-res logits on this slice, ``(1, 1, 256, 256)`` float32, or None."""
-    raw = redis_client().get(logits_key(request.user_id, request.series_id, request.slice_index))
-    if raw is None:
+def previous_key(user_id: int, series_id: int, index: int, plane: Plane = planes.AXIAL) -> str:
+    """What the corrective-point guard knows of the user's last mask on a slice (JSON: iou, region)."""
+    key = f"prompt:previous:{user_id}:{series_id}:{index}"
+    return key if plane == planes.AXIAL else f"{key}:{plane}"
+
+
+@dataclass(frozen=True)
+class PreviousMask:
+    """The user's last mask on a slice, as the guard sees it: the best candidate's predicted IoU and the
+    region around it where points may correct it (None for an empty mask)."""
+
+    iou: float
+    region: click_guard.Region | None
+
+
+def previous_prediction(request: DecodeRequest) -> tuple[np.ndarray | None, PreviousMask | None]:
+    """The user's last low-res logits on this slice, ``(1, 1, 256, 256)`` float32, and what the guard
+    knows of that mask; either may be None (expired, or never made). One Redis round trip."""
+    keys = (request.user_id, request.series_id, request.slice_index, request.plane)
+    raw_logits, raw_facts = redis_client().mget([logits_key(*keys), previous_key(*keys)])
+    logits = (
+        None
+        if raw_logits is None
+        else np.frombuffer(raw_logits, dtype=np.float16).astype(np.float32).reshape(1, 1, 256, 256)
+    )
+    if raw_facts is None:
+        return logits, None
+    facts = json.loads(raw_facts)
+    region = click_guard.Region(*facts["region"]) if facts.get("region") else None
+    return logits, PreviousMask(iou=float(facts["iou"]), region=region)
+
+
+def remember(request: DecodeRequest, logits: np.ndarray, iou: float, mask: np.ndarray) -> None:
+    """Keep the best candidate's logits (the next refinement's mask input) and the guard's facts."""
+    keys = (request.user_id, request.series_id, request.slice_index, request.plane)
+    region = click_guard.correction_region(mask)
+    facts = {"iou": round(iou, click_guard.IOU_DECIMALS), "region": region.as_list() if region else None}
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.set(logits_key(*keys), logits.astype(np.float16).tobytes(), ex=LOGITS_TTL_S)
+    pipe.set(previous_key(*keys), json.dumps(facts), ex=LOGITS_TTL_S)
+    pipe.execute()
+
+
+def refuse(request: DecodeRequest, message: PromptRefused) -> PromptRefused | None:
+    if superseded(request):
         return None
-    return np.frombuffer(raw, dtype=np.float16).astype(np.float32).reshape(1, 1, 256, 256)
+    events.send_to_channel(request.reply_channel, message)
+    return message
 
 
-def decode_prompt(request: DecodeRequest) -> PromptResult | ErrorMessage | None:
+def decode_prompt(request: DecodeRequest) -> PromptResult | PromptRefused | ErrorMessage | None:
     """Decode one prompt (checked by the consumer) and push the result to the asking socket.
+
+    A point refining a mask, with a model not trained on clicks, is guarded (``ml_worker.click_guard``):
+    the newest point (the last of ``points``) must lie in the region around the mask being corrected, and
+    the corrected mask must not be rated lower than it; otherwise a ``prompt.refused`` is pushed and the
+    mask being corrected stays the one refinements start from.
 
     Returns the pushed message, or None when a newer prompt from the same user superseded this one.
     """
@@ -161,14 +233,34 @@ def decode_prompt(request: DecodeRequest) -> PromptResult | ErrorMessage | None:
     try:
         series = cached_series(request.series_id)
         index, preset = request.slice_index, request.preset
-        embedding, computed = embed(series, index, preset)
-        mask_input = previous_logits(request) if request.mask_input == "previous" else None
+        predictor = embeddings().predictor
+        mask_input, previous = (
+            previous_prediction(request) if request.mask_input == "previous" else (None, None)
+        )
+        # The mask being corrected, when a model not trained on clicks gets a corrective point.
+        guard = previous if request.points and not predictor.clicks_trained else None
+        if guard is not None and guard.region is not None and request.points:
+            x, y = request.points[-1]
+            if not guard.region.contains(x, y):
+                return refuse(
+                    request,
+                    PromptRefused(
+                        request_id=request.request_id,
+                        series_id=series.id,
+                        slice_index=index,
+                        reason="outside_region",
+                        message=click_guard.outside_message(guard.region),
+                        region=guard.region.as_list(),
+                        previous_iou=guard.iou,
+                        model=predictor.model_version,
+                    ),
+                )
+        embedding, computed = embed(series, index, preset, request.plane)
         points = labels = None
         if request.points:
             points = np.asarray(request.points, dtype=np.float64)[None]
             labels = np.asarray(request.point_labels, dtype=np.int64)[None]
         boxes = np.asarray(request.box, dtype=np.float64)[None] if request.box else None
-        predictor = embeddings().predictor
         decode_started = time.perf_counter()
         result = predictor.decode(
             embedding,
@@ -186,21 +278,33 @@ def decode_prompt(request: DecodeRequest) -> PromptResult | ErrorMessage | None:
         events.send_to_channel(request.reply_channel, error)
         return error
     order = np.argsort(-result.iou[0], kind="stable")
-    redis_client().set(
-        logits_key(request.user_id, series.id, index),
-        result.low_res_logits[0, int(order[0])].astype(np.float16).tobytes(),
-        ex=LOGITS_TTL_S,
-    )
+    best = int(order[0])
+    best_iou = float(result.iou[0, best])
+    if guard is not None and not click_guard.keeps_quality(guard.iou, best_iou):
+        return refuse(
+            request,
+            PromptRefused(
+                request_id=request.request_id,
+                series_id=series.id,
+                slice_index=index,
+                reason="iou_dropped",
+                message=click_guard.dropped_message(guard.iou, best_iou),
+                region=guard.region.as_list() if guard.region else None,
+                previous_iou=guard.iou,
+                iou=round(best_iou, click_guard.IOU_DECIMALS),
+                model=predictor.model_version,
+            ),
+        )
+    remember(request, result.low_res_logits[0, best], best_iou, result.masks[0, best])
+    masks = voxel_masks(series, request.plane, result.masks[0])
     if superseded(request):
         return None
     message = PromptResult(
         request_id=request.request_id,
         series_id=series.id,
         slice_index=index,
-        masks=[
-            MaskCandidate(rle=mask_rle(result.masks[0, k]), iou=round(float(result.iou[0, k]), 4))
-            for k in order
-        ],
+        plane=request.plane,
+        masks=[MaskCandidate(rle=mask_rle(masks[k]), iou=round(float(result.iou[0, k]), 4)) for k in order],
         model=predictor.model_version,
         embedding_computed=computed,
         timings=Timings(
@@ -236,13 +340,14 @@ def run_embedding_runner(index: int) -> int:
                 continue
             return done
         sched.renew_runner(index)
-        series_id, preset, slice_index = item
         try:
-            embeddings().get(cached_series(series_id), slice_index, preset)
+            embeddings().get(cached_series(item.series_id), item.slice_index, item.preset, item.plane)
         except Exception:  # one broken slice must not stop the runner
-            log.exception("embedding slice %s of series %s failed", slice_index, series_id)
+            log.exception(
+                "embedding %s slice %s of series %s failed", item.plane, item.slice_index, item.series_id
+            )
             continue
-        announce_ready(series_id, preset, slice_index)
+        announce_ready(item.series_id, item.preset, item.slice_index, item.plane)
         done += 1
         if time.monotonic() > deadline:
             enqueue_runner(index)

@@ -24,10 +24,19 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
-from annotator.messages_base import ServerMessageBase
+from annotator.messages_base import PlaneName, ServerMessageBase
+
+# Planes (issue 15): what is ready on a plane a viewer turned to.
+from annotator.messages_planes import PlaneEmbeddings
+
+# Corrective points (issue 15): a point the guard for models not trained on clicks did not apply.
+from annotator.messages_points import PromptRefused
 
 # Review (issue 15): comments pinned to a slice and a position of a case.
 from annotator.messages_review import CommentCreated, CommentUpdated
+
+# The worker's decode request (web → worker through Celery; never seen by the browser).
+from annotator.messages_worker import DecodeRequest as DecodeRequest
 
 # Measured on the lung1 nodule (3 slices of 2.5 mm): predicted IoU 0.80–0.87 on its slices, 0.60–0.79 on
 # the vessels the propagation runs into beyond it (0.74 and below after the first slice past the end).
@@ -135,14 +144,18 @@ class ViewMessage(ClientMessageBase):
     series_id: int
     slice_index: int = Field(ge=0)
     preset: str | None = None
+    plane: PlaneName = "axial"
 
 
 class PromptMessage(ClientMessageBase):
-    """A box and/or points (image pixels) on one slice; mask_input "previous" refines the last mask."""
+    """A box and/or points (image pixels) on one slice; mask_input "previous" refines the last mask.
+
+    On a coronal or sagittal ``plane`` the pixels are those of the plane resampled to square pixels."""
 
     type: Literal["prompt"] = "prompt"
     series_id: int
     slice_index: int = Field(ge=0)
+    plane: PlaneName = "axial"
     box: Box | None = None
     points: Annotated[list[Point], Field(max_length=64)] | None = None
     point_labels: Annotated[list[Literal[0, 1]], Field(max_length=64)] | None = None
@@ -213,24 +226,6 @@ ClientMessage = TypeAliasType(
 
 
 # Web → worker (JSON through Celery; never seen by the browser) -----------------------------------------------
-class DecodeRequest(BaseModel):
-    """A prompt the consumer checked against the series, completed with who asked and where to reply."""
-
-    request_id: str
-    user_id: int
-    reply_channel: str
-    series_id: int
-    slice_index: int = Field(ge=0)
-    preset: str
-    image_shape: tuple[int, int]
-    box: list[float] | None = None
-    points: list[list[float]] | None = None
-    point_labels: list[Literal[0, 1]] | None = None
-    mask_input: Literal["previous"] | None = None
-    multimask: bool = False
-    label_id: int | None = None
-
-
 class PropagationRequest(BaseModel):
     """A propagation job's payload (``Job.payload``), as the worker reads it."""
 
@@ -250,6 +245,7 @@ class PropagationRequest(BaseModel):
 class PresenceUser(BaseModel):
     username: str
     slice_index: int | None
+    plane: PlaneName = "axial"
 
 
 class EmbeddingsState(BaseModel):
@@ -343,12 +339,16 @@ class Unsubscribed(ServerMessageBase):
 
 
 class PromptResult(ServerMessageBase):
-    """Masks by predicted IoU, best first: one, or with multimask the single output and three candidates."""
+    """Masks by predicted IoU, best first: one, or with multimask the single output and three candidates.
+
+    Each mask lies on the plane's voxel grid (rows × cols of the stored volume), mapped back from the
+    resampled plane the model saw by majority per voxel (ml_worker.planes.mask_to_voxels)."""
 
     type: Literal["prompt.result"] = "prompt.result"
     request_id: str
     series_id: int
     slice_index: int
+    plane: PlaneName = "axial"
     masks: list[MaskCandidate]
     model: str
     embedding_computed: bool
@@ -360,6 +360,7 @@ class EmbeddingReady(ServerMessageBase):
     series_id: int
     slice_index: int
     preset: str
+    plane: PlaneName = "axial"
 
 
 class PropagateSlice(ServerMessageBase):
@@ -431,7 +432,9 @@ ServerMessage = TypeAliasType(
         | Subscribed
         | Unsubscribed
         | PromptResult
+        | PromptRefused
         | EmbeddingReady
+        | PlaneEmbeddings
         | PropagateSlice
         | JobCreated
         | JobProgress

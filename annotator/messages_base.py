@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,3 +15,9 @@ def _type_is_required(schema: dict[str, Any]) -> None:
 
 class ServerMessageBase(BaseModel):
     model_config = ConfigDict(json_schema_extra=_type_is_required)
+
+
+# Planes (issue 15): a slice index counts along the plane's normal; box and points are pixels of the plane
+# resampled to square pixels (ml_worker.planes), masks come back on the plane's voxel grid. Default axial:
+# the stored slices, as before planes existed.
+PlaneName = Literal["axial", "coronal", "sagittal"]

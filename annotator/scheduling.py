@@ -9,6 +9,10 @@ dropped, so nobody's CPU goes to a series nobody looks at.
 
 Which slices are ready is kept per image encoder (``ml_worker.sam.build.encoder_key``): a new encoder
 means new embeddings, a decoder-only fine-tune does not.
+
+Planes (issue 15): a viewer looks at one plane (axial, coronal or sagittal); each plane of a (series,
+preset) has its own wanted and ready sets, scored along that plane's normal. Axial keys are those of before
+planes existed; the other planes' keys end in ``:coronal`` or ``:sagittal``.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ import json
 import time
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from celery import current_app as celery_app
 from django.conf import settings
 
 from annotator.queues import QUEUE_EMBED
+from ml_worker.planes import AXIAL, Plane, check_plane
 
 # The embed runner task (annotator/tasks.py), sent by name so the web process never imports the worker side.
 EMBED_RUNNER_TASK = "annotator.tasks.embed_runner"
@@ -34,19 +39,41 @@ RUNNER_LEASE_S = 60
 VIEWER_TTL_S = 3600
 
 
-def want_key(series_id: int, preset: str) -> str:
-    return f"emb:want:{series_id}:{preset}"
+def _on_plane(key: str, plane: str) -> str:
+    return key if plane == AXIAL else f"{key}:{plane}"
 
 
-def ready_key(series_id: int, preset: str, encoder_key: str) -> str:
-    return f"emb:ready:{series_id}:{preset}:{encoder_key}"
+def want_key(series_id: int, preset: str, plane: str = AXIAL) -> str:
+    return _on_plane(f"emb:want:{series_id}:{preset}", plane)
+
+
+def ready_key(series_id: int, preset: str, encoder_key: str, plane: str = AXIAL) -> str:
+    return _on_plane(f"emb:ready:{series_id}:{preset}:{encoder_key}", plane)
 
 
 def viewers_key(series_id: int) -> str:
     return f"series:{series_id}:viewers"
 
 
-ACTIVE_KEY = "emb:active"  # zset of "series_id:preset" scored by the time of the last view
+ACTIVE_KEY = "emb:active"  # zset of "series_id:preset[:plane]" scored by the time of the last view
+
+
+def active_member(series_id: int, preset: str, plane: str = AXIAL) -> str:
+    return _on_plane(f"{series_id}:{preset}", plane)
+
+
+def parse_member(member: str | bytes) -> tuple[int, str, Plane]:
+    """(series id, preset, plane) of an ACTIVE_KEY member (preset names hold no colon)."""
+    text = member.decode() if isinstance(member, bytes) else member
+    series_id, preset, *plane = text.split(":")
+    return int(series_id), preset, check_plane(plane[0] if plane else AXIAL)
+
+
+class WantedSlice(NamedTuple):
+    series_id: int
+    preset: str
+    slice_index: int
+    plane: Plane = AXIAL
 
 
 def runner_key(index: int) -> str:
@@ -63,24 +90,35 @@ class Scheduler:
         self.ready_ttl_s = ready_ttl_s
 
     # Readiness -----------------------------------------------------------------------------------
-    def mark_ready(self, series_id: int, preset: str, index: int) -> None:
-        """Slice ``index`` has an embedding (in the shared files). The set of ready slices expires
-        ``ready_ttl_s`` after its last change or view: series deleted or no longer looked at leave nothing
-        behind in Redis, and a series viewed again after that re-checks its slices, which the embedding
-        files answer without the encoder."""
-        key = ready_key(series_id, preset, self.encoder_key)
+    def mark_ready(self, series_id: int, preset: str, index: int, plane: str = AXIAL) -> None:
+        """Slice ``index`` of ``plane`` has an embedding (in the shared files). The set of ready slices
+        expires ``ready_ttl_s`` after its last change or view: series deleted or no longer looked at leave
+        nothing behind in Redis, and a series viewed again after that re-checks its slices, which the
+        embedding files answer without the encoder."""
+        key = ready_key(series_id, preset, self.encoder_key, plane)
         pipe = self.r.pipeline()
         pipe.sadd(key, index)
         pipe.expire(key, self.ready_ttl_s)
-        pipe.zrem(want_key(series_id, preset), index)
+        pipe.zrem(want_key(series_id, preset, plane), index)
         pipe.execute()
 
-    def ready(self, series_id: int, preset: str) -> set[int]:
-        return {int(v) for v in self.r.smembers(ready_key(series_id, preset, self.encoder_key))}
+    def ready(self, series_id: int, preset: str, plane: str = AXIAL) -> set[int]:
+        return {int(v) for v in self.r.smembers(ready_key(series_id, preset, self.encoder_key, plane))}
 
     # Viewing ---------------------------------------------------------------------------------------
-    def view(self, series_id: int, preset: str, center: int, total: int, viewer: str, username: str) -> None:
-        """``viewer`` looks at slice ``center`` through ``preset``: rescore the slices still to embed."""
+    def view(
+        self,
+        series_id: int,
+        preset: str,
+        center: int,
+        total: int,
+        viewer: str,
+        username: str,
+        plane: str = AXIAL,
+    ) -> None:
+        """``viewer`` looks at slice ``center`` of ``plane`` (``total`` slices) through ``preset``: rescore
+        the slices still to embed; a viewer who moved to another plane or preset stops wanting the old one's."""
+        previous = self.r.hget(viewers_key(series_id), viewer)
         self.r.hset(
             viewers_key(series_id),
             viewer,
@@ -90,29 +128,39 @@ class Scheduler:
                     "slice_index": center,
                     "preset": preset,
                     "total": total,
+                    "plane": plane,
                     "seen": time.time(),
                 }
             ),
         )
         self.r.expire(viewers_key(series_id), VIEWER_TTL_S)
-        self._rescore(series_id, preset, total)
+        if previous is not None:
+            before = json.loads(previous)
+            if (before["preset"], before.get("plane", AXIAL)) != (preset, plane):
+                self._rescore(series_id, before["preset"], before["total"], before.get("plane", AXIAL))
+        self._rescore(series_id, preset, total, plane)
 
-    def _rescore(self, series_id: int, preset: str, total: int) -> None:
-        """Score each slice not yet embedded by its distance to the nearest viewer using ``preset``;
-        with no such viewer left, drop the work for that preset."""
-        centers = [v["slice_index"] for v in self.viewers(series_id) if v.get("preset") == preset]
-        ready = self.ready(series_id, preset)
+    def _rescore(self, series_id: int, preset: str, total: int, plane: str = AXIAL) -> None:
+        """Score each slice of ``plane`` not yet embedded by its distance to the nearest viewer of that
+        plane using ``preset``; with no such viewer left, drop the work for that plane and preset."""
+        centers = [
+            v["slice_index"]
+            for v in self.viewers(series_id)
+            if v.get("preset") == preset and v.get("plane", AXIAL) == plane
+        ]
+        ready = self.ready(series_id, preset, plane)
+        wanted, member = want_key(series_id, preset, plane), active_member(series_id, preset, plane)
         pipe = self.r.pipeline()
         if ready:  # looked at: keep knowing what is ready for another ready_ttl_s
-            pipe.expire(ready_key(series_id, preset, self.encoder_key), self.ready_ttl_s)
-        pipe.delete(want_key(series_id, preset))
+            pipe.expire(ready_key(series_id, preset, self.encoder_key, plane), self.ready_ttl_s)
+        pipe.delete(wanted)
         if centers:
             scores = {str(i): min(abs(i - c) for c in centers) for i in range(total) if i not in ready}
             if scores:
-                pipe.zadd(want_key(series_id, preset), scores)
-            pipe.zadd(ACTIVE_KEY, {f"{series_id}:{preset}": time.time()})
+                pipe.zadd(wanted, scores)
+            pipe.zadd(ACTIVE_KEY, {member: time.time()})
         else:
-            pipe.zrem(ACTIVE_KEY, f"{series_id}:{preset}")
+            pipe.zrem(ACTIVE_KEY, member)
         pipe.execute()
 
     def leave(self, series_id: int, viewer: str) -> None:
@@ -120,7 +168,7 @@ class Scheduler:
         self.r.hdel(viewers_key(series_id), viewer)
         if raw is not None:
             info = json.loads(raw)
-            self._rescore(series_id, info["preset"], info["total"])
+            self._rescore(series_id, info["preset"], info["total"], info.get("plane", AXIAL))
 
     def viewers(self, series_id: int) -> list[dict[str, Any]]:
         now = time.time()
@@ -132,13 +180,13 @@ class Scheduler:
         return users
 
     # Work ------------------------------------------------------------------------------------------
-    def pop_next(self) -> tuple[int, str, int] | None:
-        """The nearest wanted slice of the most recently viewed series, removed from its wanted set."""
+    def pop_next(self) -> WantedSlice | None:
+        """The nearest wanted slice of the most recently viewed series and plane, removed from its wanted set."""
         for key in self.r.zrevrange(ACTIVE_KEY, 0, -1):
-            series_id, preset = key.decode().split(":", 1)
-            popped = self.r.zpopmin(want_key(int(series_id), preset))
+            series_id, preset, plane = parse_member(key)
+            popped = self.r.zpopmin(want_key(series_id, preset, plane))
             if popped:
-                return int(series_id), preset, int(popped[0][0])
+                return WantedSlice(series_id, preset, int(popped[0][0]), plane)
             self.r.zrem(ACTIVE_KEY, key)
         return None
 
@@ -158,8 +206,7 @@ class Scheduler:
     def pending(self, keys: Iterable[str] | None = None) -> int:
         total = 0
         for key in keys or self.r.zrange(ACTIVE_KEY, 0, -1):
-            series_id, preset = (key.decode() if isinstance(key, bytes) else key).split(":", 1)
-            total += self.r.zcard(want_key(int(series_id), preset))
+            total += self.r.zcard(want_key(*parse_member(key)))
         return total
 
 

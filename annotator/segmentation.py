@@ -7,11 +7,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from celery import current_app as celery_app
+from django.conf import settings
 
 from annotator.errors import InvalidInput
 from annotator.messages import DecodeRequest, PromptMessage, ProtocolError
 from annotator.queues import QUEUE_INTERACTIVE
 from annotator.scheduling import redis_client
+from ml_worker.sam.build import get_spec, registered_clicks_trained
+from ml_worker.sam.errors import SamError
 from ml_worker.windows import DEFAULT_CT_WINDOW
 
 if TYPE_CHECKING:
@@ -39,6 +42,17 @@ class TokenBucket:
             self.tokens -= 1.0
             return True
         return False
+
+
+def serving_model() -> dict[str, Any]:
+    """The model prompts are decoded with (``DEFAULT_MODEL``) as the browser describes it: its name and
+    whether it follows corrective clicks (else points are guarded, ml_worker/click_guard.py)."""
+    name = settings.DEFAULT_MODEL
+    try:
+        clicks_trained = registered_clicks_trained(name)
+    except SamError:  # an unreadable registry: the workers will say so; describe the model by its spec
+        clicks_trained = get_spec(name).clicks_trained
+    return {"name": name, "clicks_trained": clicks_trained}
 
 
 def latest_key(user_id: int, series_id: int) -> str:
@@ -76,12 +90,17 @@ def model_preset(series: Series, label: Label | None = None, requested: str | No
 def decode_request(
     message: PromptMessage, info: dict[str, Any], *, request_id: str, user_id: int, reply_channel: str
 ) -> DecodeRequest:
-    """The worker's request for a prompt on a subscribed series (``info``: its shape and model preset);
-    refuses a slice, box or point outside the series with :class:`ProtocolError`."""
-    depth, height, width = info["shape"]
+    """The worker's request for a prompt on a subscribed series (``info``: its shape, plane grids and model
+    preset); refuses a plane, slice, box or point outside the series with :class:`ProtocolError`. On a
+    coronal or sagittal plane the image is the plane resampled to square pixels."""
+    grid = info.get("planes", {}).get(message.plane)
+    if grid is None:
+        raise ProtocolError("invalid_message", f"This series has no {message.plane} plane to prompt on.")
+    depth, height, width = grid.depth, grid.display_rows, grid.display_cols
     if message.slice_index >= depth:
+        where = "the series" if message.plane == "axial" else f"the {message.plane} plane"
         raise ProtocolError(
-            "invalid_message", f"Slice {message.slice_index} is outside the series (0–{depth - 1})."
+            "invalid_message", f"Slice {message.slice_index} is outside {where} (0–{depth - 1})."
         )
     if message.box is not None:
         x0, y0, x1, y1 = message.box

@@ -40,6 +40,13 @@ def lung_slices(count: int = 5) -> tuple[np.ndarray, np.ndarray, int]:
     return image[lo : lo + count].astype(np.int16), (labels[lo : lo + count] > 0), centre - lo
 
 
+def lung_spacing() -> list[float]:
+    """The lung1 CT's voxel size in mm as (z, y, x), from its NRRD header: 5 mm slices of 0.57 mm pixels."""
+    header = nrrd.read_header(str(pyradiomics() / "lung1_image.nrrd"))
+    steps = np.abs(np.asarray(header["space directions"], dtype=np.float64)).max(axis=0)
+    return [round(float(v), 6) for v in steps[::-1]]
+
+
 LARGE = 2048
 
 
@@ -79,7 +86,7 @@ def main(
         kind="volume",
         modality="CT",
         shape=list(volume.shape),
-        spacing=[2.5, 0.7, 0.7],
+        spacing=lung_spacing(),
         affine=np.eye(4).tolist(),
         dtype="int16",
         num_slices=volume.shape[0],

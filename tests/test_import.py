@@ -450,12 +450,6 @@ def broken_nifti() -> bytes:
         ),
         ("broken NIfTI header", lambda: [("bad.nii", broken_nifti())], 400, "NIfTI header is broken"),
         ("not a zip", lambda: [("fake.zip", b"PK\x03\x04 not really a zip")], 400, "not a readable zip"),
-        (
-            "half a good series, half bad",
-            lambda: files_of(brain_series()[:5]) + [("x.dcm", truncated_dicom())],
-            400,
-            "x.dcm",
-        ),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message_and_writes_nothing(

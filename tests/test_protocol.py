@@ -43,6 +43,7 @@ def test_every_client_message_is_routed_by_its_own_type():
             "request_id": "p1",
             "series_id": 1,
             "slice_index": 2,
+            "plane": "coronal",
             "masks": [{"rle": {"size": [2, 2], "counts": [1, 3]}, "iou": 0.91}],
             "model": "lite_medsam@79d8c9dca6db",
             "embedding_computed": False,

@@ -269,10 +269,40 @@ def test_embeddings_of_deleted_series_are_removed_and_live_ones_kept(personas, m
 
 
 def test_the_embedding_key_is_the_one_the_workers_store_under(personas):
+    from annotator.imaging.volumes import plane_grid
     from annotator.inference import slice_hash
 
     series = SeriesFactory(study__project=personas.project, content_hash="d" * 64, num_slices=5)
     assert reaper.embedding_key(series.content_hash, 4) == slice_hash(series, 4)
+    coronal = plane_grid(series, "coronal")
+    assert reaper.embedding_key(series.content_hash, 4, coronal) == slice_hash(series, 4, "coronal")
+
+
+def test_embeddings_of_a_live_series_coronal_and_sagittal_slices_are_kept(personas, media, settings):
+    from annotator.imaging.volumes import plane_grid
+
+    series = SeriesFactory(
+        study__project=personas.project, content_hash="e" * 64, shape=[4, 8, 6], num_slices=4
+    )
+    grids = {plane: plane_grid(series, plane) for plane in ("coronal", "sagittal")}
+    kept = [
+        write_embedding(
+            settings,
+            reaper.embedding_key(series.content_hash, 7, grids["coronal"]),
+            2 * reaper.ORPHAN_GRACE_S,
+        ),
+        write_embedding(
+            settings,
+            reaper.embedding_key(series.content_hash, 5, grids["sagittal"]),
+            2 * reaper.ORPHAN_GRACE_S,
+        ),
+    ]
+    # A sagittal slice past the series' last column is no slice of it.
+    stray = write_embedding(
+        settings, reaper.embedding_key(series.content_hash, 6, grids["sagittal"]), 2 * reaper.ORPHAN_GRACE_S
+    )
+    assert reaper.remove_orphan_embeddings(timezone.now()) == 1
+    assert all(path.exists() for path in kept) and not stray.exists()
 
 
 def test_temporary_folders_of_killed_workers_are_removed_once_older_than_any_task(

@@ -33,7 +33,7 @@ from annotator.actions.masks import mask_shape, read_volume
 from annotator.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from annotator.exporting import coco, dicom_seg, nifti, png
 from annotator.exporting.common import AnnotatorMasks, LabelInfo, label_map
-from annotator.imaging import volumes
+from annotator.imaging import render, volumes
 from annotator.models import Job, Label, Membership, Project, Series
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class ExportRequest(BaseModel):
     """The body of ``POST /api/projects/{id}/exports/`` and the payload of the export job."""
 
     format: Literal["nifti", "dicom-seg", "png", "coco"]
+    images: bool = True  # COCO: also write the slice images its file_name points at (False: masks only)
     series: list[int] | None = Field(default=None, min_length=1, max_length=10_000)
     annotator: str | None = Field(default=None, min_length=1, max_length=150)
     # "approved": what reviewers approved (and the consensus); "all": every track's head revision.
@@ -176,6 +177,7 @@ class Exporter:
     fmt: str
     labels: list[LabelInfo]
     dataset: coco.CocoDataset
+    images: bool = False  # COCO: write each slice's image where its file_name points
 
     def series(self, series: Series, annotators: Iterable[AnnotatorMasks]) -> dict:
         entry: dict = {
@@ -213,7 +215,8 @@ class Exporter:
             if self.fmt == "nifti":
                 self._write(entry, f"{folder}/labels.nii.gz", nifti.label_map_bytes(labels_zyx, series))
             else:
-                for name, data in png.slices(labels_zyx):
+                colours = png.palette({lab.value: lab.color for lab in self.labels})
+                for name, data in png.slices(labels_zyx, colours):
                     self._write(entry, f"{folder}/{name}", data)
         return entry
 
@@ -223,22 +226,31 @@ class Exporter:
 
     def _coco_images(self, series: Series) -> list[int]:
         depth, height, width = mask_shape(series)
-        return [
-            self.dataset.add_image(
-                file_name=f"{series_folder(series)}/{png.SLICE_NAME.format(z=z)}",
-                height=height,
-                width=width,
-                series_id=series.pk,
-                slice_index=z,
+        volume = volumes.load_volume(series) if self.images else None
+        ids = []
+        for z in range(depth):
+            file_name = f"{series_folder(series)}/{png.SLICE_NAME.format(z=z)}"
+            ids.append(
+                self.dataset.add_image(
+                    file_name=file_name, height=height, width=width, series_id=series.pk, slice_index=z
+                )
             )
-            for z in range(depth)
-        ]
+            if volume is not None:
+                self.archive.writestr(file_name, slice_image(series, np.asarray(volume[z])))
+        return ids
 
     def _coco_masks(self, image_ids: list[int], masks: AnnotatorMasks) -> None:
         by_id = {lab.id: lab for lab in self.labels}
         for label_id, mask in masks.masks.items():
             for z in np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1)):
                 self.dataset.add_mask(image_ids[z], by_id[label_id], masks.annotator, mask[z])
+
+
+def slice_image(series: Series, plane: np.ndarray) -> bytes:
+    """A slice of ``series`` as an 8-bit PNG in its default display window (colour images as they are): the
+    picture a COCO ``file_name`` points at."""
+    window = series.window(series.default_window) or {}
+    return render.png_bytes(render.to_display(plane, window.get("level"), window.get("width")))
 
 
 README = """Masks exported from Delineate.
@@ -250,9 +262,11 @@ mask (manifest.json says which).
   values as in manifest.json; where masks overlap, the higher label value is written.
 - dicom-seg: segmentation.dcm, a binary DICOM SEG, one segment per label, referencing the source instances.
 - png: slice-<z>.png per slice holding any label (z = slice index as shown in Delineate, rows top to bottom),
-  label values as grey levels (16-bit when a value is over 255).
+  label values as grey levels (16-bit when a value is over 255); colour/slice-<z>.png beside each is the
+  same slice in the labels' colours, to look at (the grey one is the label map).
 - coco: annotations.json, one image per slice, one RLE annotation per (slice, label, annotator); category ids
-  are label values.
+  are label values. Each image's file_name, series-<id>/slice-<z>.png, is in the zip: the slice as an 8-bit
+  PNG in the series' default display window (exported with "images": false, only annotations.json is).
 """
 
 
@@ -280,7 +294,7 @@ def build_archive(job: Job, request: ExportRequest, path: Path) -> dict:
     if reader is None:
         raise Forbidden("Only members of the project can export its masks.")
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        exporter = Exporter(archive, request.format, labels, dataset)
+        exporter = Exporter(archive, request.format, labels, dataset, images=request.images)
         for done, series in enumerate(series_list):
             if not report(job, 0.95 * done / len(series_list), f"Exporting {series}"):
                 raise InterruptedError("cancelled")
@@ -291,6 +305,16 @@ def build_archive(job: Job, request: ExportRequest, path: Path) -> dict:
         archive.writestr("manifest.json", json.dumps(manifest, indent=2))
         archive.writestr("README.txt", README)
     return manifest
+
+
+def skips(manifest: dict) -> list[dict]:
+    """What an export left out and why, one entry per series and annotator: ``{"series", "description",
+    "annotator", "reason"}`` (e.g. a DICOM SEG of a series not imported from DICOM)."""
+    return [
+        {"series": entry["id"], "description": entry["description"], **skipped}
+        for entry in manifest["series"]
+        for skipped in entry.get("skipped", [])
+    ]
 
 
 def archive_name(job: Job, fmt: str) -> str:
@@ -324,7 +348,13 @@ def run_export_job(job_id: int) -> Job:
             summary += " No mask is approved yet: export all latest revisions instead to get every mask."
         result = {"file": stored, "filename": filename, "size": size, "files": files, "skipped": skipped}
         with transaction.atomic():
-            if not job.finish({**result, "download_url": f"/api/exports/{job.pk}/download"}, message=summary):
+            # The skipped series, each with the reason, for the export panel to list (not only in manifest.json).
+            done = {
+                **result,
+                "download_url": f"/api/exports/{job.pk}/download",
+                "skipped_series": skips(manifest),
+            }
+            if not job.finish(done, message=summary):
                 raise InterruptedError("cancelled")
             push_progress(job)
     except InterruptedError:

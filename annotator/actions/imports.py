@@ -1,18 +1,24 @@
 """Importing studies: check an upload, plan it, then build it now or stage it and start a job; and importing
 existing masks as a series' reference labels. The work itself is in ``annotator/importing/``.
 
-The upload request does everything that can refuse the upload (reading every header, de-identifying DICOM,
-checking limits), so bad input gets a 4xx and writes nothing. Small imports are then built in the request;
-larger ones are staged (DICOM already de-identified) under ``imports/`` in the media storage and built by a
-Celery task (``jobs.JOB_ROUTES``), tracked by a ``Job`` row (kind "import").
+The upload request does everything that can refuse a file (reading every header, de-identifying DICOM,
+checking limits), so bad input gets a clear reason and writes nothing. An upload of several files
+(``do_import_partial``, the upload page's) imports the good ones and lists each refused file with its reason
+(``importing/refusals.py``); when none is left, it is refused as a whole with a 4xx. ``do_import`` (the
+demo data, a PACS retrieval) is all or nothing. Small imports are then built in the request; larger ones
+are staged (DICOM already de-identified) under ``imports/`` in the media storage and built by a Celery task
+(``jobs.JOB_ROUTES``), tracked by a ``Job`` row (kind "import"); a series that fails to build there is
+listed in the job's result and the others are imported.
 
-Clear (identified) DICOM only ever exists in the request's temporary folder, deleted when it ends.
+Clear (identified) DICOM only ever exists in the request's temporary folder, deleted when it ends. Nothing
+stored names an uploaded file: jobs, studies and series describe them by type and position.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -30,7 +36,8 @@ from annotator.imaging.limits import limit
 from annotator.importing import reference_masks, storage
 from annotator.importing.build import Inputs, LocalInputs, StagedInputs, build_and_store
 from annotator.importing.plan import ImportPayload, PlannedSeries, plan_dicom, plan_file, plan_reference
-from annotator.importing.sources import Source, collect
+from annotator.importing.refusals import Refusal, nothing_imported
+from annotator.importing.sources import Source, collect, collect_each
 from annotator.models import Job, Project, Series, Study
 
 log = logging.getLogger(__name__)
@@ -60,15 +67,27 @@ def check_modality(modality: str | None) -> str | None:
     return value
 
 
-def check_not_imported(project: Project, planned: list[PlannedSeries]) -> None:
+def check_not_imported(
+    project: Project, planned: list[PlannedSeries], refused: list[Refusal] | None = None
+) -> list[PlannedSeries]:
+    """The planned series not in the project yet; one that is refuses the upload, or with ``refused`` is
+    listed there."""
+    todo = []
     for item in planned:
         if Series.objects.filter(
             study__project=project, study__uid=item.study_uid, uid=item.series_uid
         ).exists():
-            raise Conflict(
-                f"{item.name}: this series is already in the project (same study and series UIDs).",
+            shown = item.uploaded_as or item.name
+            error = Conflict(
+                f"{shown}: this series is already in the project (same study and series UIDs).",
                 details={"series_uid": item.series_uid},
             )
+            if refused is None:
+                raise error
+            refused.append(Refusal.of(shown, error))
+            continue
+        todo.append(item)
+    return todo
 
 
 # -- recording -----------------------------------------------------------------------------------------
@@ -98,12 +117,19 @@ def record(project: Project, user: access.AnyUser, stored: list[storage.Stored])
     return created
 
 
-def _result(series: list[Series]) -> dict[str, Any]:
+def _result(series: list[Series], refused: Sequence[Refusal] = ()) -> dict[str, Any]:
+    """A finished import job's result. ``refused`` are series that failed to build: described as stored
+    (never by an uploaded name), as the worker knows them."""
     return {
         "studies": sorted({s.study_id for s in series}),
         "series": [s.id for s in series],
-        "summary": f"Imported {len(series)} series.",
+        "summary": _summary(series, refused),
+        "refused": [r.as_dict() for r in refused],
     }
+
+
+def _summary(series: list[Series], refused: Sequence[Refusal] = ()) -> str:
+    return f"Imported {len(series)} series" + (f"; {len(refused)} refused." if refused else ".")
 
 
 # -- the operations ------------------------------------------------------------------------------------
@@ -118,39 +144,97 @@ def do_import(
     modality: str | None = None,
     force_sync: bool = False,
 ) -> Job:
-    """Import uploaded files into ``project``. Small imports (or ``force_sync``) finish before returning a
-    done job; larger ones return a pending job whose worker builds the series."""
+    """Import files into ``project``, all or nothing: the first bad file refuses them all. Small imports (or
+    ``force_sync``) finish before returning a done job; larger ones return a pending job whose worker builds
+    the series."""
+    job, _ = _import(user, project, uploads, reference_labels, modality, force_sync, partial=False)
+    return job
+
+
+def do_import_partial(
+    user: access.AnyUser,
+    project: Project,
+    uploads: list[Upload],
+    *,
+    reference_labels: Upload | None = None,
+    modality: str | None = None,
+    force_sync: bool = False,
+) -> tuple[Job, list[Refusal]]:
+    """Import the good files of an upload and list the others: ``(job, refused)``, each refusal naming the
+    file as uploaded (for the uploader's answer only; never stored). When no file is left, the upload is
+    refused as a whole (``refusals.nothing_imported``). A reference label map goes with exactly one image:
+    a problem with it refuses the whole upload."""
+    return _import(user, project, uploads, reference_labels, modality, force_sync, partial=True)
+
+
+def _import(
+    user: access.AnyUser,
+    project: Project,
+    uploads: list[Upload],
+    reference_labels: Upload | None,
+    modality: str | None,
+    force_sync: bool,
+    *,
+    partial: bool,
+) -> tuple[Job, list[Refusal]]:
     modality = check_modality(modality)
     with tempfile.TemporaryDirectory(prefix="delineate-import-") as tmp:
         workdir = Path(tmp)
-        sources = collect(uploads, workdir)
+        if partial:
+            sources, refused = collect_each(uploads, workdir)
+        else:
+            sources, refused = collect(uploads, workdir), []
         reference = collect([reference_labels], workdir, prefix="reference")[0] if reference_labels else None
         datasets: dict[str, Dataset] = {}
-        planned = plan_dicom(project, [s for s in sources if s.kind.startswith("dicom")], datasets)
-        planned += [plan_file(s, modality) for s in sources if not s.kind.startswith("dicom")]
-        if not planned:
+        listed = refused if partial else None
+        planned = plan_dicom(project, [s for s in sources if s.kind.startswith("dicom")], datasets, listed)
+        for source in sources:
+            if source.kind.startswith("dicom"):
+                continue
+            try:
+                planned.append(plan_file(source, modality))
+            except DomainError as exc:
+                if not partial:
+                    raise
+                refused.append(Refusal.of(source.name, exc))
+        if not planned and not refused:
             raise InvalidInput("The upload holds no images (only directory records).")
         plan_reference(reference, planned)
-        check_not_imported(project, planned)
+        planned = check_not_imported(project, planned, listed)
+        if not planned:
+            raise nothing_imported(refused)
         payload = ImportPayload(
             staging="",
             series=planned,
             reference_labels=str(reference.path) if reference else None,
             reference_labels_format=reference.kind if reference else None,
             keep_originals=bool(project.settings.get("keep_originals", False)),
+            partial=partial,
         )
         slices = sum(item.slices for item in planned)
         if force_sync or slices <= limit("IMPORT_SYNC_MAX_SLICES"):
-            return _import_now(user, project, payload, LocalInputs(datasets), reference)
-        return _stage(user, project, payload, datasets)
+            return _import_now(user, project, payload, LocalInputs(datasets), reference, refused)
+        return _stage(user, project, payload, datasets), refused
 
 
 def _import_now(
-    user: access.AnyUser, project: Project, payload: ImportPayload, inputs: Inputs, reference: Source | None
-) -> Job:
+    user: access.AnyUser,
+    project: Project,
+    payload: ImportPayload,
+    inputs: Inputs,
+    reference: Source | None,
+    refused: list[Refusal],
+) -> tuple[Job, list[Refusal]]:
+    """Build and record now. A series that fails to build is refused (``payload.partial``): the uploader is
+    told by file name, the job's result by description."""
     written: list[str] = []
+    failed: list[Refusal] | None = [] if payload.partial else None
     try:
-        stored = build_and_store(project, payload, inputs, reference.path if reference else None, written)
+        path = reference.path if reference else None
+        stored = build_and_store(project, payload, inputs, path, written, refused=failed)
+        failed = failed or []
+        if not stored:
+            raise nothing_imported(refused + failed)
         with transaction.atomic():
             series = record(project, user, stored)
             job = Job.objects.create(
@@ -159,14 +243,22 @@ def _import_now(
                 created_by=user,
                 state=Job.State.DONE,
                 progress=1.0,
-                message=f"Imported {len(series)} series.",
-                result=_result(series),
+                message=_summary(series, refused + failed),
+                result=_result(series, [_as_stored(r, payload) for r in failed]),
             )
             push_progress(job)
     except BaseException:
         volumes.delete_files(written)
         raise
-    return job
+    return job, refused + failed
+
+
+def _as_stored(refusal: Refusal, payload: ImportPayload) -> Refusal:
+    """A build refusal named as stored: the planned series' description instead of the uploaded name."""
+    for item in payload.series:
+        if refusal.file in (item.uploaded_as, item.name):
+            return Refusal(item.name, refusal.reason, refusal.error)
+    return refusal
 
 
 def _stage(
@@ -206,15 +298,19 @@ def run_import_job(job_id: int) -> Job:
         last[0] = fraction
         return report(job, fraction, message)
 
+    failed: list[Refusal] | None = [] if payload.partial else None
     try:
         with tempfile.TemporaryDirectory(prefix="delineate-import-") as tmp:
             inputs = StagedInputs(Path(tmp))
             reference = inputs.path(payload.reference_labels) if payload.reference_labels else None
-            stored = build_and_store(job.project, payload, inputs, reference, written, on_progress)
+            stored = build_and_store(job.project, payload, inputs, reference, written, on_progress, failed)
+        failed = failed or []
+        if not stored:
+            raise nothing_imported(failed)
         report(job, 0.95, "Saving")
         with transaction.atomic():
             series = record(job.project, job.created_by, stored)
-            if not job.finish(_result(series), message=f"Imported {len(series)} series."):
+            if not job.finish(_result(series, failed), message=_summary(series, failed)):
                 raise InterruptedError("cancelled")
             push_progress(job)
     except InterruptedError:

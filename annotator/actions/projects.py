@@ -41,15 +41,25 @@ def check_labels(labels: list[dict]) -> list[dict]:
 
 @transaction.atomic
 def do_create_project(
-    user, name: str, description: str = "", labels: list[dict] | None = None, *, retain_uids: bool = False
+    user,
+    name: str,
+    description: str = "",
+    labels: list[dict] | None = None,
+    *,
+    retain_uids: bool = False,
+    clean_descriptors: bool = False,
 ) -> Project:
     """A new project owned by ``user``. ``retain_uids`` (PS3.15 Retain UIDs Option, see
-    annotator.importing.deid) is chosen here once: changing it later would give one study two sets of UIDs."""
+    annotator.importing.deid) is chosen here once: changing it later would give one study two sets of UIDs.
+    ``clean_descriptors`` (PS3.15 Clean Descriptors Option) keeps series descriptions, cleaned; also fixed
+    here, so every series of a project was de-identified alike."""
     name = name.strip()
     if not name:
         raise InvalidInput("A project needs a name.")
     cleaned = check_labels(labels or [])
     settings = {deid.RETAIN_UIDS_SETTING: True} if retain_uids else {}
+    if clean_descriptors:
+        settings[deid.CLEAN_DESCRIPTORS_SETTING] = True
     project = Project.objects.create(name=name, description=description, created_by=user, settings=settings)
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
     Label.objects.bulk_create([Label(project=project, **label) for label in cleaned])

@@ -17,7 +17,6 @@ a conditional UPDATE that only one of them wins).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -36,7 +35,9 @@ from django.db.models import Q
 from annotator.actions.exports import EXPORTS_FOLDER
 from annotator.actions.exports import JOB_KIND as EXPORT_KIND
 from annotator.actions.jobs import JOB_ROUTES, push_progress, route_for
+from annotator.imaging.volumes import plane_grids
 from annotator.models import Job, Series
+from ml_worker import planes
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +121,21 @@ def _fail(job: Job, cutoff: datetime, reason: str, report: dict) -> None:
 
 
 # Retention -----------------------------------------------------------------------------------------------
-def embedding_key(content_hash: str, index: int) -> str:
-    """The file name (without .npz) of one slice's embedding: the same key the workers store it under
-    (annotator.inference.slice_hash; a test keeps the two equal)."""
-    return hashlib.sha256(f"{content_hash}:{index}".encode()).hexdigest()
+def embedding_key(content_hash: str, index: int, grid: planes.PlaneGrid | None = None) -> str:
+    """The file name (without .npz) of one slice's embedding, of an axial slice or of ``grid``'s plane: the
+    same key the workers store it under (annotator.inference.slice_hash; a test keeps the two equal)."""
+    return planes.slice_key(content_hash, index, grid)
+
+
+def live_embedding_keys() -> set[str]:
+    """The keys of every slice of every plane of every series that still exists."""
+    keys = set()
+    for series in Series.objects.only("content_hash", "num_slices", "shape", "spacing", "kind"):
+        keys.update(embedding_key(series.content_hash, index) for index in range(max(1, series.num_slices)))
+        for name, grid in plane_grids(series).items():
+            if name != planes.AXIAL:
+                keys.update(embedding_key(series.content_hash, index, grid) for index in range(grid.depth))
+    return keys
 
 
 def remove_orphan_embeddings(now: datetime) -> int:
@@ -132,11 +144,7 @@ def remove_orphan_embeddings(now: datetime) -> int:
     root = Path(settings.EMBEDDING_DIR)
     if not root.exists():
         return 0
-    live = {
-        embedding_key(content_hash, index)
-        for content_hash, slices in Series.objects.values_list("content_hash", "num_slices")
-        for index in range(max(1, slices))
-    }
+    live = live_embedding_keys()
     old = now.timestamp() - ORPHAN_GRACE_S
     removed = 0
     for path in root.rglob("*"):

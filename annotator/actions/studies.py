@@ -71,6 +71,21 @@ def check_plane(series: Series, axis: str | None, index: int) -> str:
     return axis
 
 
+def check_resliced(series: Series, plane: str, axis: str | None, index: int) -> str:
+    """A plane resampled to square pixels (``?plane=``): axial, coronal or sagittal, index in range."""
+    if axis:
+        raise InvalidInput(
+            "Give either axis (a reformat on the stored grid) or plane (square pixels), not both."
+        )
+    grids = volumes.plane_grids(series)
+    if plane not in grids:
+        raise InvalidInput(f"Unknown plane {plane!r}; this series has {', '.join(grids)}.")
+    depth = grids[plane].depth
+    if not 0 <= index < depth:
+        raise NotFound(f"Slice {index} does not exist; this series has {plane} slices 0 to {depth - 1}.")
+    return plane
+
+
 def slice_etag(series: Series, *parts) -> str:
     text = ":".join(str(p) for p in (RENDER_VERSION, series.content_hash, *parts))
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
@@ -92,6 +107,16 @@ def raw_slice(series: Series, axis: str, index: int, *, labels: bool = False) ->
     plane = volumes.reformat(volume, axis, index)
     data, dtype = render.raw_bytes(plane)
     return data, dtype, plane.shape
+
+
+def raw_plane(series: Series, plane: str, index: int, *, labels: bool = False) -> tuple[bytes, str, tuple]:
+    """(little-endian bytes, dtype name, shape) of one plane resampled to square pixels (ml_worker.planes):
+    linear for intensities, nearest voxel for the reference labels."""
+    if labels and not series.reference_labels:
+        raise NotFound("This series has no reference label map.")
+    resliced = volumes.load_plane(series, plane, index, labels=labels)
+    data, dtype = render.raw_bytes(resliced)
+    return data, dtype, resliced.shape
 
 
 def _files_of(series: Series) -> list[str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from annotator.models import Label, Project
+from annotator.segmentation import serving_model
 from ml_worker.windows import DEFAULT_CT_WINDOW, NamedWindow, named_presets
 
 
@@ -18,6 +19,8 @@ class ProjectSerializer(serializers.ModelSerializer):
     # The model's CT input windows a label may name (ml_worker.windows) and the project's default one.
     window_presets = serializers.SerializerMethodField()
     model_window = serializers.SerializerMethodField()
+    # The serving model's name and whether it follows corrective clicks (the viewer's help says what points do).
+    model = serializers.SerializerMethodField()
 
     class Meta:
         model = Project
@@ -31,6 +34,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "created_at",
             "window_presets",
             "model_window",
+            "model",
         ]
 
     def get_window_presets(self, project: Project) -> list[NamedWindow]:
@@ -38,6 +42,9 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def get_model_window(self, project: Project) -> str:
         return str(project.settings.get("model_window") or DEFAULT_CT_WINDOW)
+
+    def get_model(self, project: Project) -> dict[str, object]:
+        return serving_model()
 
     def get_role(self, project: Project) -> str | None:
         user = self.context["request"].user
@@ -50,3 +57,4 @@ class ProjectCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
     labels = serializers.ListField(child=serializers.DictField(), required=False, default=list)
     retain_uids = serializers.BooleanField(required=False, default=False)
+    clean_descriptors = serializers.BooleanField(required=False, default=False)

@@ -19,7 +19,9 @@ from annotator.api.permissions import (
     StudyView,
 )
 from annotator.errors import InvalidInput
+from annotator.imaging import volumes
 from annotator.models import Job, Series, Study
+from ml_worker.planes import RESLICE_VERSION
 
 # Slices never change once imported (a new import is a new series), but access can be revoked: browsers keep
 # them privately for a day and revalidate with the ETag after that.
@@ -29,6 +31,7 @@ SLICE_CACHE_CONTROL = "private, max-age=86400"
 class SeriesSerializer(serializers.ModelSerializer):
     project = serializers.IntegerField(source="study.project_id", read_only=True)
     plane = serializers.SerializerMethodField()
+    planes = serializers.SerializerMethodField()
     has_reference_labels = serializers.SerializerMethodField()
     has_originals = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
@@ -53,6 +56,7 @@ class SeriesSerializer(serializers.ModelSerializer):
             "spacing",
             "affine",
             "plane",
+            "planes",
             "dtype",
             "num_slices",
             "window_presets",
@@ -76,6 +80,11 @@ class SeriesSerializer(serializers.ModelSerializer):
 
     def get_plane(self, series: Series) -> str:
         return series.import_notes.get("plane", "")
+
+    def get_planes(self, series: Series) -> dict[str, dict[str, object]]:
+        """The planes a viewer can show (axial, coronal, sagittal of a volume) with their voxel and
+        square-pixel display grids (ml_worker.planes.PlaneGrid)."""
+        return {name: grid.as_json() for name, grid in volumes.plane_grids(series).items()}
 
     def get_has_reference_labels(self, series: Series) -> bool:
         return bool(series.reference_labels)
@@ -182,17 +191,29 @@ class SliceView(SeriesView):
 
 
 class RawSliceView(SeriesView):
-    """GET a slice's intensities: little-endian bytes, C order; X-Shape "rows,cols[,3]", X-Dtype."""
+    """GET a slice's intensities: little-endian bytes, C order; X-Shape "rows,cols[,3]", X-Dtype.
+
+    ``?axis=z|y|x`` reformats on the stored voxel grid; ``?plane=axial|coronal|sagittal`` resamples the plane
+    to square pixels (``ml_worker.planes``: linear for intensities, nearest for reference labels)."""
 
     labels = False
 
     def get(self, request: Request, series_id: int, index: int) -> HttpResponse:
         series = self.series
-        axis = studies.check_plane(series, request.query_params.get("axis"), index)
-        etag = studies.slice_etag(series, "raw", "labels" if self.labels else "image", axis, index)
+        params = request.query_params
+        kind = "labels" if self.labels else "image"
+        if plane := params.get("plane"):
+            plane = studies.check_resliced(series, plane, params.get("axis"), index)
+            etag = studies.slice_etag(series, "raw", kind, "plane", plane, RESLICE_VERSION, index)
+        else:
+            axis = studies.check_plane(series, params.get("axis"), index)
+            etag = studies.slice_etag(series, "raw", kind, axis, index)
         if (cached := _not_modified(request, etag)) is not None:
             return cached
-        data, dtype, shape = studies.raw_slice(series, axis, index, labels=self.labels)
+        if plane:
+            data, dtype, shape = studies.raw_plane(series, plane, index, labels=self.labels)
+        else:
+            data, dtype, shape = studies.raw_slice(series, axis, index, labels=self.labels)
         response = HttpResponse(data, content_type="application/octet-stream")
         response["X-Shape"] = ",".join(str(v) for v in shape)
         response["X-Dtype"] = dtype
@@ -222,7 +243,9 @@ class ThumbnailView(SeriesView):
 class ImportView(ProjectView):
     """POST multipart: ``files`` (repeat for many; zips allowed), optional ``reference_labels`` (one NIfTI or
     NRRD label map for a single-image upload) and ``modality`` (for NIfTI/NRRD/images).
-    201 with the finished job and its series, or 202 with a pending job to follow."""
+    201 with the finished job and its series, or 202 with a pending job to follow; either way ``refused``
+    lists the files not imported, ``{"file", "reason"}`` each. When no file can be imported: the error of
+    the one refused file, or 400 (the status they share, if any) naming them, ``details.refused`` all."""
 
     permission_classes = [IsProjectOwner]
 
@@ -234,14 +257,15 @@ class ImportView(ProjectView):
         imports.check_upload_size([f.size for f in files] + ([reference.size] if reference else []))
         if not files:
             raise InvalidInput("No files were uploaded: send them as multipart form field 'files'.")
-        job = imports.do_import(
+        job, refused = imports.do_import_partial(
             request.user,
             self.project,
             [(f.name, f) for f in files],
             reference_labels=(reference.name, reference) if reference else None,
             modality=request.data.get("modality") or None,
         )
-        body: dict = {"job": job_body(job)}
+        # Each refused file as the uploader named it: this answer only, never stored (importing/refusals.py).
+        body: dict = {"job": job_body(job), "refused": [r.as_dict() for r in refused]}
         if job.state == Job.State.DONE:
             series = Series.objects.filter(pk__in=job.result.get("series", [])).select_related("study")
             body["series"] = SeriesSerializer(series, many=True).data

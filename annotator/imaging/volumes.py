@@ -10,10 +10,16 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+
+from ml_worker import planes
+
+if TYPE_CHECKING:
+    from annotator.models import Series
 
 
 def storage():
@@ -95,6 +101,32 @@ def reformat(volume: np.ndarray, axis: str, index: int) -> np.ndarray:
     if axis == "y":
         return np.array(volume[::-1, index])
     return np.array(volume[::-1, :, index])
+
+
+def plane_grid(series: Series, plane: str) -> planes.PlaneGrid:
+    """The voxel and square-pixel display grid of one plane of ``series`` (``ml_worker.planes``)."""
+    return planes.plane_grid(series.shape, series.spacing, plane)
+
+
+def plane_grids(series: Series) -> dict[str, planes.PlaneGrid]:
+    """Every plane a viewer may show: the three of a volume of two slices or more, the stored plane alone
+    for a 2D image or a single slice."""
+    volume = series.kind == "volume" and not series.is_rgb and int(series.shape[0]) > 1
+    names = planes.PLANES if volume else ("axial",)
+    return {name: plane_grid(series, name) for name in names}
+
+
+def load_plane(series: Series, plane: str, index: int, *, labels: bool = False) -> np.ndarray:
+    """Slice ``index`` of ``plane`` on its display grid: intensities resampled linearly, or with ``labels``
+    the reference label map resampled by nearest voxel. Raises IndexError when out of range."""
+    volume = load_reference_labels(series) if labels else load_volume(series)
+    if volume is None:
+        raise FileNotFoundError("this series has no reference label map")
+    grid = plane_grid(series, plane)
+    voxels = planes.voxel_plane(volume, plane, index)
+    if labels:
+        return np.ascontiguousarray(planes.mask_to_display(np.asarray(voxels), grid))
+    return planes.resample_image(np.asarray(voxels), grid.display_shape)
 
 
 def axis_size(series, axis: str) -> int:

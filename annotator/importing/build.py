@@ -6,6 +6,7 @@ de-identified in memory) or the staging storage of a background import (``Staged
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -13,12 +14,15 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset
 
-from annotator.errors import InvalidInput
+from annotator.errors import DomainError, InvalidInput
 from annotator.imaging import volumes
 from annotator.imaging.orientation import Oriented
 from annotator.importing import dicom, formats, storage
 from annotator.importing.plan import ImportPayload, PlannedSeries
+from annotator.importing.refusals import Refusal
 from annotator.models import Project
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], bool | None]
 
@@ -77,7 +81,8 @@ def build(
 ) -> tuple[Oriented, str, dict]:
     """Decode a planned series into a canonical array: (Oriented, modality, notes)."""
     if item.format == "dicom":
-        files = [(name, inputs.dataset(name)) for name in item.files]
+        # Errors name the file by its place in the series, never by a local or staged path.
+        files = [(f"{item.name}, file {k}", inputs.dataset(name)) for k, name in enumerate(item.files, 1)]
         built = dicom.build(files, progress)
         return built.oriented, item.modality or built.modality, built.notes
     path = inputs.path(item.files[0])
@@ -121,32 +126,64 @@ def build_and_store(
     reference_path: Path | None,
     written: list[str],
     on_progress: Callable[[float, str], bool] | None = None,
+    refused: list[Refusal] | None = None,
 ) -> list[storage.Stored]:
-    """Build and store every series of ``payload``; the stored names go into ``written`` as they are made."""
+    """Build and store every series of ``payload``; the stored names go into ``written`` as they are made.
+
+    With ``refused`` a series that cannot be built is listed there (as ``item.uploaded_as`` when known,
+    else by its stored description), its files are deleted, and the others go on; without, it fails all.
+    """
     total = max(1, sum(item.slices for item in payload.series))
     done_before = 0
     stored = []
     for item in payload.series:
-
-        def progress(done: int, count: int, item: PlannedSeries = item, before: int = done_before) -> bool:
-            if on_progress is None:
-                return True
-            fraction = 0.9 * (before + item.slices * done / max(count, 1)) / total
-            return on_progress(fraction, f"Reading {item.name}")
-
-        oriented, modality, notes = build(item, inputs, progress)
-        labels = None
-        if reference_path is not None and payload.reference_labels_format:
-            labels = build_reference(
-                reference_path, payload.reference_labels_format, "reference labels", oriented
+        mark = len(written)
+        try:
+            built = _build_one(
+                project, payload, item, inputs, reference_path, written, on_progress, done_before, total
             )
-        originals = (
-            [(name, inputs.original(item, name)) for name in item.files] if payload.keep_originals else None
-        )
-        stored.append(
-            storage.store(
-                project, item, oriented, modality, notes, labels=labels, originals=originals, written=written
-            )
-        )
+            stored.append(built)
+        except InterruptedError:
+            raise
+        except Exception as exc:
+            if refused is None:
+                raise
+            volumes.delete_files(written[mark:])
+            del written[mark:]
+            if not isinstance(exc, DomainError):  # a decoder's own failure: logged, described plainly
+                log.exception("building %s failed", item.name)
+                exc = InvalidInput(f"{item.name}: the files could not be read ({type(exc).__name__}).")
+            refused.append(Refusal.of(item.uploaded_as or item.name, exc, named=item.name))
         done_before += item.slices
     return stored
+
+
+def _build_one(
+    project: Project,
+    payload: ImportPayload,
+    item: PlannedSeries,
+    inputs: Inputs,
+    reference_path: Path | None,
+    written: list[str],
+    on_progress: Callable[[float, str], bool] | None,
+    done_before: int,
+    total: int,
+) -> storage.Stored:
+    def progress(done: int, count: int) -> bool:
+        if on_progress is None:
+            return True
+        fraction = 0.9 * (done_before + item.slices * done / max(count, 1)) / total
+        return on_progress(fraction, f"Reading {item.name}")
+
+    oriented, modality, notes = build(item, inputs, progress)
+    labels = None
+    if reference_path is not None and payload.reference_labels_format:
+        labels = build_reference(
+            reference_path, payload.reference_labels_format, "reference labels", oriented
+        )
+    originals = (
+        [(name, inputs.original(item, name)) for name in item.files] if payload.keep_originals else None
+    )
+    return storage.store(
+        project, item, oriented, modality, notes, labels=labels, originals=originals, written=written
+    )

@@ -7,23 +7,29 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydicom.dataset import Dataset
 
-from annotator.errors import InvalidInput, TooLarge
+from annotator.errors import DomainError, InvalidInput, TooLarge
 from annotator.imaging.limits import limit
 from annotator.importing import deid, dicom, formats
-from annotator.importing.sources import Source
+from annotator.importing.refusals import Refusal
+from annotator.importing.sources import KIND_WORDS, Source
 from annotator.models import Project
 
 LABEL_MAP_FORMATS = {"nifti", "nrrd"}
 
 
 class PlannedSeries(BaseModel):
-    """One series to build. ``files`` are local paths in the request, storage names once staged."""
+    """One series to build. ``files`` are local paths in the request, storage names once staged.
+
+    ``name`` describes it by type and position ("DICOM series 2 (20 files)", "NIfTI file 3"): it is stored
+    (job payloads, messages). ``uploaded_as`` is what the uploader called its files, for the answer to their
+    upload only: it is left out of every dump, so it never reaches a job payload."""
 
     format: Literal["dicom", "nifti", "nrrd", "image"]
     name: str
+    uploaded_as: str = Field(default="", exclude=True)
     files: list[str]
     slices: int
     shape_xyz: tuple[int, int, int]
@@ -45,6 +51,9 @@ class ImportPayload(BaseModel):
     reference_labels: str | None = None
     reference_labels_format: Literal["nifti", "nrrd"] | None = None
     keep_originals: bool = False
+    # A series that cannot be built is listed in the job's result and the others are imported (uploads);
+    # False: the first failure fails the whole import (a PACS retrieval, the demo data).
+    partial: bool = False
 
 
 def new_uid() -> str:
@@ -67,18 +76,49 @@ def stem(name: str) -> str:
     return base
 
 
-def plan_dicom(project: Project, sources: list[Source], datasets: dict[str, Dataset]) -> list[PlannedSeries]:
-    """Read and check every DICOM file, de-identify it in memory, group the files into series."""
+def _uploaded_as(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more files of its series"
+
+
+def plan_dicom(
+    project: Project,
+    sources: list[Source],
+    datasets: dict[str, Dataset],
+    refused: list[Refusal] | None = None,
+) -> list[PlannedSeries]:
+    """Read and check every DICOM file, de-identify it in memory, group the files into series.
+
+    Without ``refused`` the first bad file refuses the upload; with it, bad files are listed there, and so
+    is every series one of whose files was refused (a volume with a slice missing would be wrong silently).
+    """
     allow_burned_in = bool(project.settings.get("allow_burned_in_annotation", False))
+    retain_uids = deid.retains_uids(project.settings)
     pairs: list[tuple[str, Dataset]] = []
     names: dict[str, str] = {}
+    broken: dict[str, Refusal] = {}  # series UID (as stored) -> the refusal of one of its files
     for source in sources:
-        ds = dicom.read(source.path, source.name, sniffed=source.kind == "dicom")
-        if dicom.is_directory_record(ds):
+        ds = None
+        try:
+            ds = dicom.read(source.path, source.name, sniffed=source.kind == "dicom")
+            if dicom.is_directory_record(ds):
+                continue
+            dicom.check(ds, source.name, allow_burned_in=allow_burned_in)
+            dicom.ensure_transfer_syntax(ds)
+        except DomainError as exc:
+            if refused is None:
+                raise
+            refusal = Refusal.of(source.name, exc)
+            refused.append(refusal)
+            uid = str(ds.get("SeriesInstanceUID", "") or "") if ds is not None else ""
+            if uid:
+                broken.setdefault(deid.uid_after(project.id, uid, retain_uids=retain_uids), refusal)
             continue
-        dicom.check(ds, source.name, allow_burned_in=allow_burned_in)
-        dicom.ensure_transfer_syntax(ds)
-        deid.deidentify(ds, project.id, retain_uids=deid.retains_uids(project.settings))
+        deid.deidentify(
+            ds,
+            project.id,
+            retain_uids=retain_uids,
+            clean_descriptors=deid.cleans_descriptors(project.settings),
+        )
         key = str(source.path)
         datasets[key] = ds
         names[key] = source.name
@@ -87,13 +127,26 @@ def plan_dicom(project: Project, sources: list[Source], datasets: dict[str, Data
     seen_uids: dict[str, int] = {}
     for files in dicom.group(pairs):
         first = files[0][1]
+        uploaded = _uploaded_as([names[key] for key, _ in files])
         planes = dicom.count_planes([ds for _, ds in files])
         rows, cols = int(first.Rows), int(first.Columns)
-        if rows * cols * planes > limit("IMPORT_MAX_VOXELS"):
-            raise TooLarge(
-                f"{names[files[0][0]]}: the series has {cols}x{rows}x{planes} voxels, over the limit of "
-                f"{limit('IMPORT_MAX_VOXELS')}."
-            )
+        try:
+            if rows * cols * planes > limit("IMPORT_MAX_VOXELS"):
+                raise TooLarge(
+                    f"{uploaded}: the series has {cols}x{rows}x{planes} voxels, over the limit of "
+                    f"{limit('IMPORT_MAX_VOXELS')}."
+                )
+            sibling = broken.get(str(first.get("SeriesInstanceUID", "")))
+            if sibling is not None:
+                raise InvalidInput(
+                    f"{uploaded}: not imported, because {sibling.file} of the same series was refused "
+                    f"({sibling.reason})"
+                )
+        except DomainError as exc:
+            if refused is None:
+                raise
+            refused.append(Refusal.of(uploaded, exc))
+            continue
         uid = str(first.get("SeriesInstanceUID", "")) or new_uid()
         seen_uids[uid] = seen_uids.get(uid, 0) + 1
         if seen_uids[uid] > 1:  # one UID, several sizes or orientations: split into sibling series
@@ -103,7 +156,8 @@ def plan_dicom(project: Project, sources: list[Source], datasets: dict[str, Data
         planned.append(
             PlannedSeries(
                 format="dicom",
-                name=names[files[0][0]],
+                name=f"DICOM series {len(planned) + 1} ({len(files)} file{'s' if len(files) > 1 else ''})",
+                uploaded_as=uploaded,
                 files=[key for key, _ in files],
                 slices=planes,
                 shape_xyz=(cols, rows, planes),
@@ -113,7 +167,9 @@ def plan_dicom(project: Project, sources: list[Source], datasets: dict[str, Data
                 pseudonym=str(first.PatientID),
                 series_uid=uid,
                 series_number=number,
-                description=f"{modality} series {number}",
+                # kept only with the Clean Descriptors Option, cleaned (deid.py); else modality and number
+                description=str(first.get("SeriesDescription", "") or first.get("ProtocolName", "") or "")
+                or f"{modality} series {number}",
                 modality=modality,
             )
         )
@@ -121,19 +177,28 @@ def plan_dicom(project: Project, sources: list[Source], datasets: dict[str, Data
 
 
 def plan_file(source: Source, modality: str | None) -> PlannedSeries:
+    """A NIfTI, NRRD or 2D image file as one series, described by type, position and size (its file name
+    may name the patient: it is not kept)."""
     inspect = {"nifti": formats.inspect_nifti, "nrrd": formats.inspect_nrrd, "image": formats.inspect_image}
     header = inspect[source.kind](source.path, source.name)
-    name = stem(source.name)
+    word = KIND_WORDS[source.kind]
+    x, y, z = header.shape
+    size = f"{x}×{y}" + (f"×{z}" if z > 1 else "")
+    if source.kind == "image":  # PNG, JPEG, TIFF (a multi-page TIFF is a stack)
+        description = f"Image stack {size}" if z > 1 else f"Image {size}"
+    else:
+        description = f"{word} {'volume' if z > 1 else 'image'} {size}"
     return PlannedSeries(
         format=source.kind,
-        name=source.name,
+        name=f"{word} file {source.index}",
+        uploaded_as=source.name,
         files=[str(source.path)],
         slices=header.slices,
         shape_xyz=header.shape,
         study_uid=new_uid(),
-        study_description=name,
+        study_description=description,
         series_uid=new_uid(),
-        description=name,
+        description=description,
         modality=modality,
     )
 

@@ -98,7 +98,11 @@ def _zip_slices(data: bytes, series) -> dict[int, bytes]:
     most = 2 * height * width + 64 * 1024
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        entries = [e for e in archive.infolist() if not e.is_dir() and e.filename.lower().endswith(".png")]
+        entries = [
+            e
+            for e in archive.infolist()
+            if not e.is_dir() and e.filename.lower().endswith(".png") and not png.is_preview(e.filename)
+        ]
         if len(entries) > min(depth, limit("IMPORT_ZIP_MAX_ENTRIES")):
             raise ValueError(f"the zip holds {len(entries)} PNGs, the series has {depth} slices")
         slices: dict[int, bytes] = {}

@@ -18,6 +18,11 @@ export const endpoints = {
   /** Little-endian raw intensities of one slice; headers X-Dtype and X-Shape "rows,cols[,3]". */
   sliceRaw: (series: { id: number; raw_slice_url?: string }, z: number) =>
     series.raw_slice_url ? series.raw_slice_url.replace("{index}", String(z)) : `/api/series/${series.id}/slices/${z}/raw`,
+  /** One plane resampled to square pixels (?plane=), or a reformat on the stored voxel grid (?axis=y|x). */
+  planeRaw: (series: { id: number; raw_slice_url?: string }, plane: string, index: number) =>
+    `${endpoints.sliceRaw(series, index)}?plane=${plane}`,
+  voxelPlaneRaw: (series: { id: number; raw_slice_url?: string }, axis: "y" | "x", index: number) =>
+    `${endpoints.sliceRaw(series, index)}?axis=${axis}`,
   seriesMasks: (seriesId: number) => `/api/series/${seriesId}/masks/`,
   labelMask: (seriesId: number, labelId: number) => `/api/series/${seriesId}/masks/${labelId}/`,
   revisions: (seriesId: number, labelId: number) => `/api/series/${seriesId}/masks/${labelId}/revisions/`,
@@ -42,12 +47,24 @@ export interface ProjectInfo {
   labels: LabelInfo[];
   role: "owner" | "annotator" | "reviewer" | null;
   created_at: string;
+  /** the model prompts are decoded with, and whether it follows corrective clicks */
+  model?: { name: string; clicks_trained: boolean };
 }
 
 export interface WindowPresetInfo {
   name: string;
   level: number;
   width: number;
+}
+
+/** One plane of a series (annotator/api/studies.py SeriesSerializer.planes; ml_worker/planes.py PlaneGrid). */
+export interface PlaneGridInfo {
+  depth: number;
+  rows: number;
+  cols: number;
+  display_rows: number;
+  display_cols: number;
+  pixel_mm: [number, number];
 }
 
 export interface SeriesInfo {
@@ -67,6 +84,12 @@ export interface SeriesInfo {
   thumbnail_url?: string | null;
   raw_slice_url?: string;
   progress?: { annotated_slices?: number; total?: number; state?: string } | null;
+  /** voxel size in mm, [z, y, x] */
+  spacing?: number[];
+  /** 4 × 4, (x, y, z) voxel indices → patient LPS mm */
+  affine?: number[][];
+  /** the planes a viewer can show: axial, coronal and sagittal of a volume */
+  planes?: Partial<Record<"axial" | "coronal" | "sagittal", PlaneGridInfo>>;
 }
 
 export interface StudyInfo {

@@ -22,7 +22,9 @@ export type ServerMessage =
   | Subscribed
   | Unsubscribed
   | PromptResult
+  | PromptRefused
   | EmbeddingReady
+  | PlaneEmbeddings
   | PropagateSlice
   | JobCreated
   | JobProgress
@@ -60,15 +62,19 @@ export interface ViewMessage {
   series_id: number;
   slice_index: number;
   preset?: string | null;
+  plane?: "axial" | "coronal" | "sagittal";
 }
 /**
  * A box and/or points (image pixels) on one slice; mask_input "previous" refines the last mask.
+ *
+ * On a coronal or sagittal ``plane`` the pixels are those of the plane resampled to square pixels.
  */
 export interface PromptMessage {
   request_id?: string | null;
   type?: "prompt";
   series_id: number;
   slice_index: number;
+  plane?: "axial" | "coronal" | "sagittal";
   box?: [number, number, number, number] | null;
   points?: [number, number][] | null;
   point_labels?: (0 | 1)[] | null;
@@ -146,6 +152,7 @@ export interface EmbeddingsState {
 export interface PresenceUser {
   username: string;
   slice_index: number | null;
+  plane?: "axial" | "coronal" | "sagittal";
 }
 export interface Unsubscribed {
   type: "unsubscribed";
@@ -154,12 +161,16 @@ export interface Unsubscribed {
 }
 /**
  * Masks by predicted IoU, best first: one, or with multimask the single output and three candidates.
+ *
+ * Each mask lies on the plane's voxel grid (rows × cols of the stored volume), mapped back from the
+ * resampled plane the model saw by majority per voxel (ml_worker.planes.mask_to_voxels).
  */
 export interface PromptResult {
   type: "prompt.result";
   request_id: string;
   series_id: number;
   slice_index: number;
+  plane?: "axial" | "coronal" | "sagittal";
   masks: MaskCandidate[];
   model: string;
   embedding_computed: boolean;
@@ -173,11 +184,42 @@ export interface Timings {
   decode_ms: number;
   total_ms: number;
 }
+/**
+ * The answer to a corrective point that was not applied: it lay outside the region around the mask
+ * being corrected (``outside_region``; ``region`` says where points may go), or the model rated the
+ * corrected mask lower than that mask (``iou_dropped``). The mask being corrected stays the one
+ * refinements start from; the client drops the refused point (the last of the prompt's points).
+ */
+export interface PromptRefused {
+  type: "prompt.refused";
+  request_id: string;
+  series_id: number;
+  slice_index: number;
+  reason: "outside_region" | "iou_dropped";
+  message: string;
+  region?: number[] | null;
+  previous_iou: number;
+  iou?: number | null;
+  model: string;
+}
 export interface EmbeddingReady {
   type: "embedding.ready";
   series_id: number;
   slice_index: number;
   preset: string;
+  plane?: "axial" | "coronal" | "sagittal";
+}
+/**
+ * The answer to a ``view`` on another plane than the socket's last one: which of that plane's slices
+ * already have their embedding (later ones arrive as ``embedding.ready`` naming the plane).
+ */
+export interface PlaneEmbeddings {
+  type: "embeddings.state";
+  series_id: number;
+  plane: "axial" | "coronal" | "sagittal";
+  preset: string;
+  ready: number[];
+  total: number;
 }
 /**
  * One slice of a propagation; model is null for a start slice that was the user's own mask.

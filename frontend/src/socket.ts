@@ -4,7 +4,7 @@
  * notices a dead connection, and prompt results that a newer prompt has superseded are dropped.
  */
 
-import type { PromptMessage, PromptResult, Scope, ServerMessage } from "./protocol";
+import type { PromptMessage, PromptRefused, PromptResult, Scope, ServerMessage } from "./protocol";
 
 export interface WebSocketLike {
   readonly readyState: number;
@@ -175,7 +175,7 @@ export class AnnotatorSocket {
    * Send a prompt. Only the newest prompt's result matters: sending one rejects the previous, still
    * unanswered prompt with SupersededError, and its late result is dropped.
    */
-  prompt(message: PromptMessage): Promise<PromptResult> {
+  prompt(message: PromptMessage): Promise<PromptResult | PromptRefused> {
     if (this.latestPrompt) {
       const previous = this.pending.get(this.latestPrompt);
       if (previous) {
@@ -186,7 +186,7 @@ export class AnnotatorSocket {
     }
     const id = `r${this.nextId}`; // the id request() is about to use
     this.latestPrompt = id;
-    return this.request<PromptResult>({ type: "prompt", ...message });
+    return this.request<PromptResult | PromptRefused>({ type: "prompt", ...message });
   }
 
   private open(): void {
@@ -264,7 +264,7 @@ export class AnnotatorSocket {
       else pending.resolve(message);
       return;
     }
-    if (message.type === "prompt.result") return; // superseded or timed out: drop it
+    if (message.type === "prompt.result" || message.type === "prompt.refused") return; // superseded or timed out: drop it
     if (message.type === "pong" && requestId) return; // our heartbeat
     this.options.onEvent?.(message);
   }

@@ -9,6 +9,7 @@ import {
   type ImportJob,
   isJunk,
   kindOf,
+  refusedList,
   summarize,
   type TransportReply,
   UploadTracker,
@@ -223,6 +224,29 @@ describe("upload tracker", () => {
     await t.upload(files);
     expect(t.view).toMatchObject({ phase: "failed", error: "Unsupported file type: notes.txt." });
     expect(describeUpload(t.view)).toBe("Unsupported file type: notes.txt.");
+  });
+
+  it("lists the files the server refused beside the imported ones, adding series the worker could not build", async () => {
+    const refused = [{ file: "notes.txt", reason: "unsupported file type." }];
+    const { t } = tracker({ status: 202, text: JSON.stringify({ job: job("pending"), refused }) });
+    await t.upload(files);
+    expect(t.view).toMatchObject({ phase: "processing", refused });
+    const failed = { file: "DICOM series 2 (1 file)", reason: "the pixel data cannot be decoded." };
+    t.onServerMessage({ type: "job.progress", job: job("done", 1, { message: "Imported 1 series; 1 refused.", result: { series: [7], refused: [failed] } }) });
+    expect(t.view).toMatchObject({ phase: "done", seriesIds: [7], refused: [...refused, failed] });
+    expect(describeUpload(t.view)).toBe("Imported 1 series; 2 files were not imported (listed below).");
+  });
+
+  it("lists every refused file when none could be imported", async () => {
+    const refused = [
+      { file: "a.txt", reason: "unsupported file type." },
+      { file: "b.dcm", reason: "the pixel data is truncated." },
+    ];
+    const body = { error: { code: "invalid_input", message: "None of the 2 files could be imported. a.txt: …", details: { refused } } };
+    const { t } = tracker({ status: 400, text: JSON.stringify(body) });
+    await t.upload(files);
+    expect(t.view).toMatchObject({ phase: "failed", refused });
+    expect(refusedList([{ file: 1 }, null, { file: "x", reason: "y" }])).toEqual([{ file: "x", reason: "y" }]);
   });
 
   it("explains a proxy's HTML 413 and a connection that never answered", async () => {

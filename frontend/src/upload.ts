@@ -181,7 +181,13 @@ export interface ImportJob {
   progress: number;
   message: string;
   error: string;
-  result?: { series?: number[]; studies?: number[]; summary?: string } | null;
+  result?: { series?: number[]; studies?: number[]; summary?: string; refused?: RefusedFile[] } | null;
+}
+
+/** A file the server did not import, and why (POST imports' `refused`, a job result's `refused`). */
+export interface RefusedFile {
+  file: string;
+  reason: string;
 }
 
 /** What an upload transport returns: the HTTP status (0: no answer) and the body's text. */
@@ -209,9 +215,12 @@ export interface UploadView {
   error: string | null;
   jobId: number | null;
   seriesIds: number[];
+  /** Files not imported, with the reason: from the upload's answer, and from the import job at its end.
+   * Shown beside "done" (the others were imported) or "failed" (none was). */
+  refused: RefusedFile[];
 }
 
-export const IDLE_UPLOAD: UploadView = { phase: "idle", sent: 0, total: 0, progress: 0, message: "", error: null, jobId: null, seriesIds: [] };
+export const IDLE_UPLOAD: UploadView = { phase: "idle", sent: 0, total: 0, progress: 0, message: "", error: null, jobId: null, seriesIds: [], refused: [] };
 
 export const importEndpoints = {
   start: (projectId: number) => `/api/projects/${projectId}/imports/`,
@@ -223,9 +232,16 @@ export interface UploadTrackerOptions extends PollOptions {
   getJob: (jobId: number) => Promise<ImportJob>;
 }
 
-async function replyError(reply: TransportReply): Promise<string> {
-  if (reply.status === 0) return "The upload did not reach the server. Check your connection and try again.";
-  return (await errorFrom(new Response(reply.text, { status: reply.status }))).message;
+async function replyError(reply: TransportReply): Promise<{ message: string; refused: RefusedFile[] }> {
+  if (reply.status === 0) return { message: "The upload did not reach the server. Check your connection and try again.", refused: [] };
+  const error = await errorFrom(new Response(reply.text, { status: reply.status }));
+  return { message: error.message, refused: refusedList(error.details.refused) };
+}
+
+/** A `refused` list as the server sends it, or [] for anything else. */
+export function refusedList(value: unknown): RefusedFile[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter((r): r is RefusedFile => typeof r?.file === "string" && typeof r?.reason === "string");
 }
 
 function parse<T>(text: string): T | null {
@@ -278,15 +294,17 @@ export class UploadTracker {
       return;
     }
     if (reply.status < 200 || reply.status >= 300) {
-      this.set({ ...this.view, phase: "failed", error: await replyError(reply), message: "The server refused the upload." });
+      const { message, refused } = await replyError(reply);
+      this.set({ ...this.view, phase: "failed", error: message, refused, message: "The server refused the upload." });
       return;
     }
-    const body = parse<{ job?: ImportJob }>(reply.text);
+    const body = parse<{ job?: ImportJob; refused?: unknown }>(reply.text);
     if (!body?.job) {
       this.set({ ...this.view, phase: "failed", error: "The server's answer was not understood." });
       return;
     }
-    this.set({ ...this.view, sent: this.view.total, phase: "processing", jobId: body.job.id, message: "Uploaded; importing…" });
+    const refused = refusedList(body.refused);
+    this.set({ ...this.view, sent: this.view.total, phase: "processing", jobId: body.job.id, refused, message: "Uploaded; importing…" });
     this.onJob(body.job);
   }
 
@@ -297,7 +315,10 @@ export class UploadTracker {
     if (job.state === "done") {
       this.stopPolling();
       const seriesIds = job.result?.series ?? [];
-      this.set({ ...this.view, phase: "done", progress: 1, seriesIds, message: job.message || job.result?.summary || `Imported ${seriesIds.length} series.` });
+      // Series the worker could not build join the files refused at upload (the server names them by description).
+      const refused = [...this.view.refused, ...refusedList(job.result?.refused)];
+      const message = job.message || job.result?.summary || `Imported ${seriesIds.length} series.`;
+      this.set({ ...this.view, phase: "done", progress: 1, seriesIds, refused, message: refused.length ? importedWithRefusals(seriesIds.length, refused.length) : message });
     } else if (job.state === "failed" || job.state === "cancelled") {
       this.stopPolling();
       const error = job.state === "cancelled" ? "The import was cancelled." : job.error || job.message || "The import failed.";
@@ -320,6 +341,10 @@ export class UploadTracker {
     this.view = view;
     this.onChange(view);
   }
+}
+
+function importedWithRefusals(series: number, refused: number): string {
+  return `Imported ${series} series; ${refused} ${refused === 1 ? "file was" : "files were"} not imported (listed below).`;
 }
 
 /** A sentence for the panel's status line. */

@@ -5,7 +5,8 @@ training), then up to ``clicks`` corrective clicks placed as in the SAM experime
 (:func:`.clicks.next_click`). Each corrective decode gets the box, every click so far and the previous
 low-res logits as ``mask_input``, as SAM's interactive loop does. Reported per case and in aggregate:
 DSC and NSD of the box prompt (the protocol of the MedSAM paper) and after the last click, Dice after each
-click, clicks to reach Dice 0.9 (NoC@90) and wall-clock time.
+click, clicks to reach Dice 0.9 (NoC@90) and wall-clock time. ``click_guard`` simulates the viewer's guard
+for models not trained on clicks (:mod:`ml_worker.click_guard`) as the user's policy.
 
 The library has no Django in it: ``manage.py evaluate`` and the active-learning loop both call
 :func:`evaluate`.
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..click_guard import correction_region, keeps_quality
 from .clicks import box_from_mask, next_click
 from .dataset import Axis, Case, Modality, find_pairs, iter_cases
 from .metrics import dice, normalized_surface_dice
@@ -112,6 +114,10 @@ class EvalConfig:
     tolerance_mm: float = 2.0  # NSD tolerance τ in mm (the MedSAM paper reports NSD at τ = 2)
     seed: int = 0  # box jitter is drawn per case from (seed, case id): reproducible and order-free
     max_cases: int | None = None
+    # Simulate the serving side's corrective-point guard (ml_worker/click_guard.py): a click outside the
+    # region around the current mask, or one whose mask the model rates lower, is refused and the mask kept.
+    # The simulated user stops clicking then (the next click would be the same one, refused again).
+    click_guard: bool = False
 
     def __post_init__(self) -> None:
         if self.clicks < 0:
@@ -145,6 +151,8 @@ class CaseResult:
     seconds: float  # wall time of the case: embedding (if not shared), decodes, click placement
     embed_seconds: float  # 0 when the slice's embedding was computed for an earlier case
     decode_seconds: float
+    # With ``click_guard``: why the clicks stopped early ("outside_region", "iou_dropped"), else None.
+    guard_stop: str | None = None
 
 
 @dataclass
@@ -199,8 +207,9 @@ def evaluate_case(
     decode_start = time.perf_counter()
     out = predictor.decode(embedding, size, boxes=box[None])
     decode_seconds = time.perf_counter() - decode_start
-    mask, logits = out.masks[0, 0], out.low_res_logits[:, :1]
+    mask, logits, iou = out.masks[0, 0], out.low_res_logits[:, :1], float(out.iou[0, 0])
     box_mask = mask
+    guard_stop: str | None = None
     dice_curve = [dice(mask, reference)]
     points: list[tuple[int, int]] = []
     labels: list[int] = []
@@ -208,6 +217,10 @@ def evaluate_case(
     for _ in range(config.clicks):
         click = next_click(mask, reference)
         if click is None:  # perfect: nothing left to correct
+            break
+        region = correction_region(mask) if config.click_guard else None
+        if region is not None and not region.contains(click.x, click.y):
+            guard_stop = "outside_region"
             break
         points.append((click.x, click.y))
         labels.append(click.label)
@@ -222,7 +235,11 @@ def evaluate_case(
             mask_input=logits if config.feed_mask else None,
         )
         decode_seconds += time.perf_counter() - decode_start
-        mask, logits = out.masks[0, 0], out.low_res_logits[:, :1]
+        if config.click_guard and not keeps_quality(iou, float(out.iou[0, 0])):
+            guard_stop = "iou_dropped"
+            del points[-1], labels[-1], placed[-1]
+            break
+        mask, logits, iou = out.masks[0, 0], out.low_res_logits[:, :1], float(out.iou[0, 0])
         dice_curve.append(dice(mask, reference))
     seconds = time.perf_counter() - start
     # A case that became perfect early keeps its Dice for the clicks it did not need.
@@ -248,6 +265,7 @@ def evaluate_case(
         seconds=seconds,
         embed_seconds=embed_seconds,
         decode_seconds=decode_seconds,
+        guard_stop=guard_stop,
     )
     return result, embedding
 
@@ -306,6 +324,14 @@ def summarize(results: Sequence[CaseResult], config: EvalConfig) -> dict[str, An
         "total_seconds": float(sum(r.seconds for r in results)),
         "nsd_tolerance_mm": config.tolerance_mm,
         "by_label": by_label,
+        # the cases ending worse / better than their box prompt's Dice after the clicks
+        "worse_than_box": sum(r.dsc_final < r.dsc for r in results),
+        "better_than_box": sum(r.dsc_final > r.dsc for r in results),
+        "click_guard": config.click_guard,
+        "guard_stops": {
+            reason: sum(r.guard_stop == reason for r in results)
+            for reason in ("outside_region", "iou_dropped")
+        },
     }
 
 
@@ -393,6 +419,16 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"mean Dice per click: {curve}",
             f"NoC@90: {_fmt(summary['noc90'], 2)} (reached by {_fmt(100 * summary['reached90'], 1)}% of cases "
             f"within {summary['max_clicks']} clicks)",
+            f"after the clicks: {summary['worse_than_box']} cases worse than with the box alone, "
+            f"{summary['better_than_box']} better",
+            *(
+                [
+                    f"click guard: stopped {summary['guard_stops']['outside_region']} cases at a click outside "
+                    f"the mask's region, {summary['guard_stops']['iou_dropped']} at a lower predicted IoU"
+                ]
+                if summary["click_guard"]
+                else []
+            ),
             f"time per case: {_fmt(summary['mean_seconds'], 3)} s (total {_fmt(summary['total_seconds'], 1)} s)",
         ]
     )

@@ -70,6 +70,11 @@ class ModelSpec:
     sha256: str | None = None
     encoder_sha256: str | None = None
     description: str = ""
+    # Whether the model was trained to follow corrective clicks (SAM's interactive training). When False,
+    # the serving side guards point prompts (ml_worker/click_guard.py): LiteMedSAM and MedSAM learnt from
+    # boxes only. A fine-tuned version says otherwise through build_model(..., clicks_trained=True) or its
+    # registry entry (register_checkpoint(..., clicks_trained=True)).
+    clicks_trained: bool = False
 
     def build(self) -> SamModel:
         """A randomly initialised model with this spec's architecture (weights come from :func:`build_model`)."""
@@ -126,6 +131,7 @@ MODEL_REGISTRY: dict[str, ModelSpec] = {
         encoder=ViTConfig(),
         preprocessing=SAM_PREPROCESSING,
         description="SAM ViT-B (user-supplied sam_vit_b_01ec64.pth), 1024 longest side",
+        clicks_trained=True,  # SAM's own interactive training: 11 rounds of clicks per mask
     ),
 }
 
@@ -230,23 +236,28 @@ def register_checkpoint(
     name: str,
     path: str | os.PathLike[str],
     registry_file: str | os.PathLike[str] | None = None,
+    *,
+    clicks_trained: bool | None = None,
 ) -> dict:
     """Record ``name → (absolute path, SHA-256, encoder SHA-256)`` in the JSON registry (default
     ``MODEL_DIR/checkpoints.json``).
 
     The file is strict-loaded into the model first, so a wrong file is refused at registration rather than
-    at the first prompt. Returns the stored entry. The write is atomic.
+    at the first prompt. Returns the stored entry. The write is atomic. ``clicks_trained`` records whether
+    this checkpoint follows corrective clicks (default: the model's, :attr:`ModelSpec.clicks_trained`).
     """
     get_spec(name)
     ckpt = Path(path).expanduser().resolve()
     if not ckpt.is_file():
         raise CheckpointError(f"checkpoint file {ckpt} does not exist")
-    entry = {
+    entry: dict[str, str | bool] = {
         "path": str(ckpt),
         "sha256": file_sha256(ckpt),
         "encoder_sha256": file_encoder_sha256(ckpt, name),
         "registered_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+    if clicks_trained is not None:
+        entry["clicks_trained"] = bool(clicks_trained)
     reg_path = Path(registry_file) if registry_file is not None else default_registry_file()
     reg_path.parent.mkdir(parents=True, exist_ok=True)
     data = _read_registry(reg_path)
@@ -310,6 +321,26 @@ def expected_encoder_sha256(
     return file_encoder_sha256(path, name)
 
 
+def registered_clicks_trained(
+    name: str,
+    *,
+    model_dir_path: str | os.PathLike[str] | None = None,
+    registry_file: str | os.PathLike[str] | None = None,
+) -> bool:
+    """Whether ``name``'s registered checkpoint follows corrective clicks: its registry entry's
+    ``clicks_trained`` when recorded, else the model's (:attr:`ModelSpec.clicks_trained`). Needs no model in
+    memory, so the web process can describe what points do."""
+    spec = get_spec(name)
+    if spec.sha256 is not None:
+        return spec.clicks_trained  # a shipped checkpoint: the spec is its record
+    reg_path = (
+        Path(registry_file) if registry_file is not None else model_dir(model_dir_path) / REGISTRY_FILENAME
+    )
+    entry = _read_registry(reg_path).get(name) or {}
+    recorded = entry.get("clicks_trained")
+    return bool(recorded) if isinstance(recorded, bool) else spec.clicks_trained
+
+
 def _describe_mismatch(
     path: Path,
     name: str,
@@ -361,13 +392,16 @@ def build_model(
     *,
     model_dir_path: str | os.PathLike[str] | None = None,
     registry_file: str | os.PathLike[str] | None = None,
+    clicks_trained: bool | None = None,
 ) -> SamModel:
     """Build ``name`` and strictly load its weights; returns the model in eval mode on CPU.
 
     Without ``checkpoint`` the registry decides the file and the file's SHA-256 (and, where recorded, its
     image encoder's) must match it. An explicit ``checkpoint`` (e.g. a fine-tuned version) is loaded as
-    given. The model carries ``model_name``, ``checkpoint_path``, ``checkpoint_sha256`` and
-    ``encoder_sha256`` attributes (the last computed here, once, from the loaded weights).
+    given. The model carries ``model_name``, ``checkpoint_path``, ``checkpoint_sha256``, ``encoder_sha256``
+    (computed here, once, from the loaded weights) and ``clicks_trained`` attributes; ``clicks_trained``
+    defaults to the registry's record (:func:`registered_clicks_trained`) for the registered file and to the
+    model's for an explicit one, and a promoted click-aware fine-tune passes True.
     """
     spec = get_spec(name)
     if checkpoint is not None:
@@ -398,4 +432,11 @@ def build_model(
     model.checkpoint_path = str(path)
     model.checkpoint_sha256 = sha
     model.encoder_sha256 = encoder_sha
+    if clicks_trained is None:
+        clicks_trained = (
+            spec.clicks_trained
+            if checkpoint is not None
+            else registered_clicks_trained(name, model_dir_path=model_dir_path, registry_file=registry_file)
+        )
+    model.clicks_trained = bool(clicks_trained)
     return model

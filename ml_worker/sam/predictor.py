@@ -109,6 +109,12 @@ class SamPredictor:
         return model_version(self.model_name, self.checkpoint_sha256)
 
     @property
+    def clicks_trained(self) -> bool:
+        """Whether this model follows corrective clicks; when not, point prompts are guarded
+        (``ml_worker.click_guard``)."""
+        return bool(getattr(self.model, "clicks_trained", self.spec.clicks_trained))
+
+    @property
     def preprocessing_version(self) -> str:
         return self.spec.preprocessing.version
 
@@ -126,6 +132,7 @@ class SamPredictor:
             "backend": self.runner.name,
             "precision": self.runner.precision,
             "preprocessing_version": self.preprocessing_version,
+            "clicks_trained": self.clicks_trained,
             "fallback_reason": self.fallback_reason,
         }
 

@@ -177,7 +177,7 @@ def test_owner_assigns_annotators_submit_reviewer_requests_changes_annotator_fix
     rui.wait_for_selector(".agreement-row:has-text('anna · ben')")
 
     # When Rui pins a comment with the Comment tool and requests changes
-    rui.keyboard.press("c")
+    rui.keyboard.press("k")
     x, y = to_screen(rui, 230, 210)
     rui.mouse.click(x, y)
     rui.wait_for_selector(".comment-pin:has-text('Pinned at slice')")

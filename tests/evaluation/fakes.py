@@ -3,7 +3,8 @@
 The box prompt gives the filled box (inclusive pixel indices). With ``mask_input`` the previous mask is the
 starting point instead. Every point then paints a ``(2r+1)²`` square: foreground for label 1, background for
 label 0. ``stubborn=True`` ignores points and mask input (a model that never improves). Low-res logits carry
-the mask by nearest-neighbour sampling, exact for image sizes that divide 256.
+the mask by nearest-neighbour sampling, exact for image sizes that divide 256. ``box_mask`` replaces the
+box prompt's answer; ``ious`` scripts the predicted IoU of each decode in turn (then 1.0).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class FakePredictor:
     embed_calls: int = 0
     decode_calls: list[dict] = field(default_factory=list)
     outputs: list[FakeDecodeResult] = field(default_factory=list)
+    box_mask: np.ndarray | None = None
+    ious: list[float] = field(default_factory=list)
 
     def describe(self) -> dict:
         return {"name": "fake", "backend": "numpy"}
@@ -57,6 +60,8 @@ class FakePredictor:
         cols = np.arange(w) * LOW_RES // w
         if mask_input is not None and not self.stubborn:
             mask = mask_input[0, 0][np.ix_(rows, cols)] > 0
+        elif self.box_mask is not None:
+            mask = self.box_mask.copy()
         else:
             x0, y0, x1, y1 = (int(v) for v in np.asarray(boxes)[0])
             mask = np.zeros((h, w), bool)
@@ -69,6 +74,7 @@ class FakePredictor:
         low = np.where(
             mask[np.ix_(np.arange(LOW_RES) * h // LOW_RES, np.arange(LOW_RES) * w // LOW_RES)], 10.0, -10.0
         ).astype(np.float32)
-        result = FakeDecodeResult(mask[None, None], np.ones((1, 1), np.float32), low[None, None])
+        iou = self.ious.pop(0) if self.ious else 1.0
+        result = FakeDecodeResult(mask[None, None], np.full((1, 1), iou, np.float32), low[None, None])
         self.outputs.append(result)
         return result

@@ -115,3 +115,11 @@ def test_bad_input_is_a_command_error_and_writes_nothing(dataset, tmp_path, fake
     with pytest.raises(CommandError, match="labels"):
         run("--data", str(dataset), "--json", str(report), "--model", "fake", "--labels", "1,x")
     assert not report.exists()
+
+
+def test_click_guard_option_simulates_the_viewers_guard(dataset, tmp_path, fake_model):
+    report = tmp_path / "out.json"
+    text = run("--data", str(dataset), "--json", str(report), "--model", "fake", "--click-guard")
+    assert "click guard: stopped" in text
+    data = json.loads(report.read_text())
+    assert data["config"]["click_guard"] is True and data["summary"]["click_guard"] is True

@@ -182,3 +182,43 @@ def test_the_runtime_is_warmed_up_before_the_first_case_is_timed(l_dataset):
     assert len(fake.decode_calls) == 2 + 2  # box and box + point + mask, then the case's box and click
     assert fake.decode_calls[1]["mask_input"] is not None
     assert report.summary["n"] == 1
+
+
+def test_the_click_guard_keeps_the_box_mask_when_the_model_rates_the_correction_lower(l_dataset):
+    # Unguarded, the corner click makes the mask perfect; guarded, the model's lower rating (0.8 < 0.9)
+    # refuses it, the box mask stays and the simulated user stops.
+    fake = FakePredictor(radius=2, ious=[0.9, 0.8])
+    report = evaluate(l_dataset, EvalConfig(clicks=3, click_guard=True), predictor=fake, warm_up=False)
+    (case,) = report.cases
+    assert case.guard_stop == "iou_dropped" and case.clicks == []
+    assert case.dice_per_click == pytest.approx([6 / 7] * 4)
+    assert len(fake.decode_calls) == 2
+    assert report.summary["guard_stops"] == {"outside_region": 0, "iou_dropped": 1}
+    assert "at a lower predicted IoU" in format_summary(report.summary)
+
+
+def test_the_click_guard_applies_a_correction_the_model_rates_no_lower(l_dataset):
+    fake = FakePredictor(radius=2, ious=[0.9, 0.95])
+    (case,) = evaluate(l_dataset, EvalConfig(clicks=3, click_guard=True), predictor=fake, warm_up=False).cases
+    assert case.guard_stop is None and case.dsc_final == 1.0
+
+
+def test_the_click_guard_refuses_a_click_far_from_the_current_mask(l_dataset):
+    # The box prompt's answer is a 4×4 square in the far corner: the first click, in the missed L shape,
+    # lies more than 12 px from it, so it is refused without a decode.
+    corner = np.zeros((SIZE, SIZE), bool)
+    corner[56:60, 56:60] = True
+    fake = FakePredictor(radius=2, box_mask=corner)
+    report = evaluate(l_dataset, EvalConfig(clicks=3, click_guard=True), predictor=fake, warm_up=False)
+    (case,) = report.cases
+    assert case.guard_stop == "outside_region" and len(fake.decode_calls) == 1
+    assert case.dsc_final == case.dsc == 0.0
+    # Without the guard the same clicks are decoded.
+    unguarded = FakePredictor(radius=2, box_mask=corner)
+    evaluate(l_dataset, EvalConfig(clicks=3), predictor=unguarded, warm_up=False)
+    assert len(unguarded.decode_calls) == 4
+
+
+def test_the_summary_counts_cases_ending_worse_and_better_than_the_box(l_dataset):
+    report = evaluate(l_dataset, EvalConfig(clicks=1), predictor=FakePredictor(radius=2), warm_up=False)
+    assert (report.summary["better_than_box"], report.summary["worse_than_box"]) == (1, 0)

@@ -243,3 +243,50 @@ async def test_a_subscription_names_the_assignment_its_annotator_works_on_or_a_r
     reply = await subscribe_to_assignment(rita, ct.id, annas.id)
     assert reply["type"] == "subscribed"
     await rita.disconnect()
+
+
+# Planes (issue 15): the series is 5 slices of 2 mm with 1 mm pixels, so coronal slices are 32 of 10 × 48.
+async def test_a_box_on_a_coronal_slice_is_checked_against_the_resampled_plane(personas_async, ct, sent):
+    communicator = await connect(personas_async.annotator)
+    await subscribe(communicator, ct.id)
+    prompt = {"type": "prompt", "series_id": ct.id, "plane": "coronal", "box": [4, 1, 20, 9]}
+    await communicator.send_json_to({**prompt, "request_id": "c1", "slice_index": 31})
+    assert await communicator.receive_nothing(timeout=0.2)
+    (request,) = sent
+    assert request["plane"] == "coronal" and request["image_shape"] == [10, 48]
+    await communicator.send_json_to({**prompt, "request_id": "c2", "slice_index": 32})
+    error = await communicator.receive_json_from()
+    assert error["code"] == "invalid_message" and "outside the coronal plane (0–31)" in error["message"]
+    await communicator.send_json_to({**prompt, "request_id": "c3", "slice_index": 0, "box": [1, 11, 5, 20]})
+    assert "outside the 48×10 image" in (await communicator.receive_json_from())["message"]
+    await communicator.disconnect()
+
+
+async def test_viewing_another_plane_answers_which_of_its_slices_are_embedded(personas_async, ct, sent):
+    scheduling.scheduler().mark_ready(ct.id, "soft_tissue", 40, "sagittal")
+    communicator = await connect(personas_async.annotator)
+    await subscribe(communicator, ct.id)
+    await communicator.send_json_to(
+        {"type": "view", "series_id": ct.id, "slice_index": 41, "plane": "sagittal"}
+    )
+    state = await communicator.receive_json_from()
+    assert state == {
+        "type": "embeddings.state",
+        "series_id": ct.id,
+        "plane": "sagittal",
+        "preset": "soft_tissue",
+        "ready": [40],
+        "total": 48,
+    }
+    presence = await communicator.receive_json_from()
+    assert presence["users"] == [{"username": "anna_annotator", "slice_index": 41, "plane": "sagittal"}]
+    # Scrolling on in the same plane needs no new answer; only presence follows.
+    await communicator.send_json_to(
+        {"type": "view", "series_id": ct.id, "slice_index": 42, "plane": "sagittal"}
+    )
+    assert (await communicator.receive_json_from())["type"] == "presence"
+    await communicator.send_json_to(
+        {"type": "view", "series_id": ct.id, "slice_index": 48, "plane": "sagittal"}
+    )
+    assert (await communicator.receive_json_from())["code"] == "invalid_message"
+    await communicator.disconnect()

@@ -122,8 +122,10 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.mark.slow
-def test_a_box_prompt_on_a_real_ct_slice_pushes_a_mask_to_the_asking_socket(personas, lung_ct):
+def test_a_box_prompt_on_a_real_ct_slice_pushes_a_mask_to_the_asking_socket(personas, lung_ct, monkeypatch):
     series, reference, z = lung_ct
+    # Points unguarded, as for a click-trained version (the guard has its own tests: test_click_guard.py).
+    monkeypatch.setattr(inference.embeddings().predictor.model, "clicks_trained", True)
     channel = new_channel()
     request = request_for(series, personas.annotator, z, box_of(reference[z]), reply_channel=channel)
     redis_client().set(latest_key(personas.annotator.id, series.id), "r1")

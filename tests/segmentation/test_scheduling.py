@@ -31,9 +31,9 @@ def test_slices_are_embedded_nearest_to_the_viewed_slice_first(sched):
 
 def test_scrolling_moves_the_work_to_the_new_slice(sched):
     sched.view(7, "lung", center=0, total=10, viewer="a", username="anna")
-    assert sched.pop_next() == (7, "lung", 0)
+    assert sched.pop_next() == (7, "lung", 0, "axial")
     sched.view(7, "lung", center=9, total=10, viewer="a", username="anna")
-    assert sched.pop_next() == (7, "lung", 9)
+    assert sched.pop_next() == (7, "lung", 9, "axial")
 
 
 def test_ready_slices_are_not_wanted_again(sched):
@@ -79,3 +79,22 @@ def test_the_record_of_ready_slices_expires_unless_the_series_is_viewed_again(re
     sched.view(7, "lung", center=3, total=5, viewer="a", username="anna")
     assert 3500 < client.ttl(key) <= 3600
     assert sched.ready(7, "lung") == {3}
+
+
+def test_a_coronal_viewer_gets_the_coronal_slices_near_theirs_and_axial_viewers_keep_theirs(sched):
+    sched.view(7, "lung", center=1, total=4, viewer="a", username="anna")
+    sched.view(7, "lung", center=300, total=512, viewer="b", username="ben", plane="coronal")
+    popped = list(iter(sched.pop_next, None))
+    coronal = [item.slice_index for item in popped if item.plane == "coronal"]
+    assert coronal[:3] == [300, 299, 301] or coronal[:3] == [300, 301, 299]
+    assert len(coronal) == 512 and sorted(i.slice_index for i in popped if i.plane == "axial") == [0, 1, 2, 3]
+    # Ready is per plane: coronal slice 2 being embedded says nothing about axial slice 2.
+    sched.mark_ready(7, "lung", 2, "coronal")
+    assert sched.ready(7, "lung", "coronal") == {2} and sched.ready(7, "lung") == set()
+
+
+def test_a_viewer_who_switches_plane_stops_wanting_the_old_planes_slices(sched):
+    sched.view(7, "lung", center=1, total=4, viewer="a", username="anna")
+    sched.view(7, "lung", center=10, total=64, viewer="a", username="anna", plane="sagittal")
+    assert {item.plane for item in iter(sched.pop_next, None)} == {"sagittal"}
+    assert sched.viewers(7)[0]["plane"] == "sagittal"

@@ -59,6 +59,11 @@ class Command(BaseCommand):
             help="do not feed the previous logits back with each click",
         )
         parser.add_argument(
+            "--click-guard",
+            action="store_true",
+            help="refuse clicks as the viewer does for models not trained on clicks (ml_worker/click_guard.py)",
+        )
+        parser.add_argument(
             "--modality",
             choices=MODALITIES,
             default="auto",
@@ -96,6 +101,7 @@ class Command(BaseCommand):
                 tolerance_mm=options["tolerance"],
                 seed=options["seed"],
                 max_cases=options["max_cases"],
+                click_guard=options["click_guard"],
             )
             report = evaluate(options["data"], config, on_case=self._print_case)
         except (ValueError, DatasetError, EvaluationError, SamError) as exc:

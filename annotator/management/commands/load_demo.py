@@ -55,7 +55,11 @@ class Command(BaseCommand):
         project = Project.objects.filter(name=DEMO_PROJECT, memberships__user=user).first()
         if project is None:
             project = do_create_project(
-                user, DEMO_PROJECT, "Real demo studies fetched from the package registries.", DEMO_LABELS
+                user,
+                DEMO_PROJECT,
+                "Real demo studies fetched from the package registries.",
+                DEMO_LABELS,
+                clean_descriptors=True,  # as the new-project form offers: the MR series keeps its description
             )
         self.stdout.write(f"demo user {username!r}, project {project.name!r} (id {project.id})")
         return user, project
@@ -83,7 +87,8 @@ class Command(BaseCommand):
         return True
 
     def import_lung(self, user, project: Project) -> bool:
-        if Study.objects.filter(project=project, source="nrrd", description="lung1_image").exists():
+        # The demo's one NRRD series (file names are not kept: they may name patients).
+        if Study.objects.filter(project=project, source="nrrd").exists():
             return False
         folder = fetch_data.pyradiomics()
         do_import(

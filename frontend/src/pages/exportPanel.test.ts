@@ -49,6 +49,23 @@ group("export tracker", () => {
     expect(views.map((v) => v.phase)).toEqual(["starting", "pending", "running", "running", "done"]);
   });
 
+  it("lists the series a finished export skipped, with the reason", async () => {
+    const { t } = tracker({ "/api/projects/3/exports/": [{ status: 202, body: { job: job("pending") } }] });
+    await t.start({ format: "dicom-seg" });
+    const skipped = [{ series: 4, description: "NIfTI volume 8×8×3", annotator: "anna", reason: "DICOM SEG needs a series imported from DICOM" }];
+    t.onJob(job("done", 1, { message: "Exported 2 series (1 files); 1 skipped, see manifest.json.", result: { skipped: 1, skipped_series: skipped } }));
+    expect(t.view).toMatchObject({ phase: "done", skipped });
+  });
+
+  it("asks for a COCO export without images only when the box is unticked", async () => {
+    const { t, calls } = tracker({ "/api/projects/3/exports/": [{ status: 202, body: { job: job("pending") } }, { status: 202, body: { job: { ...job("pending"), id: 8 } } }] });
+    await t.start({ format: "coco", images: false });
+    expect(calls[0]!.body).toEqual({ format: "coco", images: false });
+    t.onJob(job("done", 1));
+    await t.start({ format: "png", images: false });
+    expect(calls[1]!.body).toEqual({ format: "png" });
+  });
+
   it("ignores progress of other jobs and anything after the job finished", async () => {
     const { t } = tracker({ "/api/projects/3/exports/": [{ status: 202, body: { job: job("pending") } }] });
     t.onServerMessage({ type: "job.progress", job: { ...job("running", 0.9), id: 99 } }); // before ours exists

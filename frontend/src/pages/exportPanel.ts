@@ -17,8 +17,8 @@ export type ExportFormat = "nifti" | "dicom-seg" | "png" | "coco";
 export const EXPORT_FORMATS: { value: ExportFormat; label: string; hint: string }[] = [
   { value: "nifti", label: "NIfTI label maps", hint: "One .nii.gz per series and annotator, on the imported image's grid." },
   { value: "dicom-seg", label: "DICOM SEG", hint: "Referencing the source DICOM series; one segment per label." },
-  { value: "png", label: "PNG masks", hint: "One greyscale PNG per slice with a label; label values as grey levels." },
-  { value: "coco", label: "COCO JSON (RLE)", hint: "One annotations.json, pycocotools-compatible run-length masks." },
+  { value: "png", label: "PNG masks", hint: "One greyscale PNG per slice with a label (label values as grey levels), and the same slice in the label colours beside it." },
+  { value: "coco", label: "COCO JSON (RLE)", hint: "One annotations.json with pycocotools-compatible run-length masks, and the slice images it names (untick below for masks only)." },
 ];
 
 export const exportEndpoints = {
@@ -34,11 +34,21 @@ export interface ExportJob {
   progress: number;
   message: string;
   error: string;
-  result?: { download_url?: string; filename?: string; size?: number; files?: number; skipped?: number };
+  result?: { download_url?: string; filename?: string; size?: number; files?: number; skipped?: number; skipped_series?: SkippedSeries[] };
+}
+
+/** A series (and annotator) an export left out, and why: e.g. a DICOM SEG of a series not from DICOM. */
+export interface SkippedSeries {
+  series: number;
+  description: string;
+  annotator: string;
+  reason: string;
 }
 
 export interface ExportRequest {
   format: ExportFormat;
+  /** COCO: false leaves the slice images out (the server writes them by default) */
+  images?: boolean;
   series?: number[];
   annotator?: string;
   /** "approved" (the server's default: what reviewers approved, and consensus masks) or "all" latest revisions */
@@ -55,6 +65,8 @@ export interface ExportView {
   downloadUrl: string | null;
   filename: string | null;
   error: string | null;
+  /** what a finished export left out, listed in the panel */
+  skipped: SkippedSeries[];
 }
 
 export type TrackerOptions = PollOptions;
@@ -69,6 +81,7 @@ export const IDLE: ExportView = {
   downloadUrl: null,
   filename: null,
   error: null,
+  skipped: [],
 };
 
 export class ExportTracker {
@@ -102,6 +115,7 @@ export class ExportTracker {
     if (request.series?.length) body.series = request.series;
     if (request.annotator) body.annotator = request.annotator;
     if (request.masks) body.masks = request.masks;
+    if (request.format === "coco" && request.images === false) body.images = false;
     try {
       const reply = await this.api.post<{ job: ExportJob }>(exportEndpoints.start(this.projectId), body);
       this.onJob(reply.job);
@@ -128,6 +142,7 @@ export class ExportTracker {
       downloadUrl: job.state === "done" ? (job.result?.download_url ?? exportEndpoints.download(job.id)) : null,
       filename: job.result?.filename ?? null,
       error: job.state === "failed" ? job.error || "The export failed." : null,
+      skipped: job.state === "done" ? (job.result?.skipped_series ?? []) : [],
     });
     if (finished) this.stopPolling();
     else this.poller.ensure();
@@ -187,6 +202,9 @@ export function mountExportPanel(projectId: number, api: Api = new Api()): { ele
   const bar = h("div", { class: "progress", hidden: true }, fill);
   const status = h("p", { class: "muted", role: "status", "aria-live": "polite" });
   const link = h("a", { class: "download", hidden: true }, "Download");
+  const images = h("input", { type: "checkbox", name: "coco-images", checked: true });
+  const imagesChoice = h("label", { class: "export-images", hidden: true }, images, " with the slice images");
+  const skippedList = h("ul", { class: "export-skipped", hidden: true, "aria-label": "Not exported" });
 
   let socket: AnnotatorSocket | null = null;
   const render = (view: ExportView) => {
@@ -201,6 +219,8 @@ export function mountExportPanel(projectId: number, api: Api = new Api()): { ele
       link.setAttribute("download", view.filename ?? "");
       link.textContent = `Download ${view.filename ?? "the zip"}`;
     }
+    skippedList.replaceChildren(...view.skipped.map((s) => h("li", {}, `Not exported: ${s.description || `series ${s.series}`} (${s.annotator}): ${s.reason}.`)));
+    skippedList.hidden = view.skipped.length === 0;
     if (!tracker.busy && socket) {
       socket.close();
       socket = null;
@@ -210,13 +230,19 @@ export function mountExportPanel(projectId: number, api: Api = new Api()): { ele
 
   format.addEventListener("change", () => {
     hint.textContent = EXPORT_FORMATS.find((f) => f.value === format.value)?.hint ?? "";
+    imagesChoice.hidden = format.value !== "coco";
   });
   startButton.addEventListener("click", () => {
     if (!socket && typeof WebSocket !== "undefined") {
       socket = new AnnotatorSocket({ url: socketUrl(window.location), onEvent: (m) => tracker.onServerMessage(m) });
       socket.connect();
     }
-    void tracker.start({ format: format.value as ExportFormat, annotator: annotator.value.trim() || undefined, masks: which.value as "approved" | "all" });
+    void tracker.start({
+      format: format.value as ExportFormat,
+      annotator: annotator.value.trim() || undefined,
+      masks: which.value as "approved" | "all",
+      images: images.checked,
+    });
   });
 
   const element = h(
@@ -224,9 +250,11 @@ export function mountExportPanel(projectId: number, api: Api = new Api()): { ele
     { class: "card export-panel" },
     h("h2", {}, "Export masks"),
     h("div", { class: "export-controls" }, format, " ", which, " ", annotator, " ", startButton),
+    imagesChoice,
     hint,
     bar,
     status,
+    skippedList,
     link,
   );
   return {

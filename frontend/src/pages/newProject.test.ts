@@ -32,6 +32,12 @@ describe("new project form", () => {
     expect(not).toEqual({ ok: true, payload: { name: "Upload", description: "", labels: [] } });
   });
 
+  it("asks for the Clean Descriptors Option only when it is chosen", () => {
+    const chosen = projectPayload({ name: "MR", description: "", labels: [], clean_descriptors: true });
+    expect(chosen).toEqual({ ok: true, payload: { name: "MR", description: "", labels: [], clean_descriptors: true } });
+    expect(projectPayload({ name: "MR", description: "", labels: [], clean_descriptors: false })).toEqual({ ok: true, payload: { name: "MR", description: "", labels: [] } });
+  });
+
   it("names the problem: no name, a label twice, a bad colour", () => {
     expect(projectPayload({ name: " ", description: "", labels: [] })).toEqual({ ok: false, error: "Give the project a name." });
     const twice = projectPayload({ name: "p", description: "", labels: [{ name: "Liver", color: "#000000", window_preset: "" }, { name: "liver ", color: "#111111", window_preset: "" }] });

@@ -32,6 +32,8 @@ export interface ProjectDraft {
   labels: LabelDraft[];
   /** PS3.15 Retain UIDs Option: chosen once, at creation. Sent only when chosen. */
   retain_uids?: boolean;
+  /** PS3.15 Clean Descriptors Option: series descriptions kept, cleaned. Chosen once; sent only when chosen. */
+  clean_descriptors?: boolean;
 }
 
 export type PayloadResult = { ok: true; payload: ProjectDraft } | { ok: false; error: string };
@@ -52,6 +54,7 @@ export function projectPayload(draft: ProjectDraft): PayloadResult {
   }
   const payload: ProjectDraft = { name, description: draft.description.trim(), labels };
   if (draft.retain_uids) payload.retain_uids = true;
+  if (draft.clean_descriptors) payload.clean_descriptors = true;
   return { ok: true, payload };
 }
 
@@ -80,6 +83,7 @@ function readDraft(form: HTMLFormElement): ProjectDraft {
     name: value(form.querySelector("[name=project-name]")),
     description: value(form.querySelector("[name=project-description]")),
     retain_uids: (form.querySelector("[name=retain-uids]") as HTMLInputElement | null)?.checked ?? false,
+    clean_descriptors: (form.querySelector("[name=clean-descriptors]") as HTMLInputElement | null)?.checked ?? false,
     labels: Array.from(form.querySelectorAll(".label-draft")).map((row) => ({
       name: value(row.querySelector("[name=label-name]")),
       color: value(row.querySelector("[name=label-color]")),
@@ -112,6 +116,12 @@ export function mountNewProject(api: Api = new Api(), go: (url: string) => void 
       { class: "retain-uids", title: "Chosen once: changing it later would give one study two sets of UIDs" },
       h("input", { type: "checkbox", name: "retain-uids" }),
       " Keep the original DICOM UIDs (PS3.15 Retain UIDs Option): names, IDs and dates are still removed, and DICOM SEG exports line up with the studies in your PACS or viewer.",
+    ),
+    h(
+      "label",
+      { class: "clean-descriptors", title: "Chosen once, so every series of the project is de-identified alike" },
+      h("input", { type: "checkbox", name: "clean-descriptors", checked: true }),
+      " Keep series descriptions and protocol names, cleaned of names, IDs and dates found in the header (PS3.15 Clean Descriptors Option), so annotators can tell sequences apart. Unticked, they are removed.",
     ),
     h("fieldset", {}, h("legend", {}, "Labels"), h("p", { class: "muted hint" }, "Name and colour of each structure; the model window is optional (e.g. Lung for nodules)."), rows, add),
     status,

@@ -115,9 +115,7 @@ export async function mount(ctx: PageContext): Promise<void> {
     h(
       "p",
       { class: "muted project-deid", "data-retain-uids": project.settings.retain_uids === true },
-      project.settings.retain_uids === true
-        ? "De-identification: PS3.15 basic profile with the Retain UIDs Option (identities removed, original UIDs kept: exports line up with the PACS)."
-        : "De-identification: PS3.15 basic profile (identities removed, UIDs replaced by pseudonymous ones).",
+      deidText(project.settings),
     ),
   );
   document.title = `${project.name} · Delineate`;
@@ -188,4 +186,17 @@ export async function mount(ctx: PageContext): Promise<void> {
       "Only the base model so far.",
     ),
   ]);
+}
+
+/** The project's de-identification profile and options, as the project page states it. */
+export function deidText(settings: Record<string, unknown>): string {
+  const uids = settings.retain_uids === true;
+  const descriptors = settings.clean_descriptors === true;
+  const options = [uids ? "the Retain UIDs Option" : "", descriptors ? "the Clean Descriptors Option" : ""].filter(Boolean).join(" and ");
+  const what = [
+    "identities removed",
+    uids ? "original UIDs kept: exports line up with the PACS" : "UIDs replaced by pseudonymous ones",
+    descriptors ? "series descriptions kept, cleaned of names, IDs and dates" : "descriptions removed",
+  ].join("; ");
+  return `De-identification: PS3.15 basic profile${options ? ` with ${options}` : ""} (${what}).`;
 }

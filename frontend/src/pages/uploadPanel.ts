@@ -15,6 +15,7 @@ import {
   type ImportJob,
   importEndpoints,
   type PickedFile,
+  type RefusedFile,
   type TransportReply,
   type UploadTransport,
   UploadTracker,
@@ -75,6 +76,7 @@ export function mountUploadPanel(
   const jobFill = h("div", { class: "progress-fill", style: "width:0%" });
   const jobBar = h("div", { class: "progress upload-job", hidden: true, title: "Import" }, jobFill, h("span", {}, "Import"));
   const status = h("p", { class: "upload-status muted", role: "status", "aria-live": "polite" });
+  const refusedList = h("ul", { class: "upload-refused", hidden: true, "aria-label": "Files not imported" });
 
   let socket: AnnotatorSocket | null = null;
   const render = (view: UploadView) => {
@@ -85,9 +87,17 @@ export function mountUploadPanel(
     sentFill.style.width = `${view.total ? Math.round((100 * view.sent) / view.total) : 0}%`;
     jobBar.hidden = !(view.phase === "processing" || view.phase === "done" || (view.phase === "failed" && view.jobId !== null));
     jobFill.style.width = `${Math.round(view.progress * 100)}%`;
+    // The bars say how it ended: red when nothing was imported, amber when some files were refused.
+    const outcome = view.phase === "failed" ? "failed" : view.phase === "done" && view.refused.length ? "partial" : "";
+    for (const bar of [sentBar, jobBar]) {
+      bar.classList.toggle("failed", outcome === "failed");
+      bar.classList.toggle("partial", outcome === "partial");
+    }
     status.textContent = describeUpload(view);
-    status.className = `upload-status ${view.phase === "failed" ? "error" : view.phase === "done" ? "ok" : "muted"}`;
+    status.className = `upload-status ${view.phase === "failed" ? "error" : outcome === "partial" ? "warn" : view.phase === "done" ? "ok" : "muted"}`;
     status.dataset.phase = view.phase;
+    status.dataset.refused = String(view.refused.length);
+    showRefused(refusedList, view.refused);
     if (view.phase === "done") onImported(view.seriesIds);
     if (!busy && socket) {
       socket.close();
@@ -161,7 +171,7 @@ export function mountUploadPanel(
   window.addEventListener("drop", keepPage);
 
   return {
-    element: h("section", { class: "card upload-panel" }, h("h2", {}, "Upload studies"), zone, sentBar, jobBar, status),
+    element: h("section", { class: "card upload-panel" }, h("h2", {}, "Upload studies"), zone, sentBar, jobBar, status, refusedList),
     dispose: () => {
       tracker.stopPolling();
       window.removeEventListener("dragover", keepPage);
@@ -170,4 +180,16 @@ export function mountUploadPanel(
       socket = null;
     },
   };
+}
+
+/** How many refused files are listed one by one; the rest are counted. */
+export const REFUSED_SHOWN = 20;
+
+/** The files not imported, each with its reason (names as the browser picked them: never stored). */
+function showRefused(list: HTMLElement, refused: RefusedFile[]): void {
+  list.replaceChildren(
+    ...refused.slice(0, REFUSED_SHOWN).map((r) => h("li", {}, h("strong", {}, r.file), `: ${r.reason}`)),
+    ...(refused.length > REFUSED_SHOWN ? [h("li", { class: "muted" }, `and ${refused.length - REFUSED_SHOWN} more`)] : []),
+  );
+  list.hidden = refused.length === 0;
 }

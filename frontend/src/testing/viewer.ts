@@ -17,6 +17,17 @@ export function series(depth = 5, extra: Partial<SeriesInfo> = {}): SeriesInfo {
   return { id: 7, kind: "volume", modality: "CT", shape: [depth, 8, 10], dtype: "int16", window_presets: [], default_window: "soft_tissue", ...extra };
 }
 
+/**
+ * The planes of that series if its 5 slices were 2 mm thick with 1 mm pixels: coronal slices (one per row
+ * y, 8 of them) are 5 × 10 voxels shown as 10 × 10 pixels, sagittal ones (one per column x, 10) 5 × 8
+ * voxels shown as 10 × 8 (what annotator/api/studies.py sends as `planes`).
+ */
+export const PLANES_2MM: NonNullable<SeriesInfo["planes"]> = {
+  axial: { depth: 5, rows: 8, cols: 10, display_rows: 8, display_cols: 10, pixel_mm: [1, 1] },
+  coronal: { depth: 8, rows: 5, cols: 10, display_rows: 10, display_cols: 10, pixel_mm: [1, 1] },
+  sagittal: { depth: 10, rows: 5, cols: 8, display_rows: 10, display_cols: 8, pixel_mm: [1, 1] },
+};
+
 export interface StateOptions {
   depth?: number;
   labels?: LabelInfo[];
@@ -60,13 +71,16 @@ export function recordingView(): ViewerView & { calls: string[]; masks: unknown[
     historyButtons: note("historyButtons"),
     tool: note("tool"),
     brush: note("brush"),
-    toggleHelp: note("toggleHelp"),
+    help: note("help"),
     hint: (text) => {
       calls.push("hint");
       hints.push(text);
     },
     saveState: note("saveState"),
     connection: note("connection"),
+    plane: note("plane"),
+    crosshair: note("crosshair"),
+    readout: note("readout"),
   };
 }
 

@@ -11,7 +11,11 @@ export interface Point {
   y: number;
 }
 
-/** Write `value` into every pixel whose centre lies within `radius` of (cx, cy) (image pixel coordinates). */
+/**
+ * Write `value` into every pixel whose centre lies within `radius` of (cx, cy). Coordinates and radius are
+ * display pixels; a mask pixel spans `sx` × `sy` of them (a coronal or sagittal plane's voxels are taller
+ * than wide on screen), so the disc is round on the screen and covers the voxels whose centres it holds.
+ */
 export function stampDisc(
   mask: Uint8Array,
   width: number,
@@ -20,23 +24,24 @@ export function stampDisc(
   cy: number,
   radius: number,
   value: 0 | 1,
+  sx = 1,
+  sy = 1,
 ): Rect | null {
   const r = Math.max(0.5, radius);
-  const x0 = Math.max(0, Math.floor(cx - r));
-  const x1 = Math.min(width, Math.ceil(cx + r) + 1);
-  const y0 = Math.max(0, Math.floor(cy - r));
-  const y1 = Math.min(height, Math.ceil(cy + r) + 1);
-  if (x0 >= x1 || y0 >= y1) return null;
+  // rows whose centre (y + 0.5) * sy lies within [cy - r, cy + r]
+  const y0 = Math.max(0, Math.ceil((cy - r) / sy - 0.5));
+  const y1 = Math.min(height, Math.floor((cy + r) / sy - 0.5) + 1);
+  if (y0 >= y1) return null;
   const r2 = r * r;
   let touched: Rect | null = null;
   for (let y = y0; y < y1; y++) {
-    const dy = y + 0.5 - cy;
+    const dy = (y + 0.5) * sy - cy;
     const dy2 = dy * dy;
     if (dy2 > r2) continue;
     const half = Math.sqrt(r2 - dy2);
-    // pixels whose centre x + 0.5 lies within [cx - half, cx + half]
-    const xs = Math.max(x0, Math.ceil(cx - half - 0.5));
-    const xe = Math.min(x1 - 1, Math.floor(cx + half - 0.5));
+    // pixels whose centre (x + 0.5) * sx lies within [cx - half, cx + half]
+    const xs = Math.max(0, Math.ceil((cx - half) / sx - 0.5));
+    const xe = Math.min(width - 1, Math.floor((cx + half) / sx - 0.5));
     if (xs > xe) continue;
     mask.fill(value, y * width + xs, y * width + xe + 1);
     if (!touched) touched = { x0: xs, y0: y, x1: xe + 1, y1: y + 1 };
@@ -62,6 +67,8 @@ export function strokeSegment(
   to: Point,
   radius: number,
   value: 0 | 1,
+  sx = 1,
+  sy = 1,
 ): Rect | null {
   const dx = to.x - from.x;
   const dy = to.y - from.y;
@@ -71,7 +78,7 @@ export function strokeSegment(
   let dirty: Rect | null = null;
   for (let s = 0; s <= steps; s++) {
     const t = s / steps;
-    const rect = stampDisc(mask, width, height, from.x + dx * t, from.y + dy * t, radius, value);
+    const rect = stampDisc(mask, width, height, from.x + dx * t, from.y + dy * t, radius, value, sx, sy);
     if (rect) {
       dirty = dirty
         ? { x0: Math.min(dirty.x0, rect.x0), y0: Math.min(dirty.y0, rect.y0), x1: Math.max(dirty.x1, rect.x1), y1: Math.max(dirty.y1, rect.y1) }

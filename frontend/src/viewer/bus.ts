@@ -8,6 +8,7 @@
 
 import type { DisplayWindow } from "./windowing";
 import type { ReviewCommand } from "./reviewState";
+import type { Plane } from "./planes";
 import type { Action } from "./tools";
 
 export type Command =
@@ -35,22 +36,29 @@ export type Command =
   | { type: "fill"; x: number; y: number }
   | { type: "propagation.cancel" }
   | { type: "conflict.resolve"; labelId: number; keepMine: boolean }
+  /** the main view's plane (the switcher; keys are actions) */
+  | { type: "plane.select"; plane: Plane }
+  /** a click at display pixels (x, y) of a view of `plane`: the crosshair goes to that voxel */
+  | { type: "crosshair.point"; plane: Plane; x: number; y: number }
   /** the case: layers, comments, approval, consensus, Submit and next (reviewState.ts, review.ts) */
   | ReviewCommand;
 
 export type CommandOf<T extends Command["type"]> = Extract<Command, { type: T }>;
 
 /** Outcomes of earlier commands, published by the part that saw them. */
-export type ViewerEvent = {
-  type: "prompt.answered";
-  /** when the prompt was given (the clock of the bus: performance.now() in the browser) */
-  startedAt: number;
-  slice: number;
-  labelId: number;
-  model: string;
-  /** the worker's share (prompt.result timings.total_ms) */
-  serverMs: number;
-};
+export type ViewerEvent =
+  | {
+      type: "prompt.answered";
+      /** when the prompt was given (the clock of the bus: performance.now() in the browser) */
+      startedAt: number;
+      slice: number;
+      labelId: number;
+      model: string;
+      /** the worker's share (prompt.result timings.total_ms) */
+      serverMs: number;
+    }
+  /** a corrective point the server's guard did not apply (docs/protocol.md `prompt.refused`) */
+  | { type: "prompt.refused"; slice: number; reason: "outside_region" | "iou_dropped" };
 
 /** A command as carried out: when it was dispatched and how long its synchronous part took. */
 export interface Dispatched {

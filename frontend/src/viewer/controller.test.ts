@@ -3,7 +3,7 @@ import { Api } from "../api";
 import type { PromptMessage, PromptResult, Scope, ServerMessage } from "../protocol";
 import { encode } from "../rle";
 import type { SocketStatus } from "../socket";
-import { LIVER, LUNG, maskWith, recordingNotifier, recordingView, TUMOUR, viewerState } from "../testing/viewer";
+import { LIVER, LUNG, maskWith, PLANES_2MM, recordingNotifier, recordingView, TUMOUR, viewerState } from "../testing/viewer";
 import type { Command, Dispatched } from "./bus";
 import { ViewerController, type SocketHandlers, type ViewerSocket } from "./controller";
 import type { ViewerState } from "./state";
@@ -172,7 +172,15 @@ describe("the viewer controller", () => {
     run({ type: "opacity.set", opacity: 0.3 });
     expect([state.masksVisible, state.opacity]).toEqual([true, 0.3]);
     act("help");
-    expect(view.calls).toContain("toggleHelp");
+    expect([state.helpOpen, view.calls.at(-1)]).toEqual([true, "help"]);
+    act("help");
+    expect(state.helpOpen).toBe(false);
+    // Esc closes the open help and leaves the candidate; with the help closed it discards the candidate.
+    state.candidate = { slice: 0, labelId: state.labels[0]!.id, masks: [], index: 0, model: "m" };
+    act("help", "discard");
+    expect([state.helpOpen, state.candidate !== null]).toEqual([false, true]);
+    act("discard");
+    expect(state.candidate).toBeNull();
   });
 
   it("goes from a box to an accepted mask to an undo, every step passing through the bus", async () => {
@@ -242,5 +250,61 @@ describe("the viewer controller", () => {
     expect(notify.shown.map((s) => s.tone)).toEqual(["warn", "ok", "error"]);
     expect(notify.shown[1]!.message).toBe("Reconnected to the server.");
     expect(view.calls.filter((c) => c === "connection")).toHaveLength(5);
+  });
+
+  it("opens on the first slice holding a mask, and [ / ] jump between the slices holding one", async () => {
+    const state = viewerState({ depth: 30 });
+    const { controller, act, view } = setup(state);
+    // Saved masks are loaded at start: pretend they hold slices 7 and 19.
+    controller.sync.loadAll = async () => {
+      state.volume.set(LIVER.id, 7, maskWith([[1, 1]]));
+      state.volume.set(LUNG.id, 19, maskWith([[2, 2]]));
+    };
+    await controller.start();
+    expect(state.slice).toBe(7);
+    act("slice.next-annotated");
+    expect(state.slice).toBe(19);
+    act("slice.next-annotated");
+    expect(state.slice).toBe(19);
+    expect(view.hints.at(-1)).toBe("No annotated slice after this one.");
+    act("slice.previous-annotated");
+    expect(state.slice).toBe(7);
+    await settle();
+  });
+
+  it("switches the main view to another plane at the crosshair and follows that plane's embeddings", async () => {
+    const state = viewerState({ series: { planes: PLANES_2MM } });
+    const { controller, socket, act, run, view } = setup(state);
+    await controller.start();
+    socket.setStatus({ state: "open", reconnected: false });
+    await settle();
+    state.cursor = { x: 4, y: 6, z: 2 };
+    act("plane.coronal");
+    expect([state.plane, state.slice]).toEqual(["coronal", 6]);
+    expect(view.calls).toContain("plane");
+    expect(state.ready.size).toBe(0); // the axial slices' readiness says nothing of coronal ones
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(socket.sent).toContainEqual({ type: "view", series_id: 7, slice_index: 6, plane: "coronal" });
+    socket.handlers.onEvent({ type: "embeddings.state", series_id: 7, plane: "coronal", preset: "soft_tissue", ready: [5, 6], total: 8 });
+    socket.handlers.onEvent({ type: "embedding.ready", series_id: 7, slice_index: 7, preset: "soft_tissue", plane: "coronal" });
+    socket.handlers.onEvent({ type: "embedding.ready", series_id: 7, slice_index: 0, preset: "soft_tissue" });
+    expect([...state.ready].sort()).toEqual([5, 6, 7]);
+    // A click in the small sagittal view at display (3, 1): column y 3, row 0 (the top slice, z 4).
+    run({ type: "crosshair.point", plane: "sagittal", x: 3.5, y: 1 });
+    expect(state.cursor).toEqual({ x: 4, y: 3, z: 4 });
+    expect(state.slice).toBe(3); // the coronal main view followed to row y 3
+    act("plane.axial");
+    expect([state.plane, state.slice, [...state.ready].sort()]).toEqual(["axial", 4, [0, 1, 2]]);
+    act("crosshair.toggle");
+    expect(state.crosshairVisible).toBe(false);
+    await settle();
+  });
+
+  it("keeps a 2D image on its one plane", async () => {
+    const state = viewerState({ depth: 1, series: { kind: "image" } });
+    const { notify, act } = setup(state);
+    act("plane.sagittal");
+    expect(state.plane).toBe("axial");
+    expect(notify.shown.at(-1)?.message).toContain("no sagittal plane");
   });
 });

@@ -7,7 +7,12 @@
 
 import type { Api } from "../api";
 import { endpoints } from "../endpoints";
-import type { PromptMessage, PromptResult, Scope, ServerMessage } from "../protocol";
+import { Annotations, taskLabels } from "./annotations";
+import { PlaneNavigation } from "./planeNav";
+import type { Plane } from "./planes";
+import { PlaneSources } from "./planeSources";
+import { Readout } from "./readout";
+import type { PromptMessage, PromptRefused, PromptResult, Scope, ServerMessage } from "../protocol";
 import type { SocketStatus } from "../socket";
 import { ViewerBus, type Command } from "./bus";
 import { Editing } from "./editing";
@@ -17,7 +22,7 @@ import { readOnlyHint, Review, type ReviewView } from "./review";
 import { isReviewCommand } from "./reviewState";
 import { SliceSource } from "./sliceSource";
 import { Slices } from "./slices";
-import type { ViewerState } from "./state";
+import { currentGrid, type ViewerState } from "./state";
 import { MaskSync } from "./sync";
 import { EDIT_TOOLS, type Action, type Tool } from "./tools";
 import { clamp } from "./viewport";
@@ -32,7 +37,7 @@ export interface ViewerSocket {
   send(message: { type: string } & Record<string, unknown>): boolean;
   request<T extends ServerMessage = ServerMessage>(message: { type: string } & Record<string, unknown>): Promise<T>;
   subscribe(scope: Scope, extra?: Record<string, unknown>): Promise<ServerMessage>;
-  prompt(message: PromptMessage): Promise<PromptResult>;
+  prompt(message: PromptMessage): Promise<PromptResult | PromptRefused>;
 }
 
 export interface SocketHandlers {
@@ -62,8 +67,14 @@ export class ViewerController {
   readonly editing: Editing;
   readonly propagating: Propagating;
   readonly review: Review;
+  // Planes (issue 15): every plane's slices, where the masks are, plane and crosshair moves, the readout
+  readonly sources: PlaneSources;
+  readonly annotations: Annotations;
+  readonly planeNav: PlaneNavigation;
+  readonly readout: Readout;
   /** The subscription waits for the socket's first opening. */
   private firstOpen: (() => unknown) | null = null;
+  private marksQueued = false;
 
   constructor(
     readonly state: ViewerState,
@@ -75,27 +86,53 @@ export class ViewerController {
     const { dispatch, emit } = this.bus;
     this.socket = services.socket({ onStatus: (s) => this.onSocketStatus(s), onEvent: (m) => this.onServerMessage(m) });
     const { series, geometry } = state;
+    const load = async (url: string) => {
+      const response = await api.response(url, { headers: { Accept: "*/*" } });
+      return { buffer: await response.arrayBuffer(), dtype: response.headers.get("X-Dtype") };
+    };
     this.source = new SliceSource({
-      load: async (z) => {
-        const response = await api.response(endpoints.sliceRaw(series, z), { headers: { Accept: "*/*" } });
-        return { buffer: await response.arrayBuffer(), dtype: response.headers.get("X-Dtype") };
-      },
+      load: (z) => load(endpoints.sliceRaw(series, z)),
       dtype: geometry.channels === 3 ? "uint8" : series.dtype,
       height: geometry.height,
       width: geometry.width,
       channels: geometry.channels,
     });
+    this.sources = new PlaneSources({
+      grids: state.planes,
+      axial: this.source,
+      planeUrl: (plane, i) => endpoints.planeRaw(series, plane, i),
+      voxelUrl: (plane, i) => endpoints.voxelPlaneRaw(series, plane === "coronal" ? "y" : "x", i),
+      load,
+      dtype: series.dtype,
+      current: () => state.plane,
+    });
     this.slices = new Slices({
       state,
-      source: this.source,
+      source: this.sources,
       view,
       notify,
       discardCandidate: () => this.prompting.discard(),
-      sendView: (slice) => this.socket.send({ type: "view", series_id: series.id, slice_index: slice }),
+      sendView: (slice) =>
+        this.socket.send({ type: "view", series_id: series.id, slice_index: slice, ...(state.plane !== "axial" ? { plane: state.plane } : {}) }),
     });
     const socketId = () => this.socket.socketId;
-    this.sync = new MaskSync({ state, api, socketId, view, notify, dispatch, autosave: services.autosave });
-    const autosave = this.sync.autosave;
+    const onLoaded = () => this.masksChanged();
+    this.sync = new MaskSync({ state, api, socketId, view, notify, dispatch, autosave: services.autosave, onLoaded });
+    // Edits reach autosave through this marker, which also tells the slice bar's marks to recount.
+    const autosave = {
+      markDirty: (...args: Parameters<MaskSync["autosave"]["markDirty"]>) => {
+        this.sync.autosave.markDirty(...args);
+        this.masksChanged();
+      },
+    };
+    this.annotations = new Annotations(state);
+    const show = (index: number) => this.slices.show(index);
+    this.planeNav = new PlaneNavigation({ state, annotations: this.annotations, view, notify, show, discard: () => this.prompting.discard() });
+    this.readout = new Readout({
+      state,
+      current: () => this.slices.current(),
+      voxelPlane: (plane, index) => this.sources.voxelPlane(plane, index, () => view.readout()),
+    });
     this.prompting = new Prompting({ state, socket: this.socket, view, notify, emit, now: this.bus.now });
     const goToSlice = (z: number) => void this.slices.show(z);
     this.editing = new Editing({ state, autosave, view, goToSlice });
@@ -104,7 +141,7 @@ export class ViewerController {
     this.propagating = new Propagating({ state, socket: this.socket, autosave, view, notify, accept, record });
     const reviewView = services.review?.view ?? { review: () => undefined, mask: () => view.mask(), redraw: () => view.redraw() };
     const navigate = services.review?.navigate ?? (() => undefined);
-    this.review = new Review({ state, api, notify, view: reviewView, autosave, navigate });
+    this.review = new Review({ state, api, notify, view: reviewView, autosave: this.sync.autosave, navigate });
   }
 
   /** Draw the panels, connect, and load the saved masks and the middle slice. */
@@ -115,7 +152,20 @@ export class ViewerController {
     view.historyButtons();
     if (state.readOnly) view.hint(readOnlyHint(state));
     this.connect();
-    await Promise.all([this.sync.loadAll(), this.slices.show(Math.floor(state.geometry.depth / 2)), this.review.load()]);
+    // Open where the masks are: the task's labels' first annotated slice, else any label's, else the middle.
+    const [, labels] = await Promise.all([this.sync.loadAll(), taskLabels(this.services.api, state, endpoints.tasks(state.project.id)), this.review.load()]);
+    await this.slices.show(this.annotations.first(state.plane, labels) ?? Math.floor(currentGrid(state).depth / 2));
+  }
+
+  /** Masks changed: the slice bar's marks are recounted (once for a burst of edits or propagated slices). */
+  private masksChanged(): void {
+    this.annotations.invalidate();
+    if (this.marksQueued) return;
+    this.marksQueued = true;
+    setTimeout(() => {
+      this.marksQueued = false;
+      this.view.slices();
+    }, 50);
   }
 
   private connect(): void {
@@ -181,6 +231,10 @@ export class ViewerController {
         return this.propagating.cancel();
       case "conflict.resolve":
         return void this.sync.resolveConflict(command.labelId, command.keepMine);
+      case "plane.select":
+        return void this.planeNav.select(command.plane);
+      case "crosshair.point":
+        return this.planeNav.point(command.plane, command.x, command.y);
     }
   }
 
@@ -196,7 +250,10 @@ export class ViewerController {
       case "brush.smaller": return this.setBrush(Math.max(1, Math.round(state.brushRadius / 1.25)));
       case "brush.larger": return this.setBrush(Math.round(state.brushRadius * 1.25) + 1);
       case "accept": return this.editing.accept();
-      case "discard": return this.prompting.discard();
+      case "discard":
+        if (!state.helpOpen) return this.prompting.discard();
+        state.helpOpen = false; // Esc closes the help first
+        return view.help();
       case "next-mask": return this.prompting.nextMask();
       case "clear-slice": return this.editing.clearSlice();
       case "slice.next": return void this.slices.show(state.slice + 1);
@@ -220,7 +277,15 @@ export class ViewerController {
         state.masksVisible = !state.masksVisible;
         return view.mask();
       case "propagate": return void this.propagating.start();
-      case "help": return view.toggleHelp();
+      case "help":
+        state.helpOpen = !state.helpOpen;
+        return view.help();
+      case "plane.axial":
+      case "plane.coronal":
+      case "plane.sagittal": return void this.planeNav.select(action.slice(6) as Plane);
+      case "slice.next-annotated": return this.planeNav.jump(1);
+      case "slice.previous-annotated": return this.planeNav.jump(-1);
+      case "crosshair.toggle": return this.planeNav.toggleCrosshair();
     }
   }
 
@@ -277,18 +342,22 @@ export class ViewerController {
       case "subscribed":
         if (message.embeddings) {
           state.embeddingPreset = message.embeddings.preset;
-          state.ready = new Set(message.embeddings.ready);
+          this.planeNav.setReady("axial", message.embeddings.ready);
         }
         if (message.presence) state.presence = message.presence;
         view.slices();
         view.presence();
+        // A subscription starts on the axial plane: say which plane is shown if it is another.
+        if (state.plane !== "axial") this.slices.sendView();
         break;
       case "embedding.ready":
         state.embeddingEvents += 1;
         if (message.series_id === state.series.id && (!state.embeddingPreset || message.preset === state.embeddingPreset)) {
-          state.ready.add(message.slice_index);
-          view.slices();
+          this.planeNav.addReady(message.plane ?? "axial", message.slice_index);
         }
+        break;
+      case "embeddings.state":
+        if (message.series_id === state.series.id && message.preset === state.embeddingPreset) this.planeNav.setReady(message.plane, message.ready);
         break;
       case "presence":
         if (message.series_id === state.series.id) {

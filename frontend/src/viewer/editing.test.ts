@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { countOn, LIVER, LUNG, maskWith, recordingView, viewerState } from "../testing/viewer";
+import { countOn, LIVER, LUNG, maskWith, PLANES_2MM, recordingView, viewerState } from "../testing/viewer";
 import { Editing } from "./editing";
 import type { EditSource } from "./history";
 
-function setup() {
-  const state = viewerState();
+function setup(state = viewerState()) {
   const view = recordingView();
   const dirty: [number, number, EditSource][] = [];
   const visited: number[] = [];
@@ -135,5 +134,42 @@ describe("editing", () => {
     editing.undo();
     editing.redo();
     expect(view.calls).toEqual([]);
+  });
+
+  it("paints on a coronal slice the voxels the brush covers, one undo step across the axial slices it crossed", () => {
+    // Coronal slice y = 3 of 2 mm slices: display rows 0–1 are the top slice (z 4), rows 2–3 z 3, and so on.
+    const { state, dirty, editing } = setup(viewerState({ series: { planes: PLANES_2MM } }));
+    state.plane = "coronal";
+    state.slice = 3;
+    state.brushRadius = 1.2;
+    editing.strokeBegin({ x: 5, y: 2 }, 1);
+    // Voxel centres within 1.2 display pixels of (5, 2): columns 4 and 5 of rows 0 (centre y 1) and 1 (y 3).
+    expect(state.volume.nonEmptySlices(LIVER.id)).toEqual([3, 4]);
+    editing.strokeExtend({ x: 5, y: 6 });
+    editing.strokeEnd();
+    expect(state.volume.nonEmptySlices(LIVER.id)).toEqual([1, 2, 3, 4]);
+    for (const z of [1, 2, 3, 4]) expect([...state.volume.get(LIVER.id, z).keys()].filter((i) => state.volume.get(LIVER.id, z)[i])).toEqual([34, 35]);
+    expect(dirty).toEqual([1, 2, 3, 4].map((z) => [LIVER.id, z, "manual"]));
+    editing.undo();
+    expect(state.volume.nonEmptySlices(LIVER.id)).toEqual([]);
+  });
+
+  it("accepts a coronal candidate into the axial slices it crosses and fills on the voxel grid", () => {
+    const { state, editing } = setup(viewerState({ series: { planes: PLANES_2MM } }));
+    state.plane = "coronal";
+    state.slice = 6;
+    const chosen = new Uint8Array(50);
+    chosen[0 * 10 + 2] = 1; // z 4, x 2
+    chosen[4 * 10 + 8] = 1; // z 0, x 8
+    state.candidate = { slice: 6, plane: "coronal", labelId: LUNG.id, masks: [{ mask: chosen, iou: 0.9 }], index: 0, model: "m" };
+    editing.accept();
+    expect(state.volume.get(LUNG.id, 4)[6 * 10 + 2]).toBe(1);
+    expect(state.volume.get(LUNG.id, 0)[6 * 10 + 8]).toBe(1);
+    expect(state.history.size.undo).toBe(1);
+    editing.clearSlice(); // nothing of Liver here: no step
+    expect(state.history.size.undo).toBe(1);
+    state.activeLabel = LUNG;
+    editing.fill({ x: 5, y: 5 }); // display (5, 5) is voxel column 5, row 2: the whole empty region
+    expect(countOn(state.volume.get(LUNG.id, 2))).toBe(10);
   });
 });

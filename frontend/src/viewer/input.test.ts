@@ -203,4 +203,19 @@ describe("wheel and keys", () => {
     expect(commands).toEqual([{ type: "action", action: "slice.next" }]);
     expect(typingInto(null)).toBe(false);
   });
+
+  it("while the help is open, leaves the arrow and page keys to scroll it; ? and Esc still reach the viewer", () => {
+    const { state, input, commands } = setup();
+    state.helpOpen = true;
+    const down = key("ArrowDown");
+    input.keyDown(down);
+    input.keyDown(key("PageDown"));
+    input.keyDown(key("Escape"));
+    input.keyDown(key("?"));
+    expect(commands).toEqual([
+      { type: "action", action: "discard" },
+      { type: "action", action: "help" },
+    ]);
+    expect(down.defaultPrevented).toBe(false);
+  });
 });

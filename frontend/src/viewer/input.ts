@@ -1,8 +1,10 @@
 /**
  * Mouse, wheel and keyboard on the stage, turned into commands. The left button does what the current
  * tool does (box, point, brush, eraser, fill, pan); the right button drags the display window; the middle
- * button or Space pans; Ctrl+wheel zooms and the wheel scrolls slices; keys go through the tools and
- * shortcuts table. Drags in progress live in `state.drag`, so the renderer can draw a box being dragged.
+ * button or Space pans; Ctrl+wheel zooms, Alt+wheel sizes the brush and the wheel scrolls slices; keys go
+ * through the tools and shortcuts table; Shift+click moves the crosshair. Drags in progress live in
+ * `state.drag`, so the renderer can draw a box being dragged. Image points are display pixels of the plane
+ * shown.
  */
 
 import type { Point } from "./brush";
@@ -18,6 +20,7 @@ export interface PointerLike {
   clientY: number;
   button: number;
   pointerId: number;
+  shiftKey?: boolean;
 }
 
 export interface WheelLike {
@@ -26,6 +29,7 @@ export interface WheelLike {
   deltaY: number;
   ctrlKey: boolean;
   metaKey: boolean;
+  altKey?: boolean;
   preventDefault(): void;
 }
 
@@ -51,6 +55,8 @@ export interface InputDeps {
   warn(text: string): void;
   /** the current slice's raw intensities, if loaded (a window drag's sensitivity comes from their range) */
   currentSlice(): RawSlice | undefined;
+  /** the mouse moved over the image or left it (the hover readout) */
+  hover?(): void;
 }
 
 /** Whether a key press belongs to a text field rather than to the viewer. */
@@ -81,6 +87,10 @@ export class ViewerInput {
       const raw = this.deps.currentSlice();
       const range = raw && raw.channels === 1 ? intensityRange(raw.values) : { min: 0, max: 1000 };
       state.drag = { kind: "window", startX: sx, startY: sy, startWindow: { ...state.window }, sensitivity: dragSensitivity(range) };
+      return;
+    }
+    if (ev.button === 0 && ev.shiftKey) {
+      dispatch({ type: "crosshair.point", plane: state.plane, x: p.x, y: p.y });
       return;
     }
     if (ev.button === 1 || this.spaceHeld || state.tool === "pan") {
@@ -119,6 +129,7 @@ export class ViewerInput {
     const [sx, sy] = surface.local(ev.clientX, ev.clientY);
     const p = this.imagePoint(sx, sy);
     state.pointer = p;
+    this.deps.hover?.();
     const d = state.drag;
     if (!d) {
       if (state.tool === "brush" || state.tool === "eraser") this.deps.redraw();
@@ -153,7 +164,7 @@ export class ViewerInput {
     if (!d) return;
     if (d.kind === "window") dispatch({ type: "window.drag-end" });
     if (d.kind === "box") {
-      const { width, height } = state.geometry;
+      const { width, height } = state.viewport.image;
       const x0 = clamp(Math.min(d.start.x, d.last.x), 0, width);
       const y0 = clamp(Math.min(d.start.y, d.last.y), 0, height);
       const x1 = clamp(Math.max(d.start.x, d.last.x), 0, width);
@@ -169,6 +180,7 @@ export class ViewerInput {
 
   leave(): void {
     this.deps.state.pointer = null;
+    this.deps.hover?.();
     this.deps.redraw();
   }
 
@@ -177,6 +189,8 @@ export class ViewerInput {
     if (ev.ctrlKey || ev.metaKey) {
       const [sx, sy] = this.deps.surface.local(ev.clientX, ev.clientY);
       this.deps.dispatch({ type: "zoom", sx, sy, factor: wheelZoomFactor(ev.deltaY) });
+    } else if (ev.altKey && Math.abs(ev.deltaY) > 0) {
+      this.deps.dispatch({ type: "action", action: ev.deltaY < 0 ? "brush.larger" : "brush.smaller" });
     } else if (Math.abs(ev.deltaY) > 0) {
       this.deps.dispatch({ type: "slice.go", index: this.deps.state.slice + Math.sign(ev.deltaY) });
     }
@@ -191,6 +205,8 @@ export class ViewerInput {
     }
     const action = actionForKey(ev);
     if (!action) return;
+    // While the help is open the arrow and page keys scroll it; only ? / H and Esc reach the viewer.
+    if (this.deps.state.helpOpen && action !== "help" && action !== "discard") return;
     ev.preventDefault();
     this.deps.dispatch({ type: "action", action });
   }

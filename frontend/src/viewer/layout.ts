@@ -23,6 +23,9 @@ export interface ViewerLayout {
   presence: HTMLElement;
   status: StatusLine;
   help: HTMLElement;
+  /** the plane switcher and the small linked views (side panel), and the hover readout (over the image) */
+  planes: HTMLElement;
+  readout: HTMLElement;
   /** Name the project and the series in the breadcrumbs and the document title. */
   showTitles(project: ProjectInfo, series: SeriesInfo): void;
 }
@@ -46,6 +49,8 @@ export function buildLayout(ctx: PageContext): ViewerLayout {
     presence: h("div", { class: "presence" }),
     status: new StatusLine(),
     help: buildHelp(),
+    planes: h("section", { class: "planes" }),
+    readout: h("div", { class: "readout", "aria-live": "off" }),
     showTitles(project, series) {
       head.querySelector(".crumbs a")!.textContent = project.name;
       document.title = `${series.description || series.modality} · ${project.name} · Delineate`;
@@ -53,7 +58,7 @@ export function buildLayout(ctx: PageContext): ViewerLayout {
     },
   };
   const { stage, canvases, status } = layout;
-  stage.append(canvases.image, canvases.mask, canvases.prompt, layout.help);
+  stage.append(canvases.image, canvases.mask, canvases.prompt, layout.readout, layout.help);
   // Messages float over the top of the image, below the toolbar: fixed under the page header they hid the
   // toolbar's Accept / Undo buttons (seen in the end-to-end screenshots).
   stage.append(ctx.banner.element);
@@ -66,6 +71,7 @@ export function buildLayout(ctx: PageContext): ViewerLayout {
       h(
         "aside",
         { class: "viewer-side" },
+        layout.planes,
         h("h3", {}, "Labels"),
         layout.labels,
         h("h3", {}, "Mask"),

@@ -12,6 +12,7 @@ import { teamEndpoints, type CaseInfo } from "../team";
 import { ViewerController, type SocketHandlers } from "./controller";
 import { bindInput, ViewerInput } from "./input";
 import { buildLayout } from "./layout";
+import { showPointsHelp } from "./panels/status";
 import { countOpaque, imageToClient, installProbe, recordPerf, viewerProbe } from "./probe";
 import { ReviewScreen } from "./reviewScreen";
 import { ViewerScreen } from "./screen";
@@ -32,6 +33,7 @@ async function open(ctx: PageContext): Promise<ViewerController> {
   const assignmentId = assignmentFromUrl(window.location.search);
   // Someone else's case is opened for review: read-only, owners included (review.ts loads the rest).
   const opened = assignmentId === null ? null : await api.get<CaseInfo>(teamEndpoints.caseOf(assignmentId)).catch(() => null);
+  showPointsHelp(layout.help, project.model);
   const state = createViewerState({
     project,
     series,
@@ -46,6 +48,12 @@ async function open(ctx: PageContext): Promise<ViewerController> {
     state,
     (command) => viewer.bus.dispatch(command),
     (raw) => viewer.slices.presets(raw),
+    {
+      marks: () => viewer.annotations.marks(state.plane),
+      readout: () => viewer.readout.text(),
+      cached: (plane, index) => viewer.sources.of(plane).cached(index),
+      load: (plane, index) => viewer.sources.of(plane).get(index),
+    },
   );
   const socket = (handlers: SocketHandlers) => new AnnotatorSocket({ url: socketUrl(window.location), ...handlers });
   const reviewScreen = new ReviewScreen(state, (command) => viewer.bus.dispatch(command), screen.renderer);
@@ -62,6 +70,7 @@ async function open(ctx: PageContext): Promise<ViewerController> {
       redraw: () => screen.redraw(),
       warn: (text) => ctx.banner.show(text, "warn"),
       currentSlice: () => viewer.slices.current(),
+      hover: () => screen.readout(),
     }),
   );
   const autosave = viewer.sync.autosave;
@@ -82,6 +91,11 @@ async function open(ctx: PageContext): Promise<ViewerController> {
       overlayPixels: () => countOpaque(screen.renderer.overlay.data),
       screenMaskPixels: () => countOpaque(mask.getContext("2d")!.getImageData(0, 0, mask.width, mask.height).data),
       hasUnsaved: () => autosave.hasUnsaved,
+      planes: {
+        marks: () => viewer.annotations.marks(state.plane),
+        readout: () => layout.readout.textContent ?? "",
+        annotatedTitle: () => layout.sliceBar.annotated.title,
+      },
     }),
     viewer,
   );

@@ -8,8 +8,10 @@
  */
 
 import { encode, type Rle } from "../rle";
+import type { SliceMarks } from "./annotations";
 import type { Dispatched, ViewerEvent } from "./bus";
-import type { ViewerState } from "./state";
+import { readPlane, type Plane, type Voxel } from "./planes";
+import { currentGrid, planeOf, type ViewerState } from "./state";
 import type { Viewport } from "./viewport";
 
 export interface ProbeMask {
@@ -52,6 +54,21 @@ export interface ViewerProbe {
   displayWindow(): { level: number; width: number };
   /** The current or last 3D propagation. */
   propagation(): PropagationProbe | null;
+  // Planes (issue 15)
+  /** The main view's plane; `slice()` counts along its normal. */
+  plane(): Plane;
+  /** The crosshair's voxel (x, y, z). */
+  cursor(): Voxel;
+  /** The plane shown as [rows, cols]: its display grid (image points) and its voxel grid (masks). */
+  planeSize(): { display: [number, number]; voxels: [number, number] };
+  /** A label's mask on slice `index` of `plane`, on that plane's voxel grid. */
+  planeMask(plane: Plane, index: number, labelId?: number): ProbeMask;
+  /** The slices of the plane shown that hold a mask, per visible label (what the slice bar marks). */
+  annotatedSlices(): { labelId: number; slices: number[] }[];
+  /** The slice bar's annotation marks' title. */
+  annotatedTitle(): string;
+  /** The hover readout's text. */
+  readout(): string;
   /** The case opened with ?assignment= (review.ts): its mode, each layer's pixels on the current slice, comments. */
   review(): ReviewProbe;
 }
@@ -130,11 +147,17 @@ export interface ProbeSource {
   overlayPixels(): number;
   screenMaskPixels(): number;
   hasUnsaved(): boolean;
+  planes?: { marks(): SliceMarks[]; readout(): string; annotatedTitle(): string };
 }
 
-export function viewerProbe({ state, perf, imageToScreen, overlayPixels, screenMaskPixels, hasUnsaved }: ProbeSource): ViewerProbe {
+export function viewerProbe({ state, perf, imageToScreen, overlayPixels, screenMaskPixels, hasUnsaved, planes }: ProbeSource): ViewerProbe {
   const { height, width } = state.geometry;
-  const maskOf = (z: number, labelId: number, mask: Uint8Array): ProbeMask => ({ slice: z, labelId, pixels: countSet(mask), rle: encode(mask, height, width) });
+  const maskOf = (z: number, labelId: number, mask: Uint8Array, rows = height, cols = width): ProbeMask => ({
+    slice: z,
+    labelId,
+    pixels: countSet(mask),
+    rle: encode(mask, rows, cols),
+  });
   return {
     perf,
     imageToScreen,
@@ -144,7 +167,9 @@ export function viewerProbe({ state, perf, imageToScreen, overlayPixels, screenM
     mask: (z = state.slice, labelId = state.activeLabel?.id ?? 0) => maskOf(z, labelId, state.volume.peek(labelId, z) ?? new Uint8Array(width * height)),
     candidate: () => {
       const c = state.candidate;
-      return c ? { ...maskOf(c.slice, c.labelId, c.masks[c.index]!.mask), iou: c.masks[c.index]!.iou } : null;
+      if (!c) return null;
+      const grid = state.planes[planeOf(c)] ?? state.planes.axial;
+      return { ...maskOf(c.slice, c.labelId, c.masks[c.index]!.mask, grid.rows, grid.cols), iou: c.masks[c.index]!.iou };
     },
     overlayPixels,
     screenMaskPixels,
@@ -152,6 +177,20 @@ export function viewerProbe({ state, perf, imageToScreen, overlayPixels, screenM
     readySlices: () => [...state.ready].sort((a, b) => a - b),
     embeddingEvents: () => state.embeddingEvents,
     displayWindow: () => ({ ...state.window }),
+    plane: () => state.plane,
+    cursor: () => ({ ...state.cursor }),
+    planeSize: () => {
+      const grid = currentGrid(state);
+      return { display: [grid.displayRows, grid.displayCols], voxels: [grid.rows, grid.cols] };
+    },
+    planeMask: (plane, index, labelId = state.activeLabel?.id ?? 0) => {
+      const grid = state.planes[plane] ?? state.planes.axial;
+      const mask = readPlane(state.volume, labelId, grid, index) ?? new Uint8Array(grid.rows * grid.cols);
+      return maskOf(index, labelId, mask, grid.rows, grid.cols);
+    },
+    annotatedSlices: () => (planes?.marks() ?? []).map((m) => ({ labelId: m.labelId, slices: [...m.slices] })),
+    annotatedTitle: () => planes?.annotatedTitle() ?? "",
+    readout: () => planes?.readout() ?? "",
     review: () => {
       const r = state.review;
       return {

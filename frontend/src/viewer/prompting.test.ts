@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
-import type { PromptMessage, PromptResult } from "../protocol";
+import type { PromptMessage, PromptRefused, PromptResult } from "../protocol";
 import { encode } from "../rle";
-import { LIVER, LUNG, maskWith, recordingNotifier, recordingView, viewerState } from "../testing/viewer";
+import { LIVER, LUNG, maskWith, PLANES_2MM, recordingNotifier, recordingView, viewerState } from "../testing/viewer";
 import type { ViewerEvent } from "./bus";
 import { Prompting, type PromptChannel } from "./prompting";
 
 /** A socket whose prompts wait until the test answers them. */
 function fakeSocket() {
   const sent: PromptMessage[] = [];
-  const waiting: { resolve: (r: PromptResult) => void; reject: (e: Error) => void }[] = [];
+  const waiting: { resolve: (r: PromptResult | PromptRefused) => void; reject: (e: Error) => void }[] = [];
   const socket: PromptChannel & { isOpen: boolean } = {
     isOpen: true,
     prompt: (message) => {
@@ -32,8 +32,7 @@ function result(slice: number, masks: Uint8Array[], ious = masks.map(() => 0.9))
   };
 }
 
-function setup() {
-  const state = viewerState();
+function setup(state = viewerState()) {
   const view = recordingView();
   const notify = recordingNotifier();
   const events: ViewerEvent[] = [];
@@ -83,6 +82,40 @@ describe("prompting", () => {
     expect(state.candidate!.masks[0]!.iou).toBe(0.7);
     // the first prediction stays the box's answer
     expect(state.firstPredictions.get(`${LIVER.id}:2`)!.iou).toBe(0.9);
+  });
+
+  it("drops a point the server refused and keeps the mask it was meant to correct", async () => {
+    const { state, notify, events, sent, waiting, prompting } = setup();
+    const first = prompting.box([1, 1, 8, 7]);
+    const boxMask = maskWith([[4, 4], [4, 5]]);
+    waiting[0]!.resolve(result(2, [boxMask], [0.88]));
+    await first;
+    const kept = prompting.point({ x: 5, y: 4 }, 1);
+    waiting[1]!.resolve(result(2, [maskWith([[4, 4], [4, 5], [5, 4]])], [0.9]));
+    await kept;
+    const refused = prompting.point({ x: 9, y: 7 }, 0);
+    const refusal: PromptRefused = {
+      type: "prompt.refused",
+      request_id: "r3",
+      series_id: 7,
+      slice_index: 2,
+      reason: "iou_dropped",
+      message: "Point ignored: the model rated the corrected mask lower (IoU 0.61 < 0.90), so the mask stays as it was.",
+      region: [0, 0, 9, 7],
+      previous_iou: 0.9,
+      iou: 0.61,
+      model: "litemedsam@1",
+    };
+    waiting[2]!.resolve(refusal);
+    await refused;
+    // the refused point is gone from the prompt (the next point is sent without it); the candidate is unchanged
+    expect(state.prompt!.points).toEqual([{ x: 5, y: 4, label: 1 }]);
+    expect(state.candidate!.masks[0]!.iou).toBe(0.9);
+    expect(notify.shown.at(-1)).toMatchObject({ message: refusal.message, tone: "warn" });
+    expect(events.at(-1)).toEqual({ type: "prompt.refused", slice: 2, reason: "iou_dropped" });
+    void prompting.point({ x: 6, y: 4 }, 1);
+    expect(sent.at(-1)!.points).toEqual([[5, 4], [6, 4]]);
+    expect(state.promptPending).toBe(true);
   });
 
   it("ignores points outside the image", async () => {
@@ -154,5 +187,26 @@ describe("prompting", () => {
     expect(state.candidate).toBeNull();
     expect(state.prompt).toBeNull();
     expect(view.calls).toEqual(["candidates", "mask"]);
+  });
+
+  it("prompts on a coronal slice in display pixels and takes the answer on its voxel grid, keeping no first prediction", async () => {
+    const { state, prompting, sent, waiting } = setup(viewerState({ series: { planes: PLANES_2MM } }));
+    state.plane = "coronal";
+    state.slice = 5;
+    const pending = prompting.box([1, 1, 9, 9]);
+    expect(sent[0]).toMatchObject({ slice_index: 5, plane: "coronal", box: [1, 1, 9, 9] });
+    const mask = new Uint8Array(50);
+    mask[12] = 1;
+    waiting[0]!.resolve({ ...result(5, []), plane: "coronal", masks: [{ rle: encode(mask, 5, 10), iou: 0.8 }] });
+    await pending;
+    expect(state.candidate).toMatchObject({ slice: 5, plane: "coronal" });
+    expect(state.candidate!.masks[0]!.mask).toEqual(mask);
+    expect(state.firstPredictions.size).toBe(0);
+  });
+
+  it("sends no plane for an axial prompt, as before planes existed", async () => {
+    const { prompting, sent } = setup();
+    void prompting.box([1, 1, 5, 5]);
+    expect(sent[0]).not.toHaveProperty("plane");
   });
 });

@@ -3,19 +3,25 @@
  * that refine it (sent with the previous mask as input), each answered with candidate masks and their
  * predicted IoU. The candidate is shown over the image until it is accepted (editing.ts) or discarded.
  * The model's first answer on a (label, slice) is kept for the save, for the active-learning loop.
+ * With a model not trained on clicks the server may refuse a point (`prompt.refused`): the point is
+ * dropped, the candidate stays as it was, and the reason is shown.
+ *
+ * On a coronal or sagittal plane the box and points are display pixels of the plane resampled to square
+ * pixels (what the model sees) and the masks come back on the plane's voxel grid. First predictions are
+ * kept for axial prompts only: the active-learning loop works on axial slices.
  */
 
-import type { PromptMessage, PromptResult } from "../protocol";
+import type { PromptMessage, PromptRefused, PromptResult } from "../protocol";
 import { decode } from "../rle";
 import type { Emit } from "./bus";
 import type { Point } from "./brush";
-import { firstPredictionKey, type ViewerState } from "./state";
+import { currentGrid, firstPredictionKey, planeOf, type ViewerState } from "./state";
 import type { Notifier, ViewerView } from "./view";
 
 /** The part of the socket prompting uses. */
 export interface PromptChannel {
   readonly isOpen: boolean;
-  prompt(message: PromptMessage): Promise<PromptResult>;
+  prompt(message: PromptMessage): Promise<PromptResult | PromptRefused>;
 }
 
 export interface PromptingDeps {
@@ -35,7 +41,7 @@ export class Prompting {
     const { state } = this.deps;
     const t0 = this.deps.now();
     state.candidate = null;
-    state.prompt = { slice: state.slice, box, points: [] };
+    state.prompt = { slice: state.slice, plane: state.plane, box, points: [] };
     return this.send(t0);
   }
 
@@ -44,7 +50,9 @@ export class Prompting {
     const { state } = this.deps;
     if (!state.viewport.contains(p.x, p.y)) return Promise.resolve();
     const t0 = this.deps.now();
-    if (!state.prompt || state.prompt.slice !== state.slice) state.prompt = { slice: state.slice, box: null, points: [] };
+    if (!state.prompt || state.prompt.slice !== state.slice || planeOf(state.prompt) !== state.plane) {
+      state.prompt = { slice: state.slice, plane: state.plane, box: null, points: [] };
+    }
     state.prompt.points.push({ x: Math.round(p.x), y: Math.round(p.y), label });
     return this.send(t0);
   }
@@ -85,11 +93,14 @@ export class Prompting {
     state.promptPending = true;
     view.candidates();
     view.redraw();
-    const refining = state.candidate !== null && state.candidate.slice === prompt.slice;
+    const plane = planeOf(prompt);
+    const refining = state.candidate !== null && state.candidate.slice === prompt.slice && planeOf(state.candidate) === plane;
+    const sentPoints = prompt.points.length;
     try {
       const result = await socket.prompt({
         series_id: state.series.id,
         slice_index: prompt.slice,
+        ...(plane !== "axial" ? { plane } : {}),
         ...(prompt.box ? { box: prompt.box } : {}),
         ...(prompt.points.length
           ? { points: prompt.points.map((q) => [q.x, q.y] as [number, number]), point_labels: prompt.points.map((q) => q.label) }
@@ -100,9 +111,10 @@ export class Prompting {
       });
       state.promptPending = false;
       // An answer for a slice left meanwhile, or for prompts since replaced, is not shown.
-      if (result.slice_index !== state.slice || state.prompt !== prompt) return;
-      const { height, width } = state.geometry;
-      const masks = result.masks.map((m) => ({ mask: decode(m.rle, [height, width]), iou: m.iou }));
+      if (result.slice_index !== state.slice || plane !== state.plane || state.prompt !== prompt) return;
+      if (result.type === "prompt.refused") return this.refused(result, prompt, sentPoints);
+      const { rows, cols } = currentGrid(state);
+      const masks = result.masks.map((m) => ({ mask: decode(m.rle, [rows, cols]), iou: m.iou }));
       if (!masks.length) {
         notify.show("The model found nothing there. Try a tighter box.", "warn");
         view.candidates();
@@ -112,8 +124,8 @@ export class Prompting {
       const labelId = state.activeLabel?.id ?? label.id;
       const key = firstPredictionKey(labelId, prompt.slice);
       const first = result.masks[0]!;
-      if (!state.firstPredictions.has(key)) state.firstPredictions.set(key, { rle: first.rle, iou: first.iou, model: result.model });
-      state.candidate = { slice: prompt.slice, labelId, masks, index: 0, model: result.model };
+      if (plane === "axial" && !state.firstPredictions.has(key)) state.firstPredictions.set(key, { rle: first.rle, iou: first.iou, model: result.model });
+      state.candidate = { slice: prompt.slice, plane, labelId, masks, index: 0, model: result.model };
       view.candidates();
       view.mask();
       this.deps.emit({ type: "prompt.answered", startedAt: t0, slice: prompt.slice, labelId, model: result.model, serverMs: result.timings.total_ms });
@@ -123,5 +135,15 @@ export class Prompting {
       view.candidates();
       notify.error(error, "Segmenting");
     }
+  }
+
+  /** The newest point sent was not applied: drop it, keep the candidate it was meant to correct. */
+  private refused(refusal: PromptRefused, prompt: NonNullable<ViewerState["prompt"]>, sentPoints: number): void {
+    const { view, notify } = this.deps;
+    if (sentPoints > 0 && prompt.points.length === sentPoints) prompt.points.pop();
+    view.candidates();
+    view.redraw();
+    notify.show(refusal.message, "warn");
+    this.deps.emit({ type: "prompt.refused", slice: refusal.slice_index, reason: refusal.reason });
   }
 }

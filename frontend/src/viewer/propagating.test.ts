@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { JobState, ServerMessage, ServerMessageOf } from "../protocol";
 import { encode } from "../rle";
-import { countOn, LIVER, maskWith, recordingNotifier, recordingView, viewerState } from "../testing/viewer";
+import { countOn, LIVER, maskWith, PLANES_2MM, recordingNotifier, recordingView, viewerState } from "../testing/viewer";
 import type { HistoryEntry } from "./history";
 import { Propagating, type JobChannel } from "./propagating";
 
@@ -152,5 +152,14 @@ describe("3D propagation", () => {
     propagating.onMessage(slice(99, maskWith([[1, 1]])));
     expect(state.volume.peek(LIVER.id, 3)).toBeUndefined();
     expect(state.propagation!.slices).toEqual([]);
+  });
+
+  it("propagates from axial slices only, and says so in another plane", async () => {
+    const state = viewerState({ series: { planes: PLANES_2MM } });
+    state.plane = "coronal";
+    const { propagating, requests, notify } = setup(state);
+    await propagating.start();
+    expect(requests).toEqual([]);
+    expect(notify.shown.at(-1)).toMatchObject({ message: expect.stringContaining("switch to the axial plane"), tone: "warn" });
   });
 });

@@ -43,6 +43,10 @@ export class Propagating {
     const { state, view, notify } = this.deps;
     const label = state.activeLabel;
     if (state.readOnly || !label || state.geometry.depth <= 1) return;
+    if (state.plane !== "axial") {
+      notify.show("3D propagation runs through axial slices: switch to the axial plane (A) to propagate.", "warn");
+      return;
+    }
     if (state.startingJob || (state.propagation && !state.propagation.ended)) {
       notify.show("A propagation is already running; cancel it first.", "warn");
       return;

@@ -3,29 +3,40 @@
  * (every visible label, plus the model's candidate drawn fainter) and the prompt layer (box, points, brush
  * cursor). Image and overlay are kept at image resolution in off-screen buffers and drawn through the
  * viewport's transform once per animation frame. What to draw is decided by pure functions of the state
- * (`overlayLayers`, `promptMarks`); this class only paints.
+ * (`overlayLayers`, `promptMarks`); this class only paints. Images are the shown plane's display grid
+ * (planes.ts): a coronal or sagittal plane's masks are drawn by nearest voxel.
  */
 
 import { applyWindow } from "./windowing";
 import { composite, parseColor, type OverlayLayer, type Rect } from "./maskLayer";
+import { crosshairAt, readPlane, toDisplay, type PlaneGrid } from "./planes";
 import { rgbToRgba, type RawSlice } from "./sliceSource";
 import { commentMarks, reviewOverlayLayers, type CommentMark } from "./reviewState";
-import type { ViewerState } from "./state";
+import { currentGrid, planeOf, type ViewerState } from "./state";
 
-/** The overlay of the current slice: visible labels in order, then the candidate on top. */
-export function overlayLayers(state: Pick<ViewerState, "labels" | "hiddenLabels" | "volume" | "slice" | "candidate" | "review">): OverlayLayer[] {
+type OverlayState = Pick<ViewerState, "labels" | "hiddenLabels" | "volume" | "slice" | "candidate" | "plane" | "planes" | "review">;
+
+/** Every visible label's mask on slice `index` of `grid`'s plane, on its display grid, in label order. */
+export function labelLayers(state: Pick<OverlayState, "labels" | "hiddenLabels" | "volume">, grid: PlaneGrid, index: number): OverlayLayer[] {
   const layers: OverlayLayer[] = [];
   for (const label of state.labels) {
     if (state.hiddenLabels.has(label.id)) continue;
-    const mask = state.volume.peek(label.id, state.slice);
-    if (mask) layers.push({ mask, color: parseColor(label.color) });
+    const mask = readPlane(state.volume, label.id, grid, index);
+    if (mask) layers.push({ mask: toDisplay(mask, grid), color: parseColor(label.color) });
   }
-  // Reviewing: each annotator's mask in their colour (reviewState.ts).
-  layers.push(...reviewOverlayLayers(state.review, state.slice));
+  return layers;
+}
+
+/** The overlay of the current slice of the plane shown: visible labels in order, then the candidate on top. */
+export function overlayLayers(state: OverlayState): OverlayLayer[] {
+  const grid = currentGrid(state);
+  const layers = labelLayers(state, grid, state.slice);
+  // Reviewing: each annotator's mask in their colour (reviewState.ts), on axial slices.
+  if (state.plane === "axial") layers.push(...reviewOverlayLayers(state.review, state.slice));
   const c = state.candidate;
-  if (c && c.slice === state.slice) {
+  if (c && c.slice === state.slice && planeOf(c) === state.plane) {
     const label = state.labels.find((l) => l.id === c.labelId);
-    layers.push({ mask: c.masks[c.index]!.mask, color: parseColor(label?.color ?? "#ffff00"), alpha: 0.7 });
+    layers.push({ mask: toDisplay(c.masks[c.index]!.mask, grid), color: parseColor(label?.color ?? "#ffff00"), alpha: 0.7 });
   }
   return layers;
 }
@@ -35,14 +46,29 @@ export type Mark =
   | { kind: "box"; x0: number; y0: number; x1: number; y1: number; dashed: boolean }
   | { kind: "point"; x: number; y: number; positive: boolean }
   | { kind: "cursor"; x: number; y: number; radius: number; color: string }
+  /** the crosshair: where the other planes cut this one */
+  | { kind: "line"; x0: number; y0: number; x1: number; y1: number }
   | ({ kind: "comment" } & CommentMark);
 
-export function promptMarks(
-  state: Pick<ViewerState, "prompt" | "slice" | "drag" | "pointer" | "tool" | "readOnly" | "activeLabel" | "brushRadius"> & Partial<Pick<ViewerState, "review">>,
-): Mark[] {
-  const marks: Mark[] = state.review ? commentMarks(state.review, state.slice).map((m) => ({ kind: "comment" as const, ...m })) : [];
+type MarkState = Pick<ViewerState, "prompt" | "slice" | "drag" | "pointer" | "tool" | "readOnly" | "activeLabel" | "brushRadius">;
+type CrosshairState = Pick<ViewerState, "plane" | "planes" | "cursor" | "crosshairVisible" | "geometry">;
+
+/** The crosshair's two lines across the shown plane, when the series has other planes and it is on. */
+export function crosshairMarks(state: CrosshairState): Mark[] {
+  if (!state.crosshairVisible || !state.planes.coronal) return [];
+  const grid = currentGrid(state);
+  const { x, y } = crosshairAt(grid, state.geometry.depth, state.cursor);
+  return [
+    { kind: "line", x0: x, y0: 0, x1: x, y1: grid.displayRows },
+    { kind: "line", x0: 0, y0: y, x1: grid.displayCols, y1: y },
+  ];
+}
+
+export function promptMarks(state: MarkState & Partial<Pick<ViewerState, "plane" | "review">>): Mark[] {
+  const onAxial = (state.plane ?? "axial") === "axial";
+  const marks: Mark[] = state.review && onAxial ? commentMarks(state.review, state.slice).map((m) => ({ kind: "comment" as const, ...m })) : [];
   const prompt = state.prompt;
-  if (prompt && prompt.slice === state.slice) {
+  if (prompt && prompt.slice === state.slice && planeOf(prompt) === (state.plane ?? "axial")) {
     if (prompt.box) {
       const [x0, y0, x1, y1] = prompt.box;
       marks.push({ kind: "box", x0, y0, x1, y1, dashed: false });
@@ -68,9 +94,9 @@ export interface Canvases {
 export class Renderer {
   private readonly imageBuffer = document.createElement("canvas");
   private readonly maskBuffer = document.createElement("canvas");
-  private readonly imageData: ImageData;
-  /** the composited overlay of the current slice, at image resolution */
-  readonly overlay: ImageData;
+  private imageData!: ImageData;
+  /** the composited overlay of the current slice, at the plane's display resolution */
+  overlay!: ImageData;
   private drawQueued = false;
   private resized = false;
 
@@ -78,15 +104,28 @@ export class Renderer {
     private readonly canvases: Canvases,
     private readonly state: ViewerState,
   ) {
-    const { width, height } = state.geometry;
+    this.size();
+  }
+
+  /** Size the buffers for the plane shown (its display grid) and fit it to the stage. */
+  setPlane(): void {
+    this.size();
+    this.state.viewport.fit();
+    this.redraw();
+  }
+
+  private size(): void {
+    const { displayCols: width, displayRows: height } = currentGrid(this.state);
     this.imageBuffer.width = this.maskBuffer.width = width;
     this.imageBuffer.height = this.maskBuffer.height = height;
     this.imageData = new ImageData(width, height);
     this.overlay = new ImageData(width, height);
+    this.state.viewport.image = { width, height };
   }
 
   image(raw: RawSlice | undefined): void {
-    if (!raw) return;
+    // A slice of another plane (still arriving after a switch) does not fit the buffers.
+    if (!raw || raw.width !== this.imageData.width || raw.height !== this.imageData.height) return;
     if (raw.channels === 3) rgbToRgba(raw.values as Uint8Array, this.imageData.data);
     else applyWindow(raw.values, this.state.window, this.imageData.data);
     this.imageBuffer.getContext("2d")!.putImageData(this.imageData, 0, 0);
@@ -95,7 +134,7 @@ export class Renderer {
 
   mask(rect?: Rect | null): void {
     const opacity = this.state.masksVisible ? this.state.opacity : 0;
-    composite(overlayLayers(this.state), opacity, this.overlay.data, this.state.geometry.width, rect ?? undefined);
+    composite(overlayLayers(this.state), opacity, this.overlay.data, this.overlay.width, rect ?? undefined);
     const ctx = this.maskBuffer.getContext("2d")!;
     if (rect) ctx.putImageData(this.overlay, 0, 0, rect.x0, rect.y0, rect.x1 - rect.x0, rect.y1 - rect.y0);
     else ctx.putImageData(this.overlay, 0, 0);
@@ -154,8 +193,18 @@ export class Renderer {
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.lineWidth = 2;
-    for (const mark of promptMarks(this.state)) {
-      if (mark.kind === "box") {
+    for (const mark of [...crosshairMarks(this.state), ...promptMarks(this.state)]) {
+      if (mark.kind === "line") {
+        const [x0, y0] = viewport.toScreen(mark.x0, mark.y0);
+        const [x1, y1] = viewport.toScreen(mark.x1, mark.y1);
+        ctx.strokeStyle = "rgba(255, 202, 40, 0.55)";
+        ctx.lineWidth = 1;
+        ctx.beginPath();
+        ctx.moveTo(x0, y0);
+        ctx.lineTo(x1, y1);
+        ctx.stroke();
+        ctx.lineWidth = 2;
+      } else if (mark.kind === "box") {
         const [x0, y0] = viewport.toScreen(mark.x0, mark.y0);
         const [x1, y1] = viewport.toScreen(mark.x1, mark.y1);
         if (mark.dashed) ctx.setLineDash([6, 4]);

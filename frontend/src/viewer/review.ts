@@ -36,7 +36,7 @@ export interface ReviewDeps {
 /** The hint of a read-only viewer: what a reviewer can do here. */
 export function readOnlyHint(state: Pick<ViewerState, "assignmentId">): string {
   return state.assignmentId !== null
-    ? "Reviewing a case: toggle each annotator's layer, pin comments with the Comment tool (C), approve or request changes."
+    ? "Reviewing a case: toggle each annotator's layer, pin comments with the Comment tool (K), approve or request changes."
     : "Read-only: reviewers look but do not edit masks. Open a submitted case from the project page to comment and approve.";
 }
 

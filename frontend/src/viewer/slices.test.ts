@@ -53,10 +53,12 @@ describe("going through slices", () => {
     const { state, view, source, slices } = setup();
     const shown = slices.show(3);
     expect(state.slice).toBe(3);
-    expect(view.calls).toEqual(["slices", "mask"]);
+    // the small views of the other planes follow the crosshair, which moved with the slice
+    expect(view.calls).toEqual(["slices", "mask", "crosshair"]);
+    expect(state.cursor.z).toBe(3);
     source.load(3);
     await shown;
-    expect(view.calls).toEqual(["slices", "mask", "windowPresets", "image"]);
+    expect(view.calls).toEqual(["slices", "mask", "crosshair", "windowPresets", "image"]);
     expect(source.prefetched).toEqual([[4, 2, 1]]); // 5 is past the last slice
   });
 

@@ -5,8 +5,9 @@
  */
 
 import type { SeriesInfo, WindowPresetInfo } from "../endpoints";
+import { withIndex } from "./planes";
 import type { RawSlice, SliceSource } from "./sliceSource";
-import type { ViewerState } from "./state";
+import { currentGrid, planeOf, type ViewerState } from "./state";
 import { clamp } from "./viewport";
 import type { Notifier, ViewerView } from "./view";
 import { CT_PRESETS, intensityRange, percentileWindow, type DisplayWindow } from "./windowing";
@@ -22,7 +23,7 @@ export function presetsFor(series: Pick<SeriesInfo, "window_presets" | "modality
 export interface SlicesDeps {
   state: ViewerState;
   source: Pick<SliceSource, "get" | "cached" | "prefetch">;
-  view: Pick<ViewerView, "slices" | "mask" | "image" | "windowPresets" | "windowReadout">;
+  view: Pick<ViewerView, "slices" | "mask" | "image" | "windowPresets" | "windowReadout" | "crosshair">;
   notify: Notifier;
   /** the slice changed: drop a candidate made on another slice */
   discardCandidate(): void;
@@ -47,22 +48,26 @@ export class Slices {
     return this.deps.source.cached(this.deps.state.slice);
   }
 
-  /** Show slice `index` (clamped to the series). Resolves once its image is drawn or failed to load. */
+  /** Show slice `index` of the plane shown (clamped to it). Resolves once its image is drawn or failed to load. */
   async show(index: number): Promise<void> {
     const { state, view, source } = this.deps;
-    const z = clamp(Math.round(index), 0, state.geometry.depth - 1);
+    const depth = currentGrid(state).depth;
+    const z = clamp(Math.round(index), 0, depth - 1);
     const changed = z !== state.slice;
     state.slice = z;
-    if (changed && state.candidate && state.candidate.slice !== z) this.deps.discardCandidate();
+    state.cursor = withIndex(state.plane, state.cursor, z);
+    const candidate = state.candidate;
+    if (candidate && (planeOf(candidate) !== state.plane || (changed && candidate.slice !== z))) this.deps.discardCandidate();
     view.slices();
     view.mask();
+    view.crosshair();
     this.scheduleView();
     try {
       const raw = await source.get(z);
       if (state.slice !== z) return; // scrolled on meanwhile
       if (!state.windowName) this.pickDefaultWindow(raw);
       view.image(raw);
-      source.prefetch([z + 1, z - 1, z + 2, z - 2].filter((i) => i >= 0 && i < state.geometry.depth));
+      source.prefetch([z + 1, z - 1, z + 2, z - 2].filter((i) => i >= 0 && i < depth));
     } catch (error) {
       if (state.slice === z) this.deps.notify.error(error, `Loading slice ${z + 1}`);
     }

@@ -11,6 +11,7 @@ import type { Rle } from "../rle";
 import type { Point } from "./brush";
 import { History } from "./history";
 import { MaskVolume, type Rect } from "./maskLayer";
+import { planeGrids, type Plane, type PlaneGrid, type PlaneGrids, type Voxel } from "./planes";
 import type { PropagationRun } from "./propagation";
 import { emptyReview, type ReviewState } from "./reviewState";
 import type { Tool } from "./tools";
@@ -29,6 +30,8 @@ export interface Geometry {
 /** The model's answer to the prompts on one slice, shown over the image until accepted or discarded. */
 export interface Candidate {
   slice: number;
+  /** the plane `slice` counts along (axial when not said); the masks lie on its voxel grid */
+  plane?: Plane;
   labelId: number;
   masks: { mask: Uint8Array; iou: number }[];
   /** the mask shown (Tab cycles) */
@@ -39,6 +42,8 @@ export interface Candidate {
 /** The box and points the user gave on one slice; points refine the box's candidate. */
 export interface PromptState {
   slice: number;
+  /** axial when not said; the box and points are display pixels of that plane */
+  plane?: Plane;
   box: [number, number, number, number] | null;
   points: { x: number; y: number; label: 0 | 1 }[];
 }
@@ -61,6 +66,8 @@ export type Drag =
 export interface Stroke {
   labelId: number;
   slice: number;
+  /** axial when not said; `before`, `dirty` and the mask painted lie on that plane's voxel grid */
+  plane?: Plane;
   value: 0 | 1;
   /** the slice's mask before the stroke */
   before: Uint8Array;
@@ -92,6 +99,8 @@ export interface ViewerState {
   brushRadius: number;
   opacity: number;
   masksVisible: boolean;
+  /** the keyboard help overlay is shown (Esc closes it before it discards anything) */
+  helpOpen: boolean;
   /** the display window (free; the model's input window is the label's preset, chosen on the server) */
   window: DisplayWindow;
   /** the preset the window came from; "" once dragged */
@@ -123,6 +132,26 @@ export interface ViewerState {
 
   /** the case opened with `?assignment=`: layers, comments, agreement (reviewState.ts, review.ts) */
   readonly review: ReviewState;
+  // Planes (issue 15) ------------------------------------------------------------------------------
+  /** the main view's plane; `slice` counts along its normal and image points are its display pixels */
+  plane: Plane;
+  /** the planes the series offers, with their voxel and display (square-pixel) grids */
+  readonly planes: PlaneGrids;
+  /** the crosshair linking the views: its coordinate along `plane`'s normal is `slice` */
+  cursor: Voxel;
+  crosshairVisible: boolean;
+  /** embeddings known to be ready, per plane; `ready` is the current plane's set */
+  readonly readyByPlane: Record<Plane, Set<number>>;
+}
+
+/** The grid of the plane shown in the main view. */
+export function currentGrid(state: Pick<ViewerState, "plane" | "planes">): PlaneGrid {
+  return state.planes[state.plane] ?? state.planes.axial;
+}
+
+/** The plane a candidate, prompt or stroke was made on. */
+export function planeOf(thing: { plane?: Plane }): Plane {
+  return thing.plane ?? "axial";
 }
 
 export function firstPredictionKey(labelId: number, slice: number): string {
@@ -155,6 +184,7 @@ export interface StateInit {
 export function createViewerState({ project, series, username, role, assignmentId = null, reviewing = false }: StateInit): ViewerState {
   const geometry = geometryOf(series);
   const readOnly = role === "reviewer" || reviewing;
+  const ready = new Set<number>();
   return {
     project,
     series,
@@ -174,9 +204,10 @@ export function createViewerState({ project, series, username, role, assignmentI
     brushRadius: 6,
     opacity: 0.5,
     masksVisible: true,
+    helpOpen: false,
     window: { level: 40, width: 400 },
     windowName: "",
-    ready: new Set(),
+    ready,
     embeddingPreset: "",
     embeddingEvents: 0,
     presence: [],
@@ -190,5 +221,10 @@ export function createViewerState({ project, series, username, role, assignmentI
     stroke: null,
     pointer: null,
     review: emptyReview(),
+    plane: "axial",
+    planes: planeGrids(series.kind === "volume" && geometry.channels === 1 ? series.planes : undefined, geometry),
+    cursor: { x: Math.floor(geometry.width / 2), y: Math.floor(geometry.height / 2), z: 0 },
+    crosshairVisible: true,
+    readyByPlane: { axial: ready, coronal: new Set(), sagittal: new Set() },
   };
 }

@@ -28,6 +28,8 @@ export interface SyncDeps {
   dispatch: Dispatch;
   /** autosave timings (tests shorten them) */
   autosave?: { delayMs?: number; maxDelayMs?: number };
+  /** a label's saved masks were loaded (at start, or replacing the ones here) */
+  onLoaded?(): void;
 }
 
 export class MaskSync {
@@ -149,5 +151,6 @@ export class MaskSync {
     const { height, width } = state.geometry;
     for (const [z, rle] of Object.entries(data.slices)) decode(rle, [height, width], state.volume.get(labelId, Number(z)));
     this.autosave.setBase(labelId, data.revision?.id ?? null);
+    this.deps.onLoaded?.();
   }
 }

@@ -32,6 +32,17 @@ describe("the tools and shortcuts table", () => {
     expect(actionForKey({ key: "-" })).toBe("zoom.out");
   });
 
+  it("jumps between annotated slices with [ and ], sizes the brush with , and . and switches planes with A, C, S", () => {
+    expect(actionForKey({ key: "[" })).toBe("slice.previous-annotated");
+    expect(actionForKey({ key: "]" })).toBe("slice.next-annotated");
+    expect(actionForKey({ key: "," })).toBe("brush.smaller");
+    expect(actionForKey({ key: "." })).toBe("brush.larger");
+    expect(["a", "c", "s"].map((key) => actionForKey({ key }))).toEqual(["plane.axial", "plane.coronal", "plane.sagittal"]);
+    expect(actionForKey({ key: "s", ctrlKey: true })).toBe("save");
+    expect(actionForKey({ key: "x" })).toBe("crosshair.toggle");
+    expect(keyHint("slice.next-annotated")).toBe("[");
+  });
+
   it("clearing a slice needs Shift so a stray Delete cannot wipe a mask", () => {
     expect(actionForKey({ key: "Delete" })).toBeNull();
     expect(actionForKey({ key: "Backspace" })).toBeNull();
@@ -71,7 +82,7 @@ describe("the tools and shortcuts table", () => {
 
   it("lists the eight tools for the toolbar, each with its key, and only pan and comment as tools that do not edit", () => {
     expect(TOOLS.map((t) => t.tool)).toEqual(["box", "point-positive", "point-negative", "brush", "eraser", "fill", "pan", "comment"]);
-    expect(TOOLS.map((t) => keyHint(`tool.${t.tool}`))).toEqual(["B", "P", "N", "D", "E", "F", "V", "C"]);
+    expect(TOOLS.map((t) => keyHint(`tool.${t.tool}`))).toEqual(["B", "P", "N", "D", "E", "F", "V", "K"]);
     expect(TOOLS.map((t) => actionForKey({ key: keyHint(`tool.${t.tool}`) }))).toEqual(TOOLS.map((t) => `tool.${t.tool}`));
     expect([...EDIT_TOOLS]).not.toContain("pan");
     expect([...EDIT_TOOLS]).not.toContain("comment");

@@ -28,7 +28,14 @@ export type Action =
   | "opacity.toggle"
   | "propagate"
   | "help"
-  | `label.${number}`;
+  | `label.${number}`
+  // Planes and annotated slices (issue 15)
+  | "plane.axial"
+  | "plane.coronal"
+  | "plane.sagittal"
+  | "slice.next-annotated"
+  | "slice.previous-annotated"
+  | "crosshair.toggle";
 
 export interface KeyLike {
   key: string;
@@ -84,8 +91,8 @@ export const SHORTCUTS: readonly Shortcut[] = [
   tool("eraser", "Eraser", "E", "Eraser"),
   tool("fill", "Fill", "F", "Fill the clicked region"),
   tool("pan", "Pan", "V", "Pan tool", false),
-  tool("comment", "Comment", "C", "Pin a comment on the image (a case opened from the project page)", false),
-  row("[ / ]", "Brush smaller / larger", bind("brush.smaller", "["), bind("brush.larger", "]")),
+  tool("comment", "Comment", "K", "Pin a comment on the image (a case opened from the project page)", false),
+  row(", / ., Alt+wheel", "Brush smaller / larger", bind("brush.smaller", ","), bind("brush.larger", ".")),
   row("Enter", "Accept the model's mask", bind("accept", "Enter")),
   row("Esc", "Discard the model's mask and prompts", bind("discard", "Escape")),
   row("Tab / M", "Next candidate mask (shows predicted IoU)", bind("next-mask", "Tab", "m")),
@@ -97,6 +104,16 @@ export const SHORTCUTS: readonly Shortcut[] = [
     bind("slice.next", "ArrowDown", "ArrowRight"),
   ),
   row("PgUp / PgDn", "10 slices back / forward", bind("slice.previous10", "PageUp"), bind("slice.next10", "PageDown")),
+  row("[ / ]", "Previous / next slice holding a mask (marked on the slice bar)", bind("slice.previous-annotated", "["), bind("slice.next-annotated", "]")),
+  row(
+    "A / C / S",
+    "Axial / coronal / sagittal plane in the main view",
+    bind("plane.axial", "a"),
+    bind("plane.coronal", "c"),
+    bind("plane.sagittal", "s"),
+  ),
+  row("Shift+click, click a small view", "Move the crosshair there: the other planes follow"),
+  row("X", "Show / hide the crosshair", bind("crosshair.toggle", "x")),
   row("1–9", "Choose label 1–9", ...Array.from({ length: 9 }, (_, i) => bind(`label.${i + 1}`, String(i + 1)))),
   row("Ctrl+Z", "Undo (model and manual edits)", bind("undo", "Ctrl+z")),
   row("Ctrl+Shift+Z, Ctrl+Y", "Redo", bind("redo", "Ctrl+Shift+z", "Ctrl+y")),

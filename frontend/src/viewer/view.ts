@@ -30,10 +30,18 @@ export interface ViewerView {
   historyButtons(): void;
   tool(): void;
   brush(): void;
-  toggleHelp(): void;
+  /** Show or hide the help overlay as `state.helpOpen` says. */
+  help(): void;
   hint(text: string): void;
   saveState(state: AutosaveState): void;
   connection(status: SocketStatus): void;
+  // Planes (issue 15)
+  /** The main view's plane changed: size the image for it, the slice bar for its depth, the switcher. */
+  plane(): void;
+  /** The crosshair moved (or was hidden): redraw its lines and the small views of the other planes. */
+  crosshair(): void;
+  /** The hover readout (voxel, position, value) for where the mouse is now. */
+  readout(): void;
 }
 
 /** Where parts report problems and results to the user (the page's banner). */

@@ -7,7 +7,7 @@ import { jobPanel, propagationBusy } from "./job";
 import { labelRows } from "./labels";
 import { presenceEntries } from "./presence";
 import { readinessMarks, sliceLabel } from "./sliceBar";
-import { connectionText } from "./status";
+import { connectionText, pointsHelp } from "./status";
 import { titled, toolButtons } from "./toolbar";
 import { prettyPreset, presetText } from "./windowPresets";
 
@@ -36,10 +36,12 @@ describe("presence", () => {
       { username: "anna", slice_index: 3 },
       { username: "jon", slice_index: 11 },
       { username: "ines", slice_index: null },
+      { username: "olle", slice_index: 239, plane: "coronal" as const },
     ];
     expect(presenceEntries(users, "anna")).toEqual([
       { text: "jon · slice 12", slice: 11 },
       { text: "ines", slice: null },
+      { text: "olle · coronal 240", slice: 239, plane: "coronal" },
     ]);
   });
 });
@@ -117,10 +119,18 @@ describe("the status line and the toolbar", () => {
       ["Eraser (E)", false],
       ["Fill (F)", false],
       ["Pan (V)", false],
-      ["Comment (C)", false],
+      ["Comment (K)", false],
     ]);
     expect(toolButtons(true).filter((b) => !b.disabled).map((b) => b.tool)).toEqual(["pan", "comment"]);
     expect(titled("Undo", "undo")).toBe("Undo (Ctrl+Z)");
+  });
+
+  it("says in the help what points do with the model prompts are decoded with", () => {
+    const boxOnly = pointsHelp({ name: "lite_medsam", clicks_trained: false });
+    expect(boxOnly).toContain("lite_medsam: this model learnt from boxes, not clicks");
+    expect(boxOnly).toContain("only corrects the mask near it");
+    expect(boxOnly).toContain("rates its mask lower is ignored");
+    expect(pointsHelp({ name: "sam_vit_b", clicks_trained: true })).toBe("Points (P, N) refine the mask: sam_vit_b was trained on corrective clicks.");
   });
 });
 

@@ -28,6 +28,7 @@ export class Toolbar {
   private readonly undoButton = h("button", { type: "button", title: titled("Undo", "undo") }, "Undo");
   private readonly redoButton = h("button", { type: "button", title: titled("Redo", "redo") }, "Redo");
   private readonly propagateButton = h("button", { type: "button", title: titled("Propagate through the volume", "propagate") }, "Propagate 3D");
+  private readonly acceptButton = h("button", { type: "button", title: titled("Accept the model's mask", "accept"), class: "primary" }, "Accept");
   private readonly size: HTMLInputElement;
 
   constructor(
@@ -47,7 +48,7 @@ export class Toolbar {
     this.size.addEventListener("input", () => dispatch({ type: "brush.size", radius: Number(this.size.value) }));
     const opacity = h("input", { type: "range", min: 0, max: 100, value: state.opacity * 100, "aria-label": "Mask opacity", class: "opacity" });
     opacity.addEventListener("input", () => dispatch({ type: "opacity.set", opacity: Number(opacity.value) / 100 }));
-    const accept = h("button", { type: "button", title: titled("Accept the model's mask", "accept"), class: "primary" }, "Accept");
+    const accept = this.acceptButton;
     accept.addEventListener("click", run("accept"));
     const clearButton = h("button", { type: "button", title: titled("Clear the label on this slice", "clear-slice") }, "Clear");
     clearButton.addEventListener("click", run("clear-slice"));
@@ -57,6 +58,7 @@ export class Toolbar {
     this.redoButton.addEventListener("click", run("redo"));
     this.propagateButton.addEventListener("click", run("propagate"));
     for (const b of [accept, clearButton, this.propagateButton]) b.disabled = state.readOnly;
+    accept.disabled = true; // until there is a candidate to accept
     this.propagateButton.hidden = state.geometry.depth <= 1;
     element.append(
       h("label", { class: "inline" }, "Size ", this.size),
@@ -81,6 +83,11 @@ export class Toolbar {
   showHistory(canUndo: boolean, canRedo: boolean): void {
     this.undoButton.disabled = !canUndo;
     this.redoButton.disabled = !canRedo;
+  }
+
+  /** Accept is offered only while a model candidate is shown. */
+  showAccept(enabled: boolean): void {
+    this.acceptButton.disabled = !enabled;
   }
 
   showPropagation(enabled: boolean): void {
