@@ -4,12 +4,15 @@ checks access at subscribe time and routes: the work happens in actions and, for
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from annotator import access, events
 from annotator import segmentation as seg
@@ -44,7 +47,14 @@ from annotator.messages import (
 from annotator.scheduling import scheduler, start_embedding_runners
 from ml_worker.planes import Plane
 
+log = logging.getLogger(__name__)
+
 CLOSE_UNAUTHENTICATED = 4401
+# "Try again later" (as HTTP 503; RFC 6455's 1013 is refused by Daphne's WebSocket library, which allows an
+# application 1000 and 3000-4999 only): the channel layer (Redis) is unreachable. Before, such a socket closed
+# with 1011 (a server error, with a traceback in the log), the same as a bug; the client reconnects with
+# back-off, and the first reconnect after Redis is back succeeds (tests/integration/test_redis_restart.py).
+CLOSE_TRY_AGAIN_LATER = 4503
 # Bounds checked before a message is parsed (a deeply nested one made the JSON parser overflow the stack
 # and closed the socket with 1011). The largest real messages: a propagation's starting mask as RLE (tens of
 # KB for a 2048² slice), a prompt with 64 points (~70 brackets).
@@ -53,6 +63,14 @@ MAX_MESSAGE_BRACKETS = 512
 
 
 class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except (RedisConnectionError, RedisTimeoutError, ConnectionError) as exc:
+            # The channel layer retried on fresh connections and gave up: Redis is down or restarting.
+            log.warning("socket closed: the channel layer is unreachable (%s)", exc)
+            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
