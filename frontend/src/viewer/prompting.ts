@@ -35,8 +35,8 @@ export interface PromptChannel {
   prompt(message: PromptMessage, timeoutMs?: number): Promise<PromptResult | PromptRefused>;
 }
 
-/** A prompt sent twice that got no answer either time. */
-export class PromptUnanswered extends Error {
+/** A prompt sent twice that got no answer either time (a ServerError: its message is shown as it is). */
+export class PromptUnanswered extends ServerError {
   override name = "PromptUnanswered";
 }
 
@@ -175,6 +175,7 @@ export class Prompting {
     } catch (error) {
       if (!timedOut(error)) throw error;
       throw new PromptUnanswered(
+        "unanswered",
         `the model did not answer this prompt, sent twice (${seconds} s each); a worker may be restarting. Try again in a moment.`,
       );
     }
