@@ -56,7 +56,9 @@ def test_a_prompt_unanswered_in_time_is_sent_once_more_and_then_the_user_is_told
     # When the interactive worker stops answering during a prompt, and comes back after the first timeout
     with paused(stack, "worker-interactive"):
         before = draw_box(page, seeded["box"], shrink=1)
-        page.wait_for_function("t => document.querySelector('.status-hint').textContent === t", arg=ASKING_AGAIN)
+        page.wait_for_function(
+            "t => document.querySelector('.status-hint').textContent === t", arg=ASKING_AGAIN
+        )
     # Then the prompt was sent again and its answer is shown, with no error
     page.wait_for_function("n => window.__delineate.perf.boxToMaskMs.length > n", arg=before)
     assert page.evaluate("() => window.__delineate.candidate()")["pixels"] > 0
