@@ -35,10 +35,13 @@ data: install
 run: install frontend
 	$(PY) -m webapp.stack
 
-lint: install
+# Types are checked on both sides: mypy ([tool.mypy] in pyproject.toml) and strict tsc for the browser code.
+lint: install $(FRONTEND_DEPS)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+	cd frontend && npm run typecheck
 
 # The browser's protocol types, generated from annotator/messages.py (tests/test_protocol.py checks they are current).
 protocol: install $(FRONTEND_DEPS)
@@ -49,6 +52,7 @@ test: install weights data frontend
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	scripts/ensure_chromium.sh
 	scripts/ensure_pacs_tools.sh

@@ -10,6 +10,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth.models import User
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -27,7 +28,6 @@ from annotator.messages import (
     ErrorMessage,
     Hello,
     PingMessage,
-    PlaneEmbeddings,
     Pong,
     Presence,
     PresenceUser,
@@ -36,7 +36,6 @@ from annotator.messages import (
     ProtocolError,
     Scope,
     SeriesState,
-    ServerMessageBase,
     Subscribed,
     SubscribeMessage,
     Unsubscribed,
@@ -44,6 +43,8 @@ from annotator.messages import (
     ViewMessage,
     parse,
 )
+from annotator.messages_base import ServerMessageBase
+from annotator.messages_planes import PlaneEmbeddings
 from annotator.scheduling import scheduler, start_embedding_runners
 from ml_worker.planes import Plane
 
@@ -72,15 +73,17 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
             await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        # The lazy user of AuthMiddlewareStack passes isinstance through to what it wraps; typed as object
+        # because its stub class cannot also be a User. Only a signed-in account: AnonymousUser is refused.
+        user: object = self.scope.get("user")
+        if not isinstance(user, User):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.user = user
+        self.user: User = user
         self.groups_joined: set[str] = set()
         # series id → {"shape": (Z, Y, X), "preset": str, "project_id": int, "role": str, "slice_index": int}
         self.series: dict[int, dict[str, Any]] = {}
-        self.bucket = seg.TokenBucket()
+        self.bucket: seg.TokenBucket = seg.TokenBucket()
         await self.accept()
         await self._join(events.user_group(user.id))
         await self.send_message(Hello(user=user.username, user_id=user.id, socket_id=self.channel_name))

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection
 
 from annotator.queues import QUEUES
+from annotator.scheduling import as_text
 
 INSPECT_TIMEOUT_S = 1.0
 # A message through this process's own channel layer and back; the layer retries a dead connection for ~6 s
@@ -37,7 +38,7 @@ def redis_status() -> dict[str, Any]:
         client.ping()
         if settings.REDIS_INSTALL_TOKEN:
             found = client.get(INSTALL_TOKEN_KEY)
-            if found is None or found.decode() != settings.REDIS_INSTALL_TOKEN:
+            if found is None or as_text(found) != settings.REDIS_INSTALL_TOKEN:
                 return {
                     "ok": False,
                     "error": "the Redis on the embedded port does not hold this install's token: it is "

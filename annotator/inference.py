@@ -34,15 +34,15 @@ from annotator.messages import (
     EmbeddingReady,
     ErrorMessage,
     MaskCandidate,
-    PromptRefused,
     PromptResult,
     PropagateSlice,
     PropagationRequest,
     Rle,
     Timings,
 )
+from annotator.messages_points import PromptRefused
 from annotator.models import Job, Series
-from annotator.scheduling import enqueue_runner, redis_client, scheduler
+from annotator.scheduling import as_text, enqueue_runner, redis_client, scheduler
 from annotator.segmentation import latest_key
 from ml_worker import click_guard, planes, propagation, serving
 from ml_worker.embeddings import EmbeddingCache, EmbeddingSignature, EmbeddingStore
@@ -164,7 +164,7 @@ def logits_key(user_id: int, series_id: int, index: int, plane: Plane = planes.A
 def superseded(request: DecodeRequest) -> bool:
     """True when the same user sent a newer prompt on the series since this one (drop this one)."""
     latest = redis_client().get(latest_key(request.user_id, request.series_id))
-    return latest is not None and latest.decode() != request.request_id
+    return latest is not None and as_text(latest) != request.request_id
 
 
 def previous_key(user_id: int, series_id: int, index: int, plane: Plane = planes.AXIAL) -> str:
@@ -189,7 +189,7 @@ def previous_prediction(request: DecodeRequest) -> tuple[np.ndarray | None, Prev
     raw_logits, raw_facts = redis_client().mget([logits_key(*keys), previous_key(*keys)])
     logits = (
         None
-        if raw_logits is None
+        if not isinstance(raw_logits, bytes)  # None: expired or never made (replies are not decoded)
         else np.frombuffer(raw_logits, dtype=np.float16).astype(np.float32).reshape(1, 1, 256, 256)
     )
     if raw_facts is None:

@@ -80,6 +80,15 @@ def runner_key(index: int) -> str:
     return f"emb:runner:{index}"
 
 
+def as_text(value: object) -> str:
+    """A Redis reply as text: the client does not decode, so replies are bytes (str passes through)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected a Redis string reply, got {type(value).__name__}")
+
+
 class Scheduler:
     def __init__(
         self, client: redis.Redis, encoder_key: str, runners: int = 1, ready_ttl_s: int = 7 * 86400
@@ -176,18 +185,19 @@ class Scheduler:
         for channel, raw in self.r.hgetall(viewers_key(series_id)).items():
             info = json.loads(raw)
             if now - info["seen"] < VIEWER_TTL_S:
-                users.append({"viewer": channel.decode(), **info})
+                users.append({"viewer": as_text(channel), **info})
         return users
 
     # Work ------------------------------------------------------------------------------------------
     def pop_next(self) -> WantedSlice | None:
         """The nearest wanted slice of the most recently viewed series and plane, removed from its wanted set."""
         for key in self.r.zrevrange(ACTIVE_KEY, 0, -1):
-            series_id, preset, plane = parse_member(key)
+            member = as_text(key)
+            series_id, preset, plane = parse_member(member)
             popped = self.r.zpopmin(want_key(series_id, preset, plane))
             if popped:
                 return WantedSlice(series_id, preset, int(popped[0][0]), plane)
-            self.r.zrem(ACTIVE_KEY, key)
+            self.r.zrem(ACTIVE_KEY, member)
         return None
 
     def claim_runner(self) -> int | None:
@@ -206,7 +216,7 @@ class Scheduler:
     def pending(self, keys: Iterable[str] | None = None) -> int:
         total = 0
         for key in keys or self.r.zrange(ACTIVE_KEY, 0, -1):
-            total += self.r.zcard(want_key(*parse_member(key)))
+            total += self.r.zcard(want_key(*parse_member(as_text(key))))
         return total
 
 

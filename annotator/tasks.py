@@ -48,9 +48,10 @@ def ping(value: str) -> dict[str, str]:
 def notify_group(group: str, message: dict[str, Any]) -> None:
     """Send a channel-layer ``message`` to ``group`` from a worker, as model results are (tests, health)."""
     from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
 
-    async_to_sync(get_channel_layer().group_send)(group, message)
+    from annotator.events import channel_layer
+
+    async_to_sync(channel_layer().group_send)(group, message)
 
 
 @shared_task(name="annotator.tasks.decode_prompt", ignore_result=True)

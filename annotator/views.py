@@ -21,7 +21,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(report, status=200 if healthy else 503)
 
 
-def render_app(request: HttpRequest, page: str, title: str, **context) -> HttpResponse:
+def render_app(request: HttpRequest, page: str, title: str, **context: object) -> HttpResponse:
     """The single-page shell: the built bundle plus the page name and ids as data attributes."""
     try:
         bundle, bundle_error = frontend.bundle(), None

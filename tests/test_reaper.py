@@ -348,7 +348,7 @@ def test_a_test_process_removes_its_temporary_folder_when_it_exits(tmp_path):
     from scripts.livestack import ROOT
 
     env = {**os.environ, "TMPDIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "webapp.test_settings"}
-    code = "from django.conf import settings; import os; print(os.path.isdir(settings.MEDIA_ROOT.rsplit('/', 1)[0]))"
+    code = "from django.conf import settings; import os; print(os.path.isdir(os.path.dirname(settings.MEDIA_ROOT)))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.stdout.strip() == "True", result.stderr
     assert not list(tmp_path.glob("delineate-test-*"))

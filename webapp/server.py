@@ -20,8 +20,8 @@ import io
 from functools import partial
 from typing import Any, BinaryIO
 
-from daphne.cli import CommandLineInterface
-from daphne.server import Server
+from daphne.cli import CommandLineInterface  # type: ignore[import-untyped]
+from daphne.server import Server  # type: ignore[import-untyped]
 from twisted.web import http
 
 # The body is handed to the application in chunks of this size (Django's multipart parser reads 64 KiB).
@@ -52,7 +52,7 @@ class StreamedBody(asyncio.Queue):
         return {"type": "http.request", "body": chunk, "more_body": more}
 
 
-class StreamingServer(Server):
+class StreamingServer(Server):  # type: ignore[misc]  # Daphne has no type information
     def protocol_connected(self, protocol: Any) -> None:
         if isinstance(protocol, http.Request):
             # Before the body arrives: Twisted parses form bodies only after it has all of it.
@@ -61,10 +61,11 @@ class StreamingServer(Server):
 
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> asyncio.Queue | None:
         """Daphne's, with a StreamedBody as the input queue of an HTTP request."""
-        if scope["type"] != "http" or not isinstance(protocol, http.Request):
+        body = protocol.content if isinstance(protocol, http.Request) else None
+        if scope["type"] != "http" or body is None:
             return super().create_application(protocol, scope)
         assert "application_instance" not in self.connections[protocol]
-        body, protocol.content = protocol.content, io.BytesIO()
+        protocol.content = io.BytesIO()
         input_queue = StreamedBody(body)
         scope.setdefault("asgi", {"version": "3.0"})
         instance = self.application(
@@ -79,7 +80,7 @@ class StreamingServer(Server):
         return input_queue
 
 
-class StreamingCommandLine(CommandLineInterface):
+class StreamingCommandLine(CommandLineInterface):  # type: ignore[misc]
     server_class = StreamingServer
 
 

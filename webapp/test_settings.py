@@ -48,10 +48,10 @@ _TMP = tempfile.mkdtemp(prefix=f"delineate-test-{os.getpid()}-")
 # Each test process removes its own temporary media when it exits (they used to pile up in /tmp); a killed
 # one's is removed by the next test process (above).
 atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
-MEDIA_ROOT = os.path.join(_TMP, "media")  # noqa: F405
+MEDIA_ROOT = Path(_TMP) / "media"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CELERY_TASK_ALWAYS_EAGER = False
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
-STATIC_ROOT = os.path.join(_TMP, "static")
+STATIC_ROOT = Path(_TMP) / "static"
 os.makedirs(STATIC_ROOT, exist_ok=True)

@@ -18,17 +18,17 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Literal
 
 import numpy as np
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import transaction
 from pydantic import BaseModel, Field
 
 from annotator import access, visibility
 from annotator.actions import approvals, jobs
-from annotator.actions.jobs import push_progress, report
+from annotator.actions.jobs import project_of, push_progress, report
 from annotator.actions.masks import mask_shape, read_volume
 from annotator.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from annotator.exporting import coco, dicom_seg, nifti, png
@@ -115,7 +115,7 @@ CONSENSUS_FOLDER = "_consensus"
 class Reader:
     """Who an export is for: the masks they may read are exported (annotator.visibility)."""
 
-    user: AbstractBaseUser
+    user: User
     role: str
 
 
@@ -273,7 +273,7 @@ mask (manifest.json says which).
 def build_archive(job: Job, request: ExportRequest, path: Path) -> dict:
     """Write the export zip for ``request`` to ``path``; returns the manifest. Raises InterruptedError when
     the job was cancelled meanwhile."""
-    project = job.project
+    project = project_of(job)
     labels = project_labels(project.pk)
     series_list = list(
         Series.objects.filter(pk__in=request.series or [], study__project=project)
@@ -318,7 +318,7 @@ def skips(manifest: dict) -> list[dict]:
 
 
 def archive_name(job: Job, fmt: str) -> str:
-    return f"{safe_name(job.project.name)}-{fmt}-export-{job.pk}.zip"
+    return f"{safe_name(project_of(job).name)}-{fmt}-export-{job.pk}.zip"
 
 
 def run_export_job(job_id: int) -> Job:
@@ -372,7 +372,7 @@ def run_export_job(job_id: int) -> Job:
     return job
 
 
-def export_file(job: Job) -> tuple[BinaryIO, str]:
+def export_file(job: Job) -> tuple[File, str]:
     """The finished export's zip (open) and its file name; reach the job through ``access.export_with_membership``
     (members of its project only)."""
     if job.state != Job.State.DONE:

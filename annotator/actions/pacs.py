@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,8 +25,9 @@ from django.utils import timezone
 from pydantic import BaseModel, Field
 from pydicom.dataset import Dataset
 
+from annotator import access
 from annotator.actions import imports, jobs
-from annotator.actions.jobs import push_progress, report
+from annotator.actions.jobs import project_of, push_progress, report
 from annotator.dicomweb import client, results
 from annotator.errors import Conflict, DomainError, InvalidInput, NotFound
 from annotator.imaging import volumes
@@ -85,14 +87,14 @@ def check_source(settings: SourceSettings, existing: DicomWebSource | None) -> c
     secret = settings.secret
     if secret is None:  # keep the stored secret only for the same method (and user, for basic)
         same = existing is not None and existing.auth == settings.auth and existing.username == username
-        secret = existing.secret if same else ""
+        secret = existing.secret if same and existing else ""
     if settings.auth != "none" and not secret:
         what = "password" if settings.auth == "basic" else "token"
         raise InvalidInput(f"Give the {what} for the PACS.")
     return client.Connection(url, settings.auth, username if settings.auth == "basic" else "", secret or "")
 
 
-def do_configure_source(user, project: Project, settings: SourceSettings) -> DicomWebSource:
+def do_configure_source(user: access.AnyUser, project: Project, settings: SourceSettings) -> DicomWebSource:
     """Check the settings against the server itself (one small search) and save them; a PACS that cannot be
     reached or refuses the credentials saves nothing."""
     existing = DicomWebSource.objects.filter(project=project).first()
@@ -106,14 +108,14 @@ def do_configure_source(user, project: Project, settings: SourceSettings) -> Dic
                 "auth": connection.auth,
                 "username": connection.username,
                 "secret": connection.secret if connection.auth != "none" else "",
-                "updated_by": user,
+                "updated_by": access.signed_in(user),
             },
         )
     return source
 
 
 @transaction.atomic
-def do_remove_source(user, project: Project) -> None:
+def do_remove_source(user: access.AnyUser, project: Project) -> None:
     """Forget the PACS settings (the secret with them); imported series keep their recorded origin."""
     deleted, _ = DicomWebSource.objects.filter(project=project).delete()
     if not deleted:
@@ -262,7 +264,7 @@ class PacsImportPayload(BaseModel):
 
 
 @transaction.atomic
-def do_start_import(user, project: Project, request: ImportRequest) -> Job:
+def do_start_import(user: access.AnyUser, project: Project, request: ImportRequest) -> Job:
     """Queue a job that retrieves the chosen series and imports them. Series already in the project are
     left out (recognised by their original SeriesInstanceUID); all of them already there is a Conflict."""
     source_of(project)
@@ -287,7 +289,7 @@ def do_start_import(user, project: Project, request: ImportRequest) -> Job:
     )
 
 
-def import_folder(user, project: Project, folder: Path) -> Job:
+def import_folder(user: access.AnyUser | None, project: Project, folder: Path) -> Job:
     """THE hand-over to the import pipeline: the DICOM files under ``folder`` are imported exactly as an upload
     of them would be (annotator.api.studies.ImportView → annotator.actions.imports.do_import): de-identified,
     grouped into series, ordered, checked, all or nothing. Built here and now (we already are on a worker).
@@ -310,7 +312,11 @@ class Retrieved:
 
 
 def _retrieve(
-    connection: client.Connection, ref: PacsSeriesRef, folder: Path, progress, name: str
+    connection: client.Connection,
+    ref: PacsSeriesRef,
+    folder: Path,
+    progress: Callable[[int], bool],
+    name: str,
 ) -> Retrieved:
     folder.mkdir(parents=True)
     out = Retrieved(ref, folder)
@@ -380,7 +386,9 @@ def record_origins(project: Project, retrieved: list[Retrieved], created: list[S
 
 
 def _series_files(series: list[Series]) -> list[str]:
-    return [f.name for s in series for f in (s.volume, s.thumbnail, s.originals, s.reference_labels) if f]
+    return [
+        f.name for s in series for f in (s.volume, s.thumbnail, s.originals, s.reference_labels) if f.name
+    ]
 
 
 def run_pacs_import_job(job_id: int) -> Job:
@@ -390,9 +398,9 @@ def run_pacs_import_job(job_id: int) -> Job:
         return job
     push_progress(job)
     payload = PacsImportPayload.model_validate(job.payload)
-    project = job.project
     written: list[str] = []
     try:
+        project = project_of(job)
         connection = connection_of(source_of(project))
         total = len(payload.series)
         retrieved = []
@@ -404,7 +412,7 @@ def run_pacs_import_job(job_id: int) -> Job:
                     payload.already_imported += 1
                     continue
 
-                def progress(done: int, n=n, name=name) -> bool:
+                def progress(done: int, n: int = n, name: str = name) -> bool:
                     # The count of instances is not known up front: each series owns an equal share of 80 %,
                     # approached as instances arrive. Every 5th instance is reported (a row update each).
                     if done % 5 and done > 1:

@@ -47,7 +47,10 @@ def check_window(series: Series, preset: str | None, level: str | None, width: s
         return Window(None, None, "")
     if level not in (None, "") or width not in (None, ""):
         try:
-            lvl, wid = float(level), float(width)  # type: ignore[arg-type]
+            lvl, wid = (
+                float(level or ""),
+                float(width or ""),
+            )  # a missing one: ValueError, as for an empty one
         except (TypeError, ValueError) as exc:
             raise InvalidInput("Give both level and width as numbers (e.g. level=40&width=400).") from exc
         if not (np.isfinite(lvl) and np.isfinite(wid)) or wid <= 0:
@@ -86,7 +89,7 @@ def check_resliced(series: Series, plane: str, axis: str | None, index: int) -> 
     return plane
 
 
-def slice_etag(series: Series, *parts) -> str:
+def slice_etag(series: Series, *parts: object) -> str:
     text = ":".join(str(p) for p in (RENDER_VERSION, series.content_hash, *parts))
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
@@ -120,7 +123,9 @@ def raw_plane(series: Series, plane: str, index: int, *, labels: bool = False) -
 
 
 def _files_of(series: Series) -> list[str]:
-    return [f.name for f in (series.volume, series.thumbnail, series.reference_labels, series.originals) if f]
+    return [
+        f.name for f in (series.volume, series.thumbnail, series.reference_labels, series.originals) if f.name
+    ]
 
 
 def check_no_masks(series: QuerySet[Series], what: str) -> None:

@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
-
-from annotator import visibility
+from annotator import access, visibility
 from annotator.models import Assignment, MaskTrack, Membership, Role, Series
 
 
@@ -47,12 +45,12 @@ def assignment_progress(assignments: Iterable[Assignment]) -> dict[int, dict[str
     return result
 
 
-def hidden_series(user: AbstractBaseUser, membership: Membership, series_ids: list[int]) -> set[int]:
+def hidden_series(user: access.AnyUser, membership: Membership, series_ids: list[int]) -> set[int]:
     """The series whose colleagues' masks ``user`` may not read (annotator.visibility), in one query."""
     if membership.role != Role.ANNOTATOR or not visibility.is_independent(membership.project):
         return set()
     states: dict[int, set[str]] = defaultdict(set)
-    mine = Assignment.objects.filter(task__series_id__in=series_ids, annotator=user)
+    mine = Assignment.objects.filter(task__series_id__in=series_ids, annotator=access.signed_in(user))
     for series_id, state in mine.values_list("task__series_id", "state"):
         states[series_id].add(state)
     finished = {s for s, seen in states.items() if seen <= {Assignment.State.APPROVED}}
@@ -60,7 +58,7 @@ def hidden_series(user: AbstractBaseUser, membership: Membership, series_ids: li
 
 
 def series_progress(
-    user: AbstractBaseUser, membership: Membership, series: Iterable[Series]
+    user: access.AnyUser, membership: Membership, series: Iterable[Series]
 ) -> dict[int, dict[str, object]]:
     """Per series id: ``annotated_slices`` (slices holding a mask the caller may read), ``total`` (slices),
     ``state`` (the caller's own case on it, if any: todo, in_progress, submitted, approved, returned) and
@@ -80,7 +78,7 @@ def series_progress(
     own: dict[int, str] = {}
     assignments = Assignment.objects.filter(task__series_id__in=ids)
     if membership.role == Role.ANNOTATOR:
-        assignments = assignments.filter(annotator=user)
+        assignments = assignments.filter(annotator=access.signed_in(user))
     for series_id, annotator_id, state in assignments.values_list("task__series_id", "annotator_id", "state"):
         cases[series_id][state] += 1
         if annotator_id == user.pk:

@@ -53,10 +53,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is not None and isinstance(exc, drf_exceptions.APIException):
         detail = response.data
         message = (
-            detail.get("detail") if isinstance(detail, dict) and "detail" in detail else "Invalid request."
+            str(detail.get("detail"))
+            if isinstance(detail, dict) and "detail" in detail
+            else "Invalid request."
         )
         details = {} if isinstance(detail, dict) and "detail" in detail else {"fields": detail}
-        response.data = error_body(exc.default_code, str(message), details)
+        response.data = error_body(exc.default_code, message, details)
     return response
 
 

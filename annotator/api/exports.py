@@ -42,6 +42,7 @@ class ReferenceLabelsView(SeriesView):
         imports.check_reference_upload(upload.size)
         series = imports.do_import_reference_labels(request.user, self.series, upload.name, upload)
         labels = load_reference_labels(series)
+        assert labels is not None  # just stored by do_import_reference_labels
         return Response(
             {"series": SeriesSerializer(series).data, "labels": imports.reference_summary(labels)},
             status=status.HTTP_201_CREATED,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
@@ -33,7 +33,10 @@ class RestoreBody(BaseModel):
     base_revision: int | None = None
 
 
-def parse(schema: type[BaseModel], data: Any) -> BaseModel:
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def parse(schema: type[ModelT], data: Any) -> ModelT:
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
@@ -66,6 +69,7 @@ class SeriesMasksView(SeriesView):
                     "head": mask_actions.revision_summary(t.head),
                 }
                 for t in tracks
+                if t.head is not None  # always: head_tracks are the tracks with a head
             ]
         )
 

@@ -262,7 +262,7 @@ class ImportView(ProjectView):
             self.project,
             [(f.name, f) for f in files],
             reference_labels=(reference.name, reference) if reference else None,
-            modality=request.data.get("modality") or None,
+            modality=(request.data.get("modality") if isinstance(request.data, dict) else None) or None,
         )
         # Each refused file as the uploader named it: this answer only, never stored (importing/refusals.py).
         body: dict = {"job": job_body(job), "refused": [r.as_dict() for r in refused]}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +19,7 @@ from annotator.api.permissions import (
     ProjectView,
     TaskView,
 )
-from annotator.models import Assignment, Role, Task
+from annotator.models import Assignment, Label, Role, Task
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
@@ -50,14 +52,16 @@ class AssignmentSerializer(serializers.ModelSerializer):
         ]
 
     def get_reviewed_by(self, assignment: Assignment) -> str | None:
-        return assignment.reviewed_by.username if assignment.reviewed_by_id else None
+        return assignment.reviewed_by.username if assignment.reviewed_by is not None else None
 
     def get_progress(self, assignment: Assignment) -> dict | None:
         return self.context.get("progress", {}).get(assignment.pk)
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    labels = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    labels: serializers.PrimaryKeyRelatedField[Label] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
     assignments = AssignmentSerializer(many=True, read_only=True)
     series_description = serializers.CharField(source="series.description", read_only=True)
     # copies of the task the pool still offers (the project's annotations per task minus the assignments)
@@ -119,9 +123,10 @@ class TaskListView(ProjectView):
 
     def get(self, request: Request, project_id: int) -> Response:
         listed = list(tasks.tasks_for(request.user, self.membership, series_id=id_param(request, "series")))
-        data = TaskSerializer(listed, many=True, context=with_progress(listed)).data
+        # a list (the stub types every .data as a dict)
+        data: Any = TaskSerializer(listed, many=True, context=with_progress(listed)).data
         if self.membership.role == Role.ANNOTATOR:
-            data = [own_assignments_only(task, request.user.id) for task in data]
+            data = [own_assignments_only(task, self.membership.user_id) for task in data]
         return Response(data)
 
     def post(self, request: Request, project_id: int) -> Response:
@@ -145,9 +150,9 @@ class TaskDetailView(TaskView):
     permission_classes = [IsProjectOwnerOrReadOnly]
 
     def get(self, request: Request, task_id: int) -> Response:
-        data = TaskSerializer(self.task).data
+        data: dict[str, Any] = TaskSerializer(self.task).data
         if self.membership.role == Role.ANNOTATOR:
-            data = own_assignments_only(data, request.user.id)
+            data = own_assignments_only(data, self.membership.user_id)
         return Response(data)
 
     def delete(self, request: Request, task_id: int) -> Response:

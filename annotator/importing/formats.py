@@ -13,6 +13,7 @@ from pathlib import Path
 import nibabel as nib
 import nrrd
 import numpy as np
+from nibabel.spatialimages import SpatialImage
 from PIL import Image, UnidentifiedImageError
 
 from annotator.errors import InvalidInput, TooLarge
@@ -28,7 +29,7 @@ NIFTI2_MAGICS = (b"n+2\x00", b"ni2\x00")
 class Header:
     """What the upload request learns from a file's header."""
 
-    shape: tuple[int, ...]  # (x, y, z)
+    shape: tuple[int, int, int]  # (x, y, z)
     slices: int
 
 
@@ -58,7 +59,10 @@ def _spatial_shape(name: str, shape: tuple[int, ...]) -> tuple[int, int, int]:
         )
     if any(d <= 0 for d in dims) or len(dims) < 2:
         raise InvalidInput(f"{name}: the header gives an empty image (shape {dims}).", details={"file": name})
-    return (*dims, 1)[:3] if len(dims) == 2 else dims  # type: ignore[return-value]
+    if len(dims) == 2:
+        return dims[0], dims[1], 1
+    x, y, z = dims
+    return x, y, z
 
 
 # -- NIfTI ---------------------------------------------------------------------------------------------
@@ -78,9 +82,11 @@ def looks_like_nifti(path: Path) -> bool:
     return head[344:348] in NIFTI1_MAGICS or head[4:8] in NIFTI2_MAGICS
 
 
-def _load_nifti(path: Path, name: str):
+def _load_nifti(path: Path, name: str) -> tuple[SpatialImage, tuple[int, ...]]:
     try:
         image = nib.load(str(path))
+        if not isinstance(image, SpatialImage):
+            raise TypeError(f"a {type(image).__name__}, not an image with an affine")
         shape = image.shape
     except Exception as exc:  # noqa: BLE001 - nibabel raises many types for bad headers
         raise InvalidInput(f"{name}: the NIfTI header is broken ({exc}).", details={"file": name}) from exc

@@ -19,7 +19,7 @@ import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from annotator.errors import DomainError, InvalidInput, TooLarge, UnsupportedMedia
 from annotator.imaging.limits import limit
@@ -70,7 +70,7 @@ def _safe_member_path(name: str) -> PurePosixPath:
     return path
 
 
-def _copy(stream: BinaryIO, dest: Path, budget: list[int], name: str, entry: str) -> Source:
+def _copy(stream: IO[bytes], dest: Path, budget: list[int], name: str, entry: str) -> Source:
     """Inflate one zip entry into ``dest``, judging it by its head first: an entry that is no image (or a zip
     inside the zip) is not inflated further; a DICOM entry is walked once its first chunk is on disk."""
     source = Source(f"{name}/{entry}", dest)

@@ -112,6 +112,7 @@ export class ViewerController {
       view,
       notify,
       discardCandidate: () => this.prompting.discard(),
+      shown: () => this.review.sliceShown(),
       sendView: (slice) =>
         this.socket.send({ type: "view", series_id: series.id, slice_index: slice, ...(state.plane !== "axial" ? { plane: state.plane } : {}) }),
     });

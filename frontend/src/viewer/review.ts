@@ -292,6 +292,11 @@ export class Review {
     this.deps.view.review();
   }
 
+  /** Another slice is shown: the panels about the current slice (agreement on it, its comments) follow. */
+  sliceShown(): void {
+    if (this.review.mode !== null) this.deps.view.review();
+  }
+
   /** A revision saved elsewhere: while reviewing, reload the layer it belongs to. */
   onRevision(labelId: number, annotator: string, consensus: boolean): void {
     if (this.review.mode !== "review") return;
