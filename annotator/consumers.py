@@ -8,6 +8,7 @@ import logging
 import uuid
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth.models import User
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from annotator import access, events
+from annotator import access, events, socket_access
 from annotator import segmentation as seg
 from annotator.actions import propagation
 from annotator.errors import DomainError
@@ -61,6 +62,9 @@ CLOSE_TRY_AGAIN_LATER = 4503
 # KB for a 2048² slice), a prompt with 64 points (~70 brackets).
 MAX_MESSAGE_CHARS = 2 * 1024 * 1024
 MAX_MESSAGE_BRACKETS = 512
+# Messages whose handler checks access in full itself (or touches nothing of a project); every other message
+# first passes the cheap re-check of the socket's session and roles (socket_access, probe finding 6).
+SELF_CHECKED = frozenset({"ping", "subscribe", "unsubscribe", "cancel_job"})
 
 
 class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
@@ -83,9 +87,13 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
         self.groups_joined: set[str] = set()
         # series id → {"shape": (Z, Y, X), "preset": str, "project_id": int, "role": str, "slice_index": int}
         self.series: dict[int, dict[str, Any]] = {}
-        self.bucket: seg.TokenBucket = seg.TokenBucket()
+        session = self.scope.get("session")
+        self.access = socket_access.SocketAccess(user, getattr(session, "session_key", None))
+        await database_sync_to_async(self.access.start)()
         await self.accept()
         await self._join(events.user_group(user.id))
+        if self.access.session_key:
+            await self._join(socket_access.session_group(self.access.session_key))
         await self.send_message(Hello(user=user.username, user_id=user.id, socket_id=self.channel_name))
 
     async def disconnect(self, code: int) -> None:
@@ -115,6 +123,8 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         handler = getattr(self, f"on_{envelope.type}")
+        if envelope.type not in SELF_CHECKED and not await self._still_allowed(envelope.request_id):
+            return
         try:
             await handler(parse(schema, content))
         except (ProtocolError, DomainError) as exc:
@@ -190,8 +200,6 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_prompt(self, message: PromptMessage) -> None:
         info = self._subscribed(message.series_id)
-        if not self.bucket.take():
-            raise ProtocolError("rate_limited", "Too many prompts at once; wait a moment.")
         request = seg.decode_request(
             message,
             info,
@@ -199,7 +207,7 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
             user_id=self.user.id,
             reply_channel=self.channel_name,
         )
-        await database_sync_to_async(seg.send_decode)(request)
+        await database_sync_to_async(seg.submit)(request)
 
     async def on_propagate(self, message: PropagateMessage) -> None:
         info = self._subscribed(message.series_id)
@@ -213,6 +221,29 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
         await self.send_message(events.job_progress(job, message.request_id))
 
     # Helpers -----------------------------------------------------------------------------------------
+    async def _still_allowed(self, request_id: str | None) -> bool:
+        """The socket's session still valid and its roles current (reloaded when the user's access epoch
+        moved); otherwise the message is refused and the socket closed."""
+        if self.access.session_due() and await database_sync_to_async(self.access.session_ended)():
+            await self._refuse_and_close(
+                request_id, "session_ended", "Your session has ended; sign in again.", CLOSE_UNAUTHENTICATED
+            )
+            return False
+        epoch = await sync_to_async(self.access.epoch_moved, thread_sensitive=False)()
+        if epoch is not None and await database_sync_to_async(self.access.reload_roles)(self.series, epoch):
+            await self._refuse_and_close(
+                request_id,
+                "not_found",
+                "You are no longer a member of this project.",
+                socket_access.CLOSE_ACCESS_REVOKED,
+            )
+            return False
+        return True
+
+    async def _refuse_and_close(self, request_id: str | None, code: str, message: str, close: int) -> None:
+        await self.send_error(request_id, code, message)
+        await self.close(code=close)
+
     def _subscribed(self, series_id: int) -> dict[str, Any]:
         info = self.series.get(series_id)
         if info is None:
@@ -265,6 +296,11 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_send(events.series_group(series_id), events.push_message(message))
 
     # Channel-layer handlers --------------------------------------------------------------------------
+    async def access_close(self, event: dict[str, Any]) -> None:
+        """The user was removed from a project, or this socket's session signed out (socket_access)."""
+        code = "session_ended" if event["code"] == CLOSE_UNAUTHENTICATED else "access_revoked"
+        await self._refuse_and_close(None, code, event["reason"], event["code"])
+
     async def push(self, event: dict[str, Any]) -> None:
         if event.get("skip_channel") == self.channel_name:
             return

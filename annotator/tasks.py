@@ -56,9 +56,13 @@ def notify_group(group: str, message: dict[str, Any]) -> None:
 
 @shared_task(name="annotator.tasks.decode_prompt", ignore_result=True)
 def decode_prompt(request: dict[str, Any]) -> None:
-    from annotator import inference
+    from annotator import inference, segmentation
 
-    inference.decode_prompt(DecodeRequest.model_validate(request))
+    decode = DecodeRequest.model_validate(request)
+    try:
+        inference.decode_prompt(decode)
+    finally:
+        segmentation.prompt_done(decode)
 
 
 @shared_task(name="annotator.tasks.embed_runner", ignore_result=True)

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from annotator import access
+from annotator import access, socket_access
 from annotator.errors import Conflict, Gone, InvalidInput, NotFound
 from annotator.models import Invitation, Membership, Project, Role
 
@@ -228,6 +228,7 @@ def do_change_role(project: Project, membership: Membership, role: str) -> Membe
     _check_keeps_an_owner(project, membership, role)
     membership.role = role
     membership.save(update_fields=["role"])
+    socket_access.membership_changed(membership.user_id)
     return membership
 
 
@@ -244,3 +245,4 @@ def do_remove_member(project: Project, membership: Membership) -> None:
         state__in=[Assignment.State.TODO, Assignment.State.IN_PROGRESS, Assignment.State.RETURNED],
     ).delete()
     membership.delete()
+    socket_access.membership_removed(membership.user_id, project.pk)

@@ -7,6 +7,7 @@ set as DRF's handler in settings); the HTML pages raise Django's own 404 / 403 s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -32,7 +33,11 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+        response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+        retry_after = getattr(exc, "retry_after_s", None)
+        if retry_after is not None:  # annotator.ratelimit.RateLimited (429)
+            response["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        return response
     # Django's own (a get_object_or_404 in a library view), with the same bodies as ours.
     if isinstance(exc, Http404):
         return Response(error_body(NotFound.code, str(exc) or "Not found."), status=NotFound.status)
@@ -49,17 +54,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(
             error_body(InvalidInput.code, "The request is malformed."), status=InvalidInput.status
         )
-    response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(exc, drf_exceptions.APIException):
-        detail = response.data
+    handled = drf_exception_handler(exc, context)
+    if handled is not None and isinstance(exc, drf_exceptions.APIException):
+        detail = handled.data
         message = (
             str(detail.get("detail"))
             if isinstance(detail, dict) and "detail" in detail
             else "Invalid request."
         )
         details = {} if isinstance(detail, dict) and "detail" in detail else {"fields": detail}
-        response.data = error_body(exc.default_code, message, details)
-    return response
+        handled.data = error_body(exc.default_code, message, details)
+    return handled
 
 
 def page_errors(view: Callable[P, R]) -> Callable[P, R]:

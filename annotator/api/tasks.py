@@ -86,22 +86,27 @@ class TaskSerializer(serializers.ModelSerializer):
         return max(0, visibility.annotations_per_task(task.project) - len(task.assignments.all()))
 
 
+def Id() -> serializers.IntegerField:  # noqa: N802 - reads as a field type
+    """An id as the database can hold it (a larger number was a 500 from SQLite: found by schemathesis)."""
+    return serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
 class TaskCreateSerializer(serializers.Serializer):
-    series = serializers.ListField(child=serializers.IntegerField(), min_length=1)
-    labels = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
-    annotators = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    series = serializers.ListField(child=Id(), min_length=1)
+    labels = serializers.ListField(child=Id(), required=False, default=list)
+    annotators = serializers.ListField(child=Id(), required=False, default=list)
     # give each task to the project's annotations per task of the annotators, in turn (else to all of them)
     spread = serializers.BooleanField(required=False, default=False)
-    priority = serializers.IntegerField(required=False, default=0)
+    priority = serializers.IntegerField(required=False, default=0, min_value=-(2**31), max_value=2**31 - 1)
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class ReassignSerializer(serializers.Serializer):
-    annotator = serializers.IntegerField(allow_null=True)
+    annotator = serializers.IntegerField(allow_null=True, min_value=1, max_value=2**63 - 1)
 
 
 class AnnotatorsSerializer(serializers.Serializer):
-    annotators = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+    annotators = serializers.ListField(child=Id(), min_length=1)
 
 
 class CommentSerializer(serializers.Serializer):

@@ -1,8 +1,15 @@
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from annotator.api import exports, labels, masks, members, pacs, review, studies, tasks, views
+from annotator.api.schema import describe_views
+
+describe_views()  # the OpenAPI description of every view (annotator/api/schema.py)
 
 urlpatterns = [
+    # the API described (OpenAPI 3, drf-spectacular) and browsable (Swagger UI from the sidecar package)
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("projects/", views.ProjectListView.as_view(), name="api-projects"),
     path("projects/<int:project_id>/", views.ProjectDetailView.as_view(), name="api-project"),
     path("window-presets/", views.WindowPresetsView.as_view(), name="api-window-presets"),
