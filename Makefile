@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-stack lint install weights data bench bench-model bench-ws bench-import bench-planes clean frontend protocol
+.PHONY: run test test-stack lint install weights data bench bench-model bench-ws bench-import bench-al bench-planes clean frontend protocol
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV)
@@ -76,6 +76,16 @@ bench-import: install data
 
 bench-ws: install weights data
 	$(PY) -m scripts.bench_ws
+
+# Active learning on real data (not part of `make bench`: it trains for minutes). Each run prints the held-out
+# numbers before and after fine-tuning; the JSON reports go to var/bench-al-*.json.
+BENCH_AL := DEBUG=true $(PY) manage.py bench_active_learning
+bench-al: install weights
+	$(PY) -m scripts.fetch_data slicerio-chest pyradiomics-lesions
+	$(BENCH_AL) --data var/cache/data/datasets/slicerio-chest --window lung --axis axial,coronal,sagittal \
+		--labels 6 --holdout-labels 5 --cases-per-round 200 --json var/bench-al-slicerio-lungs.json
+	$(BENCH_AL) --data var/cache/data/datasets/pyradiomics-lesions --window lung --axis axial,coronal,sagittal \
+		--holdout-volumes brain2.nrrd,lung1.nrrd --cases-per-round 200 --json var/bench-al-pyradiomics.json
 
 bench-planes: install weights data
 	$(PY) -m scripts.bench_planes

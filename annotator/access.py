@@ -29,6 +29,7 @@ from annotator.models import (
     Series,
     Study,
     Task,
+    TimingStudy,
 )
 
 AnyUser = User | AnonymousUser
@@ -198,6 +199,14 @@ def get_assignment_on_series(user: AnyUser, assignment_id: int, series_id: int) 
     if assignment.task.series_id != series_id or not (own or membership.role in REVIEWERS):
         raise NotFound("No such assignment.")
     return assignment
+
+
+def timing_study_with_membership(user: AnyUser, study_id: int) -> tuple[TimingStudy, Membership]:
+    """A timing study (issue 12) with the user's membership of its project; 404 for outsiders."""
+    study = TimingStudy.objects.select_related("project").filter(pk=study_id).first()
+    if study is None:
+        raise NotFound("No such timing study.")
+    return study, membership_for(user, study.project_id, what="timing study")
 
 
 def get_case(user: AnyUser, assignment_id: int) -> tuple[Assignment, Membership]:

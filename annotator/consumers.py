@@ -18,7 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from annotator import access, events, socket_access
 from annotator import segmentation as seg
-from annotator.actions import propagation
+from annotator.actions import interactions, propagation, user_studies
 from annotator.errors import DomainError
 from annotator.imaging.volumes import mask_shape, plane_grids
 from annotator.messages import (
@@ -46,6 +46,7 @@ from annotator.messages import (
 )
 from annotator.messages_base import ServerMessageBase
 from annotator.messages_planes import PlaneEmbeddings
+from annotator.messages_timing import LogAck, LogMessage
 from annotator.scheduling import scheduler, start_embedding_runners
 from ml_worker.planes import Plane
 
@@ -199,7 +200,7 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
         await self._broadcast_presence(message.series_id)
 
     async def on_prompt(self, message: PromptMessage) -> None:
-        info = self._subscribed(message.series_id)
+        info = self._model_allowed(self._subscribed(message.series_id))
         request = seg.decode_request(
             message,
             info,
@@ -210,7 +211,7 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
         await database_sync_to_async(seg.submit)(request)
 
     async def on_propagate(self, message: PropagateMessage) -> None:
-        info = self._subscribed(message.series_id)
+        info = self._model_allowed(self._subscribed(message.series_id))
         job = await database_sync_to_async(propagation.do_start_propagation)(
             self.user, message, info, reply_channel=self.channel_name
         )
@@ -219,6 +220,16 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
     async def on_cancel_job(self, message: CancelJobMessage) -> None:
         job = await database_sync_to_async(propagation.do_cancel_job)(self.user, message.job_id)
         await self.send_message(events.job_progress(job, message.request_id))
+
+    async def on_log(self, message: LogMessage) -> None:
+        """Store interaction events; those of a subscribed series default to its task assignment."""
+        assignments = {series_id: info.get("assignment_id") for series_id, info in self.series.items()}
+        stored = await database_sync_to_async(interactions.do_record_events)(
+            self.user, message.session, message.events, "socket", default_assignments=assignments
+        )
+        await self.send_message(
+            LogAck(request_id=message.request_id, stored=stored.stored, duplicates=stored.duplicates)
+        )
 
     # Helpers -----------------------------------------------------------------------------------------
     async def _still_allowed(self, request_id: str | None) -> bool:
@@ -244,6 +255,13 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
         await self.send_error(request_id, code, message)
         await self.close(code=close)
 
+    @staticmethod
+    def _model_allowed(info: dict[str, Any]) -> dict[str, Any]:
+        """The subscription, unless the model is refused on it (a manual-condition study task)."""
+        if info.get("model_refused"):
+            raise ProtocolError("model_disabled", info["model_refused"])
+        return info
+
     def _subscribed(self, series_id: int) -> dict[str, Any]:
         info = self.series.get(series_id)
         if info is None:
@@ -263,6 +281,7 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
             "project_id": series.study.project_id,
             "role": membership.role,
             "assignment_id": assignment_id,
+            "model_refused": user_studies.model_refusal(self.user, series.id, assignment_id),
             "planes": plane_grids(series),
         }
 

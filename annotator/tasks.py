@@ -79,6 +79,20 @@ def run_propagation_job(job_id: int) -> str:
     return inference.run_propagation(job_id).state
 
 
+@shared_task(name="annotator.tasks.run_training_job", acks_late=True, ignore_result=True)
+def run_training_job(job_id: int) -> str:
+    from annotator.learning import training
+
+    return training.run_training_job(job_id).state
+
+
+@shared_task(name="annotator.tasks.run_queue_scoring_job", acks_late=True, ignore_result=True)
+def run_queue_scoring_job(job_id: int) -> str:
+    from annotator.learning import queue
+
+    return queue.run_scoring_job(job_id).state
+
+
 @shared_task(name="annotator.tasks.time_decoder")
 def time_decoder(
     series_id: int, slice_index: int, preset: str, box: list[float], repeats: int = 100

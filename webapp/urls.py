@@ -13,7 +13,19 @@ urlpatterns = [
     path("api/", include(api_urls)),
     path("", views.project_list, name="project-list"),
     path("projects/<int:project_id>/", views.project_page, name="project-page"),
+    path("projects/<int:project_id>/models/", views.models_page, name="models-page"),
     path("series/<int:series_id>/", views.viewer_page, name="viewer"),
+    path(
+        "projects/<int:project_id>/timing-studies/<int:study_id>/",
+        views.timing_study_page,
+        name="timing-study",
+    ),
+    path(
+        "projects/<int:project_id>/timing-studies/<int:study_id>/report/",
+        views.timing_study_page,
+        {"report": True},
+        name="timing-report",
+    ),
     path("invite/<str:token>/", views.join_page, name="join"),
 ]
 

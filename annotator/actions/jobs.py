@@ -18,7 +18,7 @@ from django.db import transaction
 from annotator import access, events
 from annotator.errors import Conflict, DomainError, Forbidden
 from annotator.models import Job, Project, Role
-from annotator.queues import QUEUE_EMBED
+from annotator.queues import QUEUE_EMBED, QUEUE_TRAIN
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,7 @@ class JobRoute:
 
 
 # Imports, exports and propagation decode, write or embed whole volumes: the embed queue, never the interactive
-# one. Fine-tuning will be ``"train": JobRoute("annotator.tasks.<its task>", QUEUE_TRAIN)``, added with its task
-# by the active-learning work.
+# one. Fine-tuning and scoring the queue by the model (active learning) run on the train queue.
 JOB_ROUTES: dict[str, JobRoute] = {
     "import": JobRoute("annotator.tasks.run_import_job", QUEUE_EMBED),
     "export": JobRoute("annotator.tasks.run_export_job", QUEUE_EMBED),
@@ -41,6 +40,9 @@ JOB_ROUTES: dict[str, JobRoute] = {
     # A project's PACS (annotator/actions/pacs.py, pacs_stow.py): retrieve and import, send SEGs back.
     "pacs-import": JobRoute("annotator.pacs.tasks.run_pacs_import_job", QUEUE_EMBED),
     "pacs-export": JobRoute("annotator.pacs.tasks.run_pacs_export_job", QUEUE_EMBED),
+    # Active learning (annotator/learning/): a fine-tuning run, and scoring the open tasks by the model.
+    "train": JobRoute("annotator.tasks.run_training_job", QUEUE_TRAIN),
+    "queue-scores": JobRoute("annotator.tasks.run_queue_scoring_job", QUEUE_TRAIN),
 }
 
 

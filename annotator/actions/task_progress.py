@@ -11,14 +11,17 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from annotator import access, visibility
+from annotator.actions import interactions
 from annotator.models import Assignment, MaskTrack, Membership, Role, Series
 
 
-def assignment_progress(assignments: Iterable[Assignment]) -> dict[int, dict[str, int | None]]:
+def assignment_progress(assignments: Iterable[Assignment]) -> dict[int, dict[str, float | None]]:
     """Per assignment id: ``labels`` (of its task), ``masks`` (of those labels with a saved, non-empty mask
-    by its annotator), ``slices`` (slices of the series holding any of them) and ``active_seconds`` (None
-    until the timing work measures it)."""
+    by its annotator), ``slices`` (slices of the series holding any of them) and ``active_seconds`` (the
+    annotator's active time on the case by annotator.actions.interactions' rules; None while nothing is
+    logged for it)."""
     assignments = list(assignments)
+    timed = interactions.assignment_summaries(assignments)
     series_ids = {a.task.series_id for a in assignments}
     annotator_ids = {a.annotator_id for a in assignments}
     heads: dict[tuple[int, int, int], list[int]] = {}
@@ -30,7 +33,7 @@ def assignment_progress(assignments: Iterable[Assignment]) -> dict[int, dict[str
     ).values_list("series_id", "label_id", "annotator_id", "head__mask_slices")
     for series_id, label_id, annotator_id, slices in rows:
         heads[(series_id, label_id, annotator_id)] = slices or []
-    result: dict[int, dict[str, int | None]] = {}
+    result: dict[int, dict[str, float | None]] = {}
     for assignment in assignments:
         label_ids = [label.id for label in assignment.task.labels.all()]
         done = [heads.get((assignment.task.series_id, lid, assignment.annotator_id)) for lid in label_ids]
@@ -39,8 +42,7 @@ def assignment_progress(assignments: Iterable[Assignment]) -> dict[int, dict[str
             "labels": len(label_ids),
             "masks": len(masks),
             "slices": len({z for slices in masks for z in slices}),
-            # Filled by the timing work (issue 12): active annotation time, idle gaps excluded.
-            "active_seconds": None,
+            "active_seconds": interactions.seconds(timed.get(assignment.pk)),
         }
     return result
 

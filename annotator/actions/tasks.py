@@ -16,10 +16,11 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from annotator import access, events, visibility
-from annotator.actions import approvals
+from annotator.actions import approvals, queue_scores
 from annotator.errors import Conflict, Forbidden, InvalidInput
 from annotator.messages import AssignmentState, AssignmentUpdated, QueueChanged
-from annotator.models import Assignment, Label, Membership, Project, Role, Series, Task
+from annotator.models import Assignment, Label, Membership, Project, Role, Series, StudyTask, Task
+from ml_worker.active_learning.selection import QUEUE_STRATEGIES
 
 QueueOrdering = Callable[[QuerySet, object, Project], Iterable[Task]]
 _ORDERINGS: dict[str, QueueOrdering] = {}
@@ -40,6 +41,11 @@ def register_ordering(name: str) -> Callable[[QueueOrdering], QueueOrdering]:
 @register_ordering("priority")
 def by_priority(tasks: QuerySet, user: object, project: Project) -> Iterable[Task]:
     return tasks.order_by("-priority", "id")
+
+
+# Orderings by the model's doubt, one per queue strategy of active learning (annotator/actions/queue_scores.py).
+for _strategy in QUEUE_STRATEGIES:
+    register_ordering(_strategy)(queue_scores.by_model_doubt(_strategy))
 
 
 def ordering_for(project: Project) -> QueueOrdering:
@@ -212,6 +218,8 @@ def check_transition(
             f"This case is {assignment.get_state_display().lower()}: {action.replace('_', ' ')} is not possible now.",
             details={"state": assignment.state},
         )
+    if action == "start" and assignment.pk in waiting_study_runs(access.signed_in(user)):
+        raise Conflict("This is a later task of a timing study: its tasks are done in order, one at a time.")
 
 
 @transaction.atomic
@@ -248,11 +256,28 @@ def do_transition(
 # -- queues --------------------------------------------------------------------------------------------
 
 
+def waiting_study_runs(user: User) -> set[int]:
+    """The user's timing-study assignments that wait their turn (issue 12): of a participant's unfinished
+    runs of a study only the first in the study's order may be started (the counterbalancing and the washout
+    between two runs of a case rely on that order)."""
+    studies: set[int] = set()
+    waiting: set[int] = set()
+    runs = StudyTask.objects.filter(participant=user, assignment__state__in=OPEN_STATES)
+    for study_id, assignment_id in runs.order_by("study_id", "position").values_list(
+        "study_id", "assignment_id"
+    ):
+        if study_id in studies:
+            waiting.add(assignment_id)
+        studies.add(study_id)
+    return waiting
+
+
 def open_tasks(project: Project, *, excluding_user: User | None = None) -> QuerySet[Task]:
-    """Tasks with fewer copies than the project's annotations per task (without one of ``excluding_user``'s)."""
+    """Tasks with fewer copies than the project's annotations per task (without one of ``excluding_user``'s);
+    a timing study's cases are never in the pool (its participants are chosen by its design)."""
     per_task = visibility.annotations_per_task(project)
     tasks = (
-        Task.objects.filter(project=project)
+        Task.objects.filter(project=project, study_case__isnull=True)
         .select_related("project", "series")
         .annotate(copies=Count("assignments"))
         .filter(copies__lt=per_task)
@@ -293,9 +318,9 @@ def queue_for(user: access.AnyUser, project: Project) -> tuple[list[Assignment],
     tasks they may take, in the project's queue ordering."""
     user = access.signed_in(user)
     mine = list(
-        Assignment.objects.filter(
-            task__project=project, annotator=user, state__in=OPEN_STATES
-        ).select_related("task__series")
+        Assignment.objects.filter(task__project=project, annotator=user, state__in=OPEN_STATES)
+        .exclude(pk__in=waiting_study_runs(user))
+        .select_related("task__series")
     )
     rank: dict[str, int] = {state: i for i, state in enumerate(OPEN_STATES)}
     mine.sort(key=lambda a: (rank[a.state], -a.task.priority, a.task_id))

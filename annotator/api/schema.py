@@ -70,7 +70,7 @@ def describe_views() -> None:
 
     from annotator.actions import exports as export_actions
     from annotator.actions import pacs as pacs_actions
-    from annotator.actions import pacs_stow
+    from annotator.actions import pacs_import, pacs_stow
     from annotator.api import exports, labels, masks, members, pacs, review, studies, tasks, views
     from annotator.api.serializers import LabelSerializer, ProjectCreateSerializer, ProjectSerializer
     from annotator.messages import JobState, RevisionSummary
@@ -230,7 +230,7 @@ def describe_views() -> None:
         pacs.SourceTestView: {"post": op()},
         pacs.StudySearchView: {"get": op(parameters=pacs_query)},
         pacs.SeriesSearchView: {"get": op()},
-        pacs.PacsImportView: {"post": op(pacs_actions.ImportRequest, {202: job})},
+        pacs.PacsImportView: {"post": op(pacs_import.ImportRequest, {202: job})},
         pacs.PacsExportView: {"post": op(pacs_stow.StowRequest, {202: job})},
     }
     for view, operations in table.items():

@@ -29,8 +29,11 @@ class AssignmentSerializer(serializers.ModelSerializer):
     reviewed_by = serializers.SerializerMethodField()
     state_label = serializers.CharField(source="get_state_display", read_only=True)
     # {labels, masks, slices, active_seconds} (annotator.actions.task_progress) when the view computed it;
-    # active_seconds stays null until the timing work (issue 12) measures active time.
+    # active_seconds is the annotator's active time on the case (annotator.actions.interactions, issue 12),
+    # null while nothing is logged for it.
     progress = serializers.SerializerMethodField()
+    # For a timing study's task: its study, condition and step (annotator/actions/user_studies.py).
+    study = serializers.SerializerMethodField()
 
     class Meta:
         model = Assignment
@@ -49,7 +52,14 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "started_at",
             "submitted_at",
             "reviewed_at",
+            "study",
         ]
+
+    def get_study(self, assignment: Assignment) -> dict | None:
+        run = getattr(assignment, "study_task", None)
+        if run is None:
+            return None
+        return {"id": run.study_id, "condition": run.condition, "position": run.position}
 
     def get_reviewed_by(self, assignment: Assignment) -> str | None:
         return assignment.reviewed_by.username if assignment.reviewed_by is not None else None

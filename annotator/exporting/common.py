@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,6 +34,8 @@ class AnnotatorMasks:
     annotator: str
     masks: dict[int, np.ndarray]
     consensus: bool = False
+    # label id -> the exported revision's id (the annotation-time table of the export names them)
+    revisions: dict[int, int] = field(default_factory=dict)
 
 
 def label_map_dtype(labels: list[LabelInfo]) -> np.dtype:

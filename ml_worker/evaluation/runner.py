@@ -195,14 +195,44 @@ def noc(dice_per_click: Sequence[float], target: float = DICE_TARGET) -> tuple[i
     return len(dice_per_click) - 1, False
 
 
+class CaseLike(Protocol):
+    """What :func:`evaluate_case` reads from a case (a :class:`Case` has it all; ``image`` is only read
+    when no embedding is given)."""
+
+    case_id: str
+    source: str
+    slice_index: int | None
+    label: int
+    reference: np.ndarray
+    spacing: tuple[float, float]
+    preprocessing: str
+
+
+@dataclass(frozen=True)
+class EmbeddedCase:
+    """A case whose slice embedding is already known (e.g. cached for training): evaluated without the
+    encoder. ``reference`` ``(H, W)`` bool; ``embedding`` ``(C, h, w)`` (float16 is fine)."""
+
+    case_id: str
+    source: str
+    slice_index: int | None
+    label: int
+    reference: np.ndarray
+    spacing: tuple[float, float]
+    preprocessing: str
+    embedding: np.ndarray
+
+
 def evaluate_case(
-    predictor: Predictor, case: Case, config: EvalConfig, embedding: np.ndarray | None = None
+    predictor: Predictor, case: CaseLike, config: EvalConfig, embedding: np.ndarray | None = None
 ) -> tuple[CaseResult, np.ndarray]:
     """Run the box + corrective-click protocol on one case; returns the result and the slice's embedding
     (pass it back for the next case on the same image to skip the encoder)."""
     start = time.perf_counter()
     embed_seconds = 0.0
     if embedding is None:
+        if not isinstance(case, Case):
+            raise EvaluationError(f"{case.case_id}: no image and no embedding to evaluate")
         embedding = predictor.embed(_three_channels(case.image))
         embed_seconds = time.perf_counter() - start
     reference = case.reference
@@ -387,6 +417,33 @@ def evaluate(
         summary=summarize(results, config),
         cases=results,
         config={**dataclasses.asdict(config), "data": str(data_dir)},
+        model=predictor.describe(),
+    )
+
+
+def evaluate_embedded(
+    predictor: Predictor,
+    cases: Iterable[EmbeddedCase],
+    config: EvalConfig,
+    on_case: Callable[[CaseResult], None] | None = None,
+) -> Report:
+    """The same protocol and summary as :func:`evaluate`, on cases that bring their embedding: only the
+    prompt encoder and mask decoder run (e.g. to compare two model versions sharing one image encoder on a
+    held-out set). Raises :class:`EvaluationError` when ``cases`` is empty."""
+    results: list[CaseResult] = []
+    for case in cases:
+        if config.max_cases is not None and len(results) >= config.max_cases:
+            break
+        result, _ = evaluate_case(predictor, case, config, np.asarray(case.embedding))
+        results.append(result)
+        if on_case is not None:
+            on_case(result)
+    if not results:
+        raise EvaluationError("no case to evaluate")
+    return Report(
+        summary=summarize(results, config),
+        cases=results,
+        config=dataclasses.asdict(config),
         model=predictor.describe(),
     )
 

@@ -452,3 +452,19 @@ def build_model(
         )
     model.clicks_trained = bool(clicks_trained)
     return model
+
+
+def build_model_version(name: str, checkpoint: str | os.PathLike[str], sha256: str) -> SamModel:
+    """Build ``name`` from a checkpoint at an arbitrary path (a fine-tuned model version), refusing a file
+    whose SHA-256 is not the one recorded for the version; loading is strict as for every checkpoint.
+
+    The returned model carries ``checkpoint_sha256 == sha256``, so backends that cache per checkpoint (the
+    OpenVINO conversion) convert each version once.
+    """
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file {path} does not exist")
+    actual = file_sha256(path)
+    if actual != sha256.strip().lower():
+        raise CheckpointError(f"checkpoint {path} has SHA-256 {actual}, expected {sha256}")
+    return build_model(name, path)

@@ -244,3 +244,73 @@ class OpenVINORunner:
         with self._lock:
             req.infer(inputs, share_inputs=True)  # no copy of the 4 MiB embedding
             return req.get_output_tensor(0).data.copy(), req.get_output_tensor(1).data.copy()
+
+
+def export_key(model_name: str, checkpoint_sha256: str) -> str:
+    """The export folder key :class:`~ml_worker.sam.predictor.SamPredictor` uses for a checkpoint."""
+    return f"{model_name}-{checkpoint_sha256[:16]}"
+
+
+ENCODER_GRAPHS = ("encoder_head", "encoder_tail")
+
+
+def share_encoder_export(model: SamModel, cache_root: Path, key: str, parent_export: Path) -> Path:
+    """Prepare the OpenVINO export of a model version whose image encoder is byte-identical to the one
+    converted in ``parent_export`` (a decoder-only fine-tune; the caller checks the encoder digests): the
+    encoder graphs are linked (or copied) from the parent's export and only the decoder graphs are converted
+    (about a quarter of a full conversion's CPU time, measured: 12 s vs 45 s). Atomic like a conversion;
+    returns the export folder, which :class:`OpenVINORunner` then finds complete. A complete export is
+    left as it is."""
+    import openvino as ov
+
+    target = _export_dir(cache_root, key)
+    if _export_complete(target):
+        return target
+    if not _export_complete(parent_export):
+        raise BackendUnavailable(f"the parent export {parent_export} is missing or incomplete")
+    c, h, w = model.embedding_shape
+    lh, lw = model.low_res_size
+    model = model.cpu().eval()
+    with torch.no_grad():
+        example = (
+            torch.zeros(1, c, h, w),
+            torch.zeros(2, 3, 2),
+            torch.tensor([[1.0, 2.0, 3.0], [0.0, 2.0, 3.0]]),
+        )
+        shapes = [
+            ("image_embeddings", [1, c, h, w]),
+            ("point_coords", [-1, -1, 2]),
+            ("point_labels", [-1, -1]),
+        ]
+        graphs = {
+            "decoder": ov.convert_model(
+                DecoderGraph(model, with_mask=False), example_input=example, input=shapes
+            ),
+            "decoder_mask": ov.convert_model(
+                DecoderGraph(model, with_mask=True),
+                example_input=(*example, torch.zeros(2, 1, lh, lw)),
+                input=[*shapes, ("mask_input", [-1, 1, lh, lw])],
+            ),
+        }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    try:
+        for name in ENCODER_GRAPHS:
+            for suffix in (".xml", ".bin"):
+                source, dest = parent_export / f"{name}{suffix}", tmp / f"{name}{suffix}"
+                try:
+                    os.link(source, dest)
+                except OSError:  # another file system, or links not allowed
+                    shutil.copyfile(source, dest)
+        for name, graph in graphs.items():
+            ov.save_model(graph, tmp / f"{name}.xml", compress_to_fp16=False)
+        tmp.chmod(0o755)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not _export_complete(target):
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
