@@ -63,7 +63,7 @@ test: install weights data frontend
 # missing; two ASGI servers, three workers, 20 simulated annotators); the last line is JSON, and a failed
 # check fails the target. Before pytest in `make test`, so nginx is there for tests/test_deploy.py.
 test-stack: install weights data
-	$(PY) -m scripts.test_stack
+	$(PY) -m scripts.stack_test
 
 # Benchmarks print numbers (compared with the plain PyTorch reference in the same run); the last line is JSON.
 bench: bench-model bench-import bench-ws

@@ -4,6 +4,7 @@ checks access at subscribe time and routes: the work happens in actions and, for
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -12,6 +13,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth.models import User
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from annotator import access, events, socket_access
 from annotator import segmentation as seg
@@ -47,13 +50,33 @@ from annotator.messages_timing import LogAck, LogMessage
 from annotator.scheduling import scheduler, start_embedding_runners
 from ml_worker.planes import Plane
 
+log = logging.getLogger(__name__)
+
 CLOSE_UNAUTHENTICATED = 4401
+# "Try again later" (as HTTP 503; RFC 6455's 1013 is refused by Daphne's WebSocket library, which allows an
+# application 1000 and 3000-4999 only): the channel layer (Redis) is unreachable. Before, such a socket closed
+# with 1011 (a server error, with a traceback in the log), the same as a bug; the client reconnects with
+# back-off, and the first reconnect after Redis is back succeeds (tests/integration/test_redis_restart.py).
+CLOSE_TRY_AGAIN_LATER = 4503
+# Bounds checked before a message is parsed (a deeply nested one made the JSON parser overflow the stack
+# and closed the socket with 1011). The largest real messages: a propagation's starting mask as RLE (tens of
+# KB for a 2048² slice), a prompt with 64 points (~70 brackets).
+MAX_MESSAGE_CHARS = 2 * 1024 * 1024
+MAX_MESSAGE_BRACKETS = 512
 # Messages whose handler checks access in full itself (or touches nothing of a project); every other message
 # first passes the cheap re-check of the socket's session and roles (socket_access, probe finding 6).
 SELF_CHECKED = frozenset({"ping", "subscribe", "unsubscribe", "cancel_job"})
 
 
 class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except (RedisConnectionError, RedisTimeoutError, ConnectionError) as exc:
+            # The channel layer retried on fresh connections and gave up: Redis is down or restarting.
+            log.warning("socket closed: the channel layer is unreachable (%s)", exc)
+            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+
     async def connect(self) -> None:
         # The lazy user of AuthMiddlewareStack passes isinstance through to what it wraps; typed as object
         # because its stub class cannot also be a User. Only a signed-in account: AnonymousUser is refused.
@@ -111,6 +134,12 @@ class AnnotatorConsumer(AsyncJsonWebsocketConsumer):
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
     ) -> None:
+        if text_data is not None and len(text_data) > MAX_MESSAGE_CHARS:
+            await self.send_error(None, "too_large", f"Messages are at most {MAX_MESSAGE_CHARS} characters.")
+            return
+        if text_data is not None and text_data.count("[") + text_data.count("{") > MAX_MESSAGE_BRACKETS:
+            await self.send_error(None, "invalid_message", "The message is nested too deeply or too often.")
+            return
         try:
             await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
         except ValueError:  # not JSON at all

@@ -69,9 +69,13 @@ def send_on_commit(
     skip_channel: str | None = None,
     only_users: list[int] | None = None,
 ) -> None:
-    """Broadcast only once the surrounding transaction has committed (nothing leaks from a rollback)."""
+    """Broadcast only once the surrounding transaction has committed (nothing leaks from a rollback).
+
+    Robust: a broadcast that fails (the channel layer's Redis restarting) is logged and dropped, so a change
+    that is committed is never answered as an error (`make test-stack` saw saves acknowledged with a 500
+    while Redis restarted); the other tabs catch up when they next load the data."""
     transaction.on_commit(
-        lambda: send_to_group(group, message, skip_channel=skip_channel, only_users=only_users)
+        lambda: send_to_group(group, message, skip_channel=skip_channel, only_users=only_users), robust=True
     )
 
 

@@ -90,15 +90,24 @@ def as_text(value: object) -> str:
 
 
 class Scheduler:
-    def __init__(self, client: redis.Redis, encoder_key: str, runners: int = 1) -> None:
+    def __init__(
+        self, client: redis.Redis, encoder_key: str, runners: int = 1, ready_ttl_s: int = 7 * 86400
+    ) -> None:
         self.r = client
         self.encoder_key = encoder_key
         self.runners = runners
+        self.ready_ttl_s = ready_ttl_s
 
     # Readiness -----------------------------------------------------------------------------------
     def mark_ready(self, series_id: int, preset: str, index: int, plane: str = AXIAL) -> None:
+        """Slice ``index`` of ``plane`` has an embedding (in the shared files). The set of ready slices
+        expires ``ready_ttl_s`` after its last change or view: series deleted or no longer looked at leave
+        nothing behind in Redis, and a series viewed again after that re-checks its slices, which the
+        embedding files answer without the encoder."""
+        key = ready_key(series_id, preset, self.encoder_key, plane)
         pipe = self.r.pipeline()
-        pipe.sadd(ready_key(series_id, preset, self.encoder_key, plane), index)
+        pipe.sadd(key, index)
+        pipe.expire(key, self.ready_ttl_s)
         pipe.zrem(want_key(series_id, preset, plane), index)
         pipe.execute()
 
@@ -151,6 +160,8 @@ class Scheduler:
         ready = self.ready(series_id, preset, plane)
         wanted, member = want_key(series_id, preset, plane), active_member(series_id, preset, plane)
         pipe = self.r.pipeline()
+        if ready:  # looked at: keep knowing what is ready for another ready_ttl_s
+            pipe.expire(ready_key(series_id, preset, self.encoder_key, plane), self.ready_ttl_s)
         pipe.delete(wanted)
         if centers:
             scores = {str(i): min(abs(i - c) for c in centers) for i in range(total) if i not in ready}
@@ -225,7 +236,12 @@ def embeddings_key(name: str | None = None) -> str:
 
 
 def scheduler() -> Scheduler:
-    return Scheduler(redis_client(), embeddings_key(), runners=settings.EMBED_RUNNERS)
+    return Scheduler(
+        redis_client(),
+        embeddings_key(),
+        runners=settings.EMBED_RUNNERS,
+        ready_ttl_s=settings.EMBEDDING_READY_TTL_DAYS * 86400,
+    )
 
 
 def start_embedding_runners() -> None:

@@ -7,6 +7,7 @@ module imports the actions, never the reverse.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from celery import shared_task
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 # What this worker process loaded at start-up, reported by the `model_info` inspect command (/healthz).
 _model_status: dict[str, Any] = {"loaded": False, "error": "the model has not been loaded yet"}
+_warm_up_lock = threading.Lock()
+_warmed_up = False
 
 
 @shared_task(name="annotator.tasks.ping")
@@ -102,17 +105,24 @@ def time_decoder(
 
 @worker_ready.connect
 def load_model_when_worker_starts(**_: object) -> None:
-    """Load the serving model once per worker process, and warm it up, before the first task needs it."""
+    """Load the serving model once per worker process, and warm it up, before the first task needs it.
+
+    Once per process: the signal can reach this handler more than once (a consumer restart after a lost
+    broker connection sends ``worker_ready`` again), and a warm-up costs seconds of encoder time."""
     from ml_worker import serving
 
-    global _model_status
-    try:
-        predictor = serving.get_predictor()
-        serving.warm_up(predictor)
-        _model_status = {"loaded": True, **predictor.describe()}
-    except Exception as exc:  # the worker still serves non-model tasks; /healthz reports the failure
-        logger.exception("could not load the serving model")
-        _model_status = {"loaded": False, "error": f"{type(exc).__name__}: {exc}"}
+    global _model_status, _warmed_up
+    with _warm_up_lock:
+        if _warmed_up:
+            return
+        _warmed_up = True
+        try:
+            predictor = serving.get_predictor()
+            serving.warm_up(predictor)
+            _model_status = {"loaded": True, **predictor.describe()}
+        except Exception as exc:  # the worker still serves non-model tasks; /healthz reports the failure
+            logger.exception("could not load the serving model")
+            _model_status = {"loaded": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
 @inspect_command()

@@ -254,5 +254,8 @@ LOGGING = {
 EMBEDDING_DIR = Path(env_str("EMBEDDING_DIR", str(MEDIA_ROOT / "embeddings")))
 # 256×64×64 float32 is 4 MiB per slice: 512 MB holds ~120 slices, a whole CT series around the view.
 EMBEDDING_CACHE_MB = env_int("EMBEDDING_CACHE_MB", 512)
+# Which slices of a series have embeddings is kept in Redis (annotator/scheduling.py) for this long after the
+# series was last viewed or embedded; the embedding files themselves follow the retention of their series.
+EMBEDDING_READY_TTL_DAYS = env_int("EMBEDDING_READY_TTL_DAYS", 7)
 # Background embedding runners. On a 2-core CPU one encoder call already uses both cores.
 EMBED_RUNNERS = env_int("EMBED_RUNNERS", 1)

@@ -28,3 +28,8 @@ urlpatterns = [
     ),
     path("invite/<str:token>/", views.join_page, name="join"),
 ]
+
+# Under /api/ these answer in the API's JSON error shape (annotator/api/errors.py).
+handler400 = "annotator.api.errors.bad_request"
+handler404 = "annotator.api.errors.not_found"
+handler500 = "annotator.api.errors.server_error"

@@ -288,7 +288,7 @@ def open_tasks(project: Project, *, excluding_user: User | None = None) -> Query
 
 
 def tasks_for(
-    user: access.AnyUser, membership: Membership, *, series_id: str | None = None
+    user: access.AnyUser, membership: Membership, *, series_id: int | None = None
 ) -> QuerySet[Task]:
     """The project's tasks a member sees: all of them, except that annotators see their own cases and the
     open ones, not colleagues' copies (independent readings)."""

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from annotator import access, rle, visibility
 from annotator.actions import masks as mask_actions
+from annotator.api.params import id_param
 from annotator.api.permissions import SeriesView
 from annotator.errors import InvalidInput, NotFound
 from annotator.models import Label, MaskTrack, Membership
@@ -101,10 +102,9 @@ class LabelMaskView(LabelView):
     def get(self, request: Request, series_id: int, label_id: int) -> Response:
         track = self.track()
         revision = track.head if track else None
-        if track is not None and revision is not None and request.query_params.get("revision"):
-            revision = access.get_revision(
-                self.series, self.label, request.query_params["revision"], track=track
-            )
+        revision_id = id_param(request, "revision")
+        if track is not None and revision is not None and revision_id is not None:
+            revision = access.get_revision(self.series, self.label, revision_id, track=track)
         return Response(mask_actions.label_mask(self.series, self.label, track, revision, request.user))
 
 

@@ -70,7 +70,7 @@ def describe_views() -> None:
 
     from annotator.actions import exports as export_actions
     from annotator.actions import pacs as pacs_actions
-    from annotator.actions import pacs_stow
+    from annotator.actions import pacs_import, pacs_stow
     from annotator.api import (
         exports,
         labels,
@@ -278,7 +278,7 @@ def describe_views() -> None:
         pacs.SourceTestView: {"post": op()},
         pacs.StudySearchView: {"get": op(parameters=pacs_query)},
         pacs.SeriesSearchView: {"get": op()},
-        pacs.PacsImportView: {"post": op(pacs_actions.ImportRequest, {202: job})},
+        pacs.PacsImportView: {"post": op(pacs_import.ImportRequest, {202: job})},
         pacs.PacsExportView: {"post": op(pacs_stow.StowRequest, {202: job})},
         model_versions.ModelVersionListView: {"get": op(responses=ModelVersions)},
         model_versions.TrainView: {"post": op(responses={202: job})},

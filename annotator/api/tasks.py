@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from annotator import visibility
 from annotator.actions import review, task_progress, tasks
+from annotator.api.params import choice_param, id_param
 from annotator.api.permissions import (
     AssignmentView,
     CanReview,
@@ -136,9 +137,7 @@ class TaskListView(ProjectView):
     permission_classes = [IsProjectOwnerOrReadOnly]
 
     def get(self, request: Request, project_id: int) -> Response:
-        listed = list(
-            tasks.tasks_for(request.user, self.membership, series_id=request.query_params.get("series"))
-        )
+        listed = list(tasks.tasks_for(request.user, self.membership, series_id=id_param(request, "series")))
         # a list (the stub types every .data as a dict)
         data: Any = TaskSerializer(listed, many=True, context=with_progress(listed)).data
         if self.membership.role == Role.ANNOTATOR:
@@ -222,7 +221,7 @@ class ReviewQueueView(ProjectView):
     permission_classes = [CanReview]
 
     def get(self, request: Request, project_id: int) -> Response:
-        state = request.query_params.get("state", Assignment.State.SUBMITTED)
+        state = choice_param(request, "state", Assignment.State.values, Assignment.State.SUBMITTED)
         return Response(AssignmentSerializer(tasks.review_queue(self.project, state), many=True).data)
 
 

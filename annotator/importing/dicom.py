@@ -33,10 +33,6 @@ DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 
-def looks_like_dicom(head: bytes) -> bool:
-    return len(head) >= 132 and head[128:132] == b"DICM"
-
-
 def read(source: Path | bytes, name: str, *, sniffed: bool) -> Dataset:
     """Parse a DICOM file. ``sniffed`` is False for files without the DICM prefix (read with force)."""
     try:

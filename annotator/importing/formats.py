@@ -68,17 +68,17 @@ def _spatial_shape(name: str, shape: tuple[int, ...]) -> tuple[int, int, int]:
 # -- NIfTI ---------------------------------------------------------------------------------------------
 
 
-def _nifti_head(path: Path) -> bytes:
+def _nifti_head(path: Path, name: str) -> bytes:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as handle:
             return handle.read(544)
     except (OSError, EOFError) as exc:
-        raise InvalidInput(f"{path.name}: the NIfTI file cannot be read ({exc}).") from exc
+        raise InvalidInput(f"{name}: the NIfTI file cannot be read ({exc}).", details={"file": name}) from exc
 
 
 def looks_like_nifti(path: Path) -> bool:
-    head = _nifti_head(path)
+    head = _nifti_head(path, path.name)
     return head[344:348] in NIFTI1_MAGICS or head[4:8] in NIFTI2_MAGICS
 
 
@@ -94,7 +94,7 @@ def _load_nifti(path: Path, name: str) -> tuple[SpatialImage, tuple[int, ...]]:
 
 
 def inspect_nifti(path: Path, name: str) -> Header:
-    head = _nifti_head(path)
+    head = _nifti_head(path, name)
     if head[344:348] not in NIFTI1_MAGICS and head[4:8] not in NIFTI2_MAGICS:
         raise InvalidInput(f"{name}: the NIfTI header is broken (no NIfTI magic).", details={"file": name})
     image, shape = _load_nifti(path, name)
@@ -210,9 +210,18 @@ def read_nrrd(path: Path, name: str) -> Oriented:
 
 
 def _open_image(path: Path, name: str) -> Image.Image:
+    """Open an image, reading only its header. Pillow refuses a header that declares more than twice its
+    MAX_IMAGE_PIXELS (a decompression bomb: a 20000×20000 PNG of a few hundred KB) before decoding."""
     try:
         return Image.open(path)
-    except (UnidentifiedImageError, OSError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise TooLarge(
+            f"{name}: the image declares more pixels than the limit of {limit('IMPORT_MAX_PIXELS')}.",
+            details={"file": name},
+        ) from exc
+    except UnidentifiedImageError as exc:
+        raise InvalidInput(f"{name}: the image file cannot be read.", details={"file": name}) from exc
+    except OSError as exc:
         raise InvalidInput(f"{name}: the image file cannot be read ({exc}).", details={"file": name}) from exc
 
 

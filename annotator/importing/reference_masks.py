@@ -138,12 +138,10 @@ def _from_png_slices(series: Series, slices: dict[int, bytes] | None, name: str)
     for z, data in slices.items():
         if not 0 <= z < depth:
             raise ValueError(f"slice {z} is outside the series (0-{depth - 1})")
-        plane = png.decode(data)
-        if plane.shape != (height, width):
-            raise ValueError(
-                f"slice {z} is {plane.shape[1]}x{plane.shape[0]} pixels, the series' slices are {width}x{height}"
-            )
-        out[z] = plane
+        try:
+            out[z] = png.decode(data, (height, width))
+        except ValueError as exc:
+            raise ValueError(f"slice {z}: {exc}") from exc
     return out
 
 
