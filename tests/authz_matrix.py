@@ -87,6 +87,25 @@ def reference_upload(world: World, persona: str) -> dict[str, Any]:
     }
 
 
+def logged_event(series_id: int, **fields: Any) -> dict[str, Any]:
+    return {"seq": 0, "kind": "slice", "t": 1.7e12, "series_id": series_id, "slice_index": 1, **fields}
+
+
+def interactions_body(world: World, persona: str) -> dict[str, Any]:
+    return {"session": f"matrix-{persona}", "events": [logged_event(world.a.series.pk)]}
+
+
+def timing_study_body(world: World, persona: str) -> dict[str, Any]:
+    return {
+        "name": "Second study",
+        "cases": [{"series": world.a.series.pk, "label": world.a.label.pk}],
+        "participants": [world.a.annotator.pk, world.a.owner.pk],
+        "model_version": "lite_medsam@test",
+    }
+
+
+TIMING_STUDY = {"study_id": "timing_study"}
+
 # fmt: off
 # Outcomes:                                               owner annot. review. outsider anonymous
 ROWS: list[Row] = [
@@ -178,6 +197,36 @@ ROWS: list[Row] = [
     Row("api-pacs-series", "GET",                         "404 403 403 404 403", note="no search gave this handle"),
     Row("api-pacs-imports", "POST",                       "404 403 403 404 403", {"series": ["h0"]}, note="no search gave this handle"),
     Row("api-pacs-exports", "POST",                       "400 403 403 404 403", {}, note="none of its series came from the PACS"),
+    # model versions and active learning (owners train, promote, reject, roll back and set; members look)
+    Row("models-page", "GET",                             "200 200 200 404 302"),
+    Row("api-model-versions", "GET",                      "200 200 200 404 403"),
+    Row("api-model-versions-train", "POST",               "202 403 403 404 403"),
+    Row("api-model-versions-rollback", "POST",            "200 403 403 404 403", note="v1 back to the base model"),
+    Row("api-model-version-promote", "POST",              "200 403 403 404 403", note="v2 beat v1 by the rule"),
+    Row("api-model-version-reject", "POST",               "200 403 403 404 403"),
+    Row("api-active-learning", "GET",                     "200 200 200 404 403"),
+    Row("api-active-learning", "PATCH",                   "200 403 403 404 403", {"changes": {"auto_promote": False}, "queue_ordering": "priority"}),
+    Row("api-queue-scores", "POST",                       "400 403 403 404 403", note="ordered by priority: no model ordering to score"),
+    # annotation time: each person's own log and time; owners and reviewers see the team's (docs/timing.md)
+    Row("api-interactions", "POST",                       "200 200 200 404 403", interactions_body, cross=None, note="events on A's series (B's: the log message)"),
+    Row("api-series-timing", "GET",                       "200 200 200 404 403", note="the caller's own time only"),
+    Row("api-timing-settings", "GET",                     "200 200 200 404 403"),
+    Row("api-timing-settings", "PUT",                     "200 403 403 404 403", {"idle_threshold_s": 45}),
+    Row("api-timing-csv", "GET",                          "200 403 200 404 403", kwargs={"what": "tasks"}),
+    Row("api-timing-csv", "GET",                          "200 403 200 404 403", kwargs={"what": "masks"}),
+    Row("api-timing-model-versions", "GET",               "200 403 200 404 403"),
+    # timing studies: the owner designs one and sees its runs; participants take their tasks; reports for reviewers
+    Row("api-timing-studies", "GET",                      "200 200 200 404 403", note="a participant sees only the studies they take part in"),
+    Row("api-timing-studies", "POST",                     "201 403 403 404 403", timing_study_body),
+    Row("api-timing-study", "GET",                        "200 403 403 404 403", objects=TIMING_STUDY),
+    Row("api-timing-study-mine", "GET",                   "200 200 403 404 403", objects=TIMING_STUDY, note="participants only"),
+    Row("api-timing-study-next", "POST",                  "200 200 403 404 403", objects=TIMING_STUDY, note="participants only"),
+    Row("api-timing-report", "GET",                       "200 403 200 404 403", objects=TIMING_STUDY),
+    Row("api-timing-report-csv", "GET",                   "200 403 200 404 403", objects=TIMING_STUDY),
+    Row("api-timing-assignment", "GET",                   "200 200 200 404 403", objects={"assignment_id": "study_case"}),
+    Row("api-timing-assignment", "GET",                   "200 404 200 404 403", objects={"assignment_id": "owners_study_case"}, note="a colleague's case is not found"),
+    Row("timing-study", "GET",                            "200 200 200 404 302", objects=TIMING_STUDY),
+    Row("timing-report", "GET",                           "200 403 200 404 302", objects=TIMING_STUDY),
 ]
 # fmt: on
 
@@ -229,5 +278,9 @@ MESSAGES: list[MessageRow] = [
                cross=(lambda w: {"series_id": w.a.series.pk, "slice_index": 1, "box": [1, 1, 6, 6], "label_id": w.b.label.pk},)),
     MessageRow("cancel_job", "job.progress job.progress forbidden not_found closed",
                lambda w: {"job_id": w.a.job.pk}, cross=(lambda w: {"job_id": w.b.job.pk},)),
+    MessageRow("log", "log.ack log.ack log.ack not_found closed",
+               lambda w: {"session": "matrix-log", "events": [logged_event(w.a.series.pk)]},
+               cross=(lambda w: {"session": "matrix-log", "events": [logged_event(w.b.series.pk)]},
+                      lambda w: {"session": "matrix-log", "events": [logged_event(w.a.series.pk, assignment_id=w.b.assignment.pk)]})),
 ]
 # fmt: on

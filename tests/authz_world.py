@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from PIL import Image
 
+from annotator.actions import model_versions, user_studies
 from annotator.actions.masks import SaveRequest, do_save_revision
 from annotator.imaging.volumes import save_array, series_folder, storage
 from annotator.models import (
@@ -25,11 +26,14 @@ from annotator.models import (
     Job,
     Label,
     Membership,
+    ModelVersion,
     Project,
     ReviewComment,
     Role,
     Series,
+    StudyTask,
     Task,
+    TimingStudy,
 )
 from tests.factories import UserFactory
 from tests.segmentation.conftest import make_series
@@ -56,6 +60,10 @@ class ProjectWorld:
     export: Job  # a finished export
     invitation: Invitation  # to the outsider, pending
     email_invitation: Invitation  # to someone without an account, pending (the join page)
+    version: ModelVersion  # a candidate that beat the active version (v1, which replaced the base model)
+    timing_study: TimingStudy  # the annotator and the owner take part; the reviewer does not
+    study_case: Assignment  # the annotator's task of the timing study
+    owners_study_case: Assignment  # the owner's task of the timing study
 
     def ids(self) -> dict[str, Any]:
         """URL keyword → value for this project's objects (a row may pick another object: ``Row.objects``)."""
@@ -74,6 +82,7 @@ class ProjectWorld:
             "index": 0,
             "handle": "h0",
             "token": self.email_invitation.token,
+            "version_id": self.version.pk,
         }
 
     def alternatives(self) -> dict[str, Any]:
@@ -83,6 +92,9 @@ class ProjectWorld:
             "todo": self.todo.pk,
             "empty_series": self.todo.task.series_id,
             "empty_study": self.todo.task.series.study_id,
+            "timing_study": self.timing_study.pk,
+            "study_case": self.study_case.pk,
+            "owners_study_case": self.owners_study_case.pk,
         }
 
 
@@ -153,6 +165,20 @@ def build_project(name: str, outsider: AbstractBaseUser) -> ProjectWorld:
     email_invitation = Invitation.objects.create(
         project=project, email=f"new_{name}@example.org", role=Role.ANNOTATOR, invited_by=owner
     )
+    version = model_versions_of(project, owner)
+    timing_study = user_studies.do_create_study(
+        owner,
+        project,
+        user_studies.StudyRequest(
+            name="Assisted or manual",
+            # a series of its own: a manual-condition task refuses the model on its series
+            cases=[(make_series(project, np.zeros((2, 8, 8), dtype=np.int16)).pk, label.pk)],
+            participants=[annotator.pk, owner.pk],
+            seed=7,
+            model_version="lite_medsam@test",
+        ),
+    )
+    cases = {t.participant_id: t.assignment for t in StudyTask.objects.filter(study=timing_study)}
     return ProjectWorld(
         project=project,
         owner=owner,
@@ -169,7 +195,35 @@ def build_project(name: str, outsider: AbstractBaseUser) -> ProjectWorld:
         export=export,
         invitation=invitation,
         email_invitation=email_invitation,
+        version=version,
+        timing_study=timing_study,
+        study_case=cases[annotator.pk],
+        owners_study_case=cases[owner.pk],
     )
+
+
+def model_versions_of(project: Project, owner: AbstractBaseUser) -> ModelVersion:
+    """The base model (v0), v1 promoted over it (so there is a version to roll back to), and v2: a candidate
+    that beat v1 by the project's rule (promotable, or rejectable). Rows as a training run leaves them
+    (annotator/learning/training.py); the promotion is the owner's action."""
+
+    def version(number: int, parent: ModelVersion | None, **fields: Any) -> ModelVersion:
+        return ModelVersion.objects.create(
+            project=project,
+            number=number,
+            parent=parent,
+            model_name="lite_medsam",
+            checkpoint=f"versions/project-{project.pk}/v{number}.pt",
+            sha256=f"{number}" * 64,
+            encoder_sha256="e" * 64,
+            metrics={"active_version": parent.pk if parent else None},
+            **fields,
+        )
+
+    base = version(0, None, state=ModelVersion.State.PROMOTED, active=True)
+    first = version(1, base, decision={"promote": True, "reasons": []})
+    model_versions.do_promote(owner, project, first.pk)
+    return version(2, first, decision={"promote": True, "reasons": []})
 
 
 def build_world() -> World:
@@ -179,7 +233,7 @@ def build_world() -> World:
 
 def fingerprint() -> dict[str, list[tuple[Any, ...]]]:
     """What a refused request must leave as it was: every row that the API can create, change or delete."""
-    from annotator.models import MaskRevision, Study
+    from annotator.models import InteractionEvent, MaskRevision, Study
 
     tables: dict[str, Any] = {
         "projects": Project.objects.values_list("id", "name", "description", "settings"),
@@ -194,5 +248,8 @@ def fingerprint() -> dict[str, list[tuple[Any, ...]]]:
         "jobs": Job.objects.values_list("id", "state"),
         "invitations": Invitation.objects.values_list("id", "state"),
         "pacs": DicomWebSource.objects.values_list("id", "base_url"),
+        "model_versions": ModelVersion.objects.values_list("id", "state", "active"),
+        "timing_studies": TimingStudy.objects.values_list("id"),
+        "interaction_events": InteractionEvent.objects.values_list("id"),
     }
     return {name: sorted(rows, key=repr) for name, rows in tables.items()}

@@ -22,8 +22,8 @@ from schemathesis.checks import content_type_conformance, not_a_server_error, re
 
 from tests.authz_world import World, build_world
 
-# Examples per operation: enough to reach past validation into the actions on a 2-core machine (~71
-# operations × 12 ≈ 850 requests, about a minute).
+# Examples per operation: enough to reach past validation into the actions on a 2-core machine (~93
+# operations × 12 ≈ 1100 requests, a minute or two).
 EXAMPLES_PER_OPERATION = 12
 
 
@@ -83,7 +83,8 @@ def real_ids(world: World) -> dict[str, list[int | str]]:
     return {
         **{name: [value] for name, value in ids.items()},
         "job_id": [ids["job_id"], world.a.export.pk],
-        "assignment_id": [ids["assignment_id"], world.a.todo.pk],
+        "assignment_id": [ids["assignment_id"], world.a.todo.pk, world.a.study_case.pk],
+        "study_id": [ids["study_id"], world.a.timing_study.pk],  # an imaging study, a timing study
     }
 
 

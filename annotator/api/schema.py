@@ -65,16 +65,30 @@ def describe_views() -> None:
     generated schema has no operation left undescribed."""
     from drf_spectacular.types import OpenApiTypes
     from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-    from pydantic import RootModel
+    from pydantic import BaseModel, RootModel
     from rest_framework import serializers
 
     from annotator.actions import exports as export_actions
     from annotator.actions import pacs as pacs_actions
     from annotator.actions import pacs_import, pacs_stow
-    from annotator.api import exports, labels, masks, members, pacs, review, studies, tasks, views
+    from annotator.api import (
+        exports,
+        labels,
+        masks,
+        members,
+        model_versions,
+        pacs,
+        review,
+        studies,
+        tasks,
+        timing,
+        views,
+    )
     from annotator.api.serializers import LabelSerializer, ProjectCreateSerializer, ProjectSerializer
     from annotator.messages import JobState, RevisionSummary
+    from annotator.messages_al import ModelVersionInfo
     from annotator.messages_review import CommentInfo
+    from annotator.timing.schema import EventBatch
 
     class RevisionList(RootModel[list[RevisionSummary]]):
         pass
@@ -85,8 +99,33 @@ def describe_views() -> None:
     class CommentList(RootModel[list[CommentInfo]]):
         pass
 
+    class ModelVersions(BaseModel):  # annotator/api/model_versions.py versions_body
+        versions: list[ModelVersionInfo]
+        active: int | None
+        training: JobState | None
+        settings: dict[str, Any]
+
+    class TimingStudySummary(BaseModel):  # annotator/api/timing.py study_summary
+        id: int
+        name: str
+        simulated: bool
+        model_version: str
+        seed: int
+        washout: int
+        instructions: str
+        design: dict[str, Any]
+        created_at: str
+        cases: int
+        participants: int
+
+    class TimingStudyList(RootModel[list[TimingStudySummary]]):
+        pass
+
+    class ModelVersionTimes(RootModel[list[dict[str, Any]]]):  # timing_report.model_version_dashboard
+        pass
+
     OBJECT, BINARY = OpenApiTypes.OBJECT, OpenApiTypes.BINARY
-    PNG, OCTETS, ZIP = "image/png", "application/octet-stream", "application/zip"
+    PNG, OCTETS, ZIP, CSV = "image/png", "application/octet-stream", "application/zip", "text/csv"
 
     def wrap(name: str, **fields: Any) -> type[serializers.Serializer]:
         return type(name, (serializers.Serializer,), fields)
@@ -122,6 +161,15 @@ def describe_views() -> None:
         OpenApiParameter(name, int if name in ("limit", "offset") else str)
         for name in pacs_actions.StudyQuery.model_fields
     ]
+    stored = wrap("StoredEvents", stored=serializers.IntegerField(), duplicates=serializers.IntegerField())
+    beacon = wrap(
+        "EventBeacon", payload=serializers.CharField(help_text="an EventBatch as JSON (sendBeacon)")
+    )
+    series_timing = [
+        OpenApiParameter("assignment", int, description="one case's work only"),
+        OpenApiParameter("exclude_session", str, description="leave out this viewer session"),
+    ]
+    timing_csv = OpenApiParameter("what", str, OpenApiParameter.PATH, enum=["tasks", "masks"])
     action = OpenApiParameter(
         "action", str, OpenApiParameter.PATH, enum=["start", "submit", "approve", "send_back"]
     )
@@ -232,6 +280,35 @@ def describe_views() -> None:
         pacs.SeriesSearchView: {"get": op()},
         pacs.PacsImportView: {"post": op(pacs_import.ImportRequest, {202: job})},
         pacs.PacsExportView: {"post": op(pacs_stow.StowRequest, {202: job})},
+        model_versions.ModelVersionListView: {"get": op(responses=ModelVersions)},
+        model_versions.TrainView: {"post": op(responses={202: job})},
+        model_versions.PromoteView: {"post": op(responses=ModelVersions)},
+        model_versions.RejectView: {"post": op(responses=ModelVersions)},
+        model_versions.RollbackView: {"post": op(responses=ModelVersions)},
+        model_versions.ActiveLearningSettingsView: {
+            "get": op(),
+            "patch": op(model_versions.SettingsBody),
+        },
+        model_versions.QueueScoresView: {"post": op(responses={202: job})},
+        timing.InteractionsView: {
+            "post": op({"application/json": EventBatch, "application/x-www-form-urlencoded": beacon}, stored)
+        },
+        timing.SeriesTimingView: {"get": op(parameters=series_timing)},
+        timing.TimingSettingsView: {"get": op(), "put": op(timing.TimingSettingsBody)},
+        timing.TimingCsvView: {"get": op(responses={(200, CSV): OpenApiTypes.STR}, parameters=[timing_csv])},
+        timing.ModelVersionDashboardView: {"get": op(responses=ModelVersionTimes)},
+        timing.StudyListView: {
+            "get": op(responses=TimingStudyList),
+            "post": op(timing.StudyBody, {201: TimingStudySummary}),
+        },
+        timing.StudyDetailView: {"get": op()},
+        timing.MyStudyTasksView: {"get": op()},
+        timing.StartNextView: {"post": op()},
+        # one view for report/ (JSON) and report.csv
+        timing.StudyReportView: {
+            "get": op(responses={(200, "application/json"): OBJECT, (200, CSV): OpenApiTypes.STR})
+        },
+        timing.AssignmentStudyView: {"get": op()},
     }
     for view, operations in table.items():
         extend_schema_view(**operations)(view)

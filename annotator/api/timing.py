@@ -31,7 +31,7 @@ from annotator.api.permissions import (
 )
 from annotator.errors import InvalidInput
 from annotator.models import Membership, TimingStudy
-from annotator.timing.schema import EventBatch
+from annotator.timing.schema import EventBatch, Id
 
 BEACON_FIELD = "payload"
 Body = TypeVar("Body", bound=BaseModel)
@@ -142,14 +142,14 @@ class ModelVersionDashboardView(ProjectView):
 
 
 class CaseBody(BaseModel):
-    series: int
-    label: int
+    series: Id
+    label: Id
 
 
 class StudyBody(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     cases: list[CaseBody] = Field(min_length=1, max_length=user_studies.MAX_CASES)
-    participants: list[int] = Field(min_length=2, max_length=user_studies.MAX_PARTICIPANTS)
+    participants: list[Id] = Field(min_length=2, max_length=user_studies.MAX_PARTICIPANTS)
     seed: int | None = Field(default=None, ge=0, le=2**62)
     washout: int = Field(default=1, ge=0, le=20)
     instructions: str = Field(default="", max_length=5000)

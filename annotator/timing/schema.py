@@ -58,6 +58,11 @@ CLICK_KINDS = frozenset({"prompt", "accept", "brush", "eraser", "fill", "clear",
 # 100 000 000 000 000 ms is the year 5138; anything outside [0, that] is not a clock reading.
 MAX_EPOCH_MS = 1e14
 MAX_BATCH = 500
+# What the columns hold (annotator.models.timing): a larger number was a 500 from the database (found by
+# sending out-of-range ids and seq to the REST API); refused here as bad input, on the socket and over REST.
+MAX_ID = 2**63 - 1  # a BigAutoField key
+MAX_COUNT = 2**31 - 1  # a PositiveIntegerField (PostgreSQL's integer)
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 def _clock(value: float) -> float:
@@ -73,17 +78,17 @@ Detail = Annotated[dict[str, Scalar | list[StrictFloat | StrictInt]], Field(max_
 class LoggedEvent(BaseModel):
     """One event of a client session; ``seq`` numbers a session's events from 0 without gaps."""
 
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=MAX_COUNT)
     kind: EventKind
     t: Annotated[float, AfterValidator(_clock)]
     # Continuous activity that ended at t (a stroke, a drag): [t - duration_ms, t] was work.
     duration_ms: float = Field(default=0.0, ge=0.0, le=3_600_000.0)
-    series_id: int | None = None
-    label_id: int | None = None
-    assignment_id: int | None = None
-    slice_index: int | None = Field(default=None, ge=0)
+    series_id: Id | None = None
+    label_id: Id | None = None
+    assignment_id: Id | None = None
+    slice_index: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     # save: the revision it created
-    revision_id: int | None = None
+    revision_id: Id | None = None
     # prompt.result, accept: the model behind the mask
     model_version: str = Field(default="", max_length=100)
     # small facts worth keeping (the tool chosen, the box, the latency of a model answer)

@@ -65,6 +65,10 @@ def test_the_beacon_posts_a_form_with_the_csrf_token_and_nothing_without_it(pers
         (lambda e, other: e.update(t=-5), 400, "epoch"),
         (lambda e, other: e.update(revision_id=987654), 400, "not one of your masks"),
         (lambda e, other: e.update(assignment_id=987654), 404, "No such assignment"),
+        # numbers the database cannot hold: bad input, not a server error
+        (lambda e, other: e.update(seq=2**31), 400, "events.2.seq: Input should be less than or equal"),
+        (lambda e, other: e.update(slice_index=2**31), 400, "events.2.slice_index: Input should be less"),
+        (lambda e, other: e.update(label_id=2**70), 400, "events.2.label_id: Input should be less"),
     ],
 )
 def test_a_batch_naming_what_is_not_the_users_is_refused_whole(personas, ct, liver, change, status, words):

@@ -84,6 +84,9 @@ def test_the_owner_designs_a_study_whose_plan_is_stored_as_tasks_with_conditions
         ("owner", {"cases": "foreign"}, 400, "not in this project"),
         ("owner", {"cases": "twice"}, 400, "twice"),
         ("owner", {"name": ""}, 400, "name"),
+        # larger than a database key: bad input, not a server error
+        ("owner", {"participants": "too large"}, 400, "participants.0: Input should be less than or equal"),
+        ("owner", {"cases": "too large"}, 400, "cases.0.series: Input should be less than or equal"),
     ],
 )
 def test_a_study_that_cannot_be_run_is_refused_and_creates_nothing(
@@ -94,6 +97,10 @@ def test_a_study_that_cannot_be_run_is_refused_and_creates_nothing(
         extra["participants"] = [personas.annotator.id, personas.reviewer.id]
     if change.get("participants") == "one":
         extra["participants"] = [personas.annotator.id]
+    if change.get("participants") == "too large":
+        extra["participants"] = [2**70, personas.annotator.id]
+    if change.get("cases") == "too large":
+        extra["cases"] = [{"series": 2**70, "label": setting["label"].id}]
     if change.get("cases") == "foreign":
         from tests.factories import ProjectFactory
 
