@@ -4,8 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-stack lint install weights data bench bench-model bench-ws bench-import bench-planes bench-al \
-	clean frontend protocol
+.PHONY: run test test-stack lint install weights data bench bench-model bench-ws bench-import bench-al bench-planes clean frontend protocol
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV)
@@ -36,10 +35,13 @@ data: install
 run: install frontend
 	$(PY) -m webapp.stack
 
-lint: install
+# Types are checked on both sides: mypy ([tool.mypy] in pyproject.toml) and strict tsc for the browser code.
+lint: install $(FRONTEND_DEPS)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+	cd frontend && npm run typecheck
 
 # The browser's protocol types, generated from annotator/messages.py (tests/test_protocol.py checks they are current).
 protocol: install $(FRONTEND_DEPS)
@@ -50,6 +52,7 @@ test: install weights data frontend
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	scripts/ensure_chromium.sh
 	scripts/ensure_pacs_tools.sh
@@ -60,7 +63,7 @@ test: install weights data frontend
 # missing; two ASGI servers, three workers, 20 simulated annotators); the last line is JSON, and a failed
 # check fails the target. Before pytest in `make test`, so nginx is there for tests/test_deploy.py.
 test-stack: install weights data
-	$(PY) -m scripts.test_stack
+	$(PY) -m scripts.stack_test
 
 # Benchmarks print numbers (compared with the plain PyTorch reference in the same run); the last line is JSON.
 bench: bench-model bench-import bench-ws
@@ -74,9 +77,6 @@ bench-import: install data
 bench-ws: install weights data
 	$(PY) -m scripts.bench_ws
 
-bench-planes: install weights data
-	$(PY) -m scripts.bench_planes
-
 # Active learning on real data (not part of `make bench`: it trains for minutes). Each run prints the held-out
 # numbers before and after fine-tuning; the JSON reports go to var/bench-al-*.json.
 BENCH_AL := DEBUG=true $(PY) manage.py bench_active_learning
@@ -86,6 +86,9 @@ bench-al: install weights
 		--labels 6 --holdout-labels 5 --cases-per-round 200 --json var/bench-al-slicerio-lungs.json
 	$(BENCH_AL) --data var/cache/data/datasets/pyradiomics-lesions --window lung --axis axial,coronal,sagittal \
 		--holdout-volumes brain2.nrrd,lung1.nrrd --cases-per-round 200 --json var/bench-al-pyradiomics.json
+
+bench-planes: install weights data
+	$(PY) -m scripts.bench_planes
 
 clean:
 	rm -rf $(VENV) var

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -29,9 +29,10 @@ from annotator.models import (
     Series,
     Study,
     Task,
+    TimingStudy,
 )
 
-AnyUser = AbstractBaseUser | AnonymousUser
+AnyUser = User | AnonymousUser
 Roles = Collection[str]
 
 OWNER_ONLY: frozenset[str] = frozenset({Role.OWNER})
@@ -54,6 +55,14 @@ def membership_for(user: AnyUser, project_id: int, *, what: str = "project") -> 
     if membership is None:
         raise NotFound(f"No such {what}.")
     return membership
+
+
+def signed_in(user: AnyUser) -> User:
+    """``user`` as an account. REST views and the socket turn anonymous callers away before any action runs, so
+    this narrows the type for actions that record who acted; it refuses an anonymous caller all the same."""
+    if not user.is_authenticated:
+        raise Forbidden("Sign in first.")
+    return user
 
 
 def check_role(membership: Membership, roles: Roles | None) -> None:
@@ -117,7 +126,7 @@ def get_revision(
     label: Label,
     revision_id: int | str,
     *,
-    annotator: AbstractBaseUser | None = None,
+    annotator: User | None = None,
     track: MaskTrack | None = None,
 ) -> MaskRevision:
     """A revision of a mask of ``label`` on ``series`` (of ``annotator``'s track, or of ``track``, when given);
@@ -192,6 +201,14 @@ def get_assignment_on_series(user: AnyUser, assignment_id: int, series_id: int) 
     return assignment
 
 
+def timing_study_with_membership(user: AnyUser, study_id: int) -> tuple[TimingStudy, Membership]:
+    """A timing study (issue 12) with the user's membership of its project; 404 for outsiders."""
+    study = TimingStudy.objects.select_related("project").filter(pk=study_id).first()
+    if study is None:
+        raise NotFound("No such timing study.")
+    return study, membership_for(user, study.project_id, what="timing study")
+
+
 def get_case(user: AnyUser, assignment_id: int) -> tuple[Assignment, Membership]:
     """A case (assignment) with its comments, for its annotator or a reviewer or owner of its project;
     anyone else (a colleague included: independent readings) is answered like a missing assignment."""
@@ -229,7 +246,7 @@ def get_project_invitation(project: Project, invitation_id: int) -> Invitation:
     return invitation
 
 
-def invitations_for(user: AbstractBaseUser) -> QuerySet[Invitation]:
+def invitations_for(user: User) -> QuerySet[Invitation]:
     """Pending invitations addressed to this user, by account or by their e-mail address."""
     addressed = Q(user=user)
     email = getattr(user, "email", "")

@@ -9,10 +9,11 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import transaction
 
-from annotator.messages import JobCreated, JobProgress, JobState, ServerMessageBase
+from annotator.messages import JobCreated, JobProgress, JobState
+from annotator.messages_base import ServerMessageBase
 
 if TYPE_CHECKING:
     from annotator.models import Job
@@ -42,6 +43,14 @@ def push_message(
     }
 
 
+def channel_layer() -> BaseChannelLayer:
+    """The configured channel layer (settings.CHANNEL_LAYERS); without one no message can be sent."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("No channel layer is configured (settings.CHANNEL_LAYERS).")
+    return layer
+
+
 def send_to_group(
     group: str,
     message: ServerMessageBase,
@@ -50,7 +59,7 @@ def send_to_group(
     only_users: list[int] | None = None,
 ) -> None:
     envelope = push_message(message, skip_channel=skip_channel, only_users=only_users)
-    async_to_sync(get_channel_layer().group_send)(group, envelope)
+    async_to_sync(channel_layer().group_send)(group, envelope)
 
 
 def send_on_commit(
@@ -60,9 +69,13 @@ def send_on_commit(
     skip_channel: str | None = None,
     only_users: list[int] | None = None,
 ) -> None:
-    """Broadcast only once the surrounding transaction has committed (nothing leaks from a rollback)."""
+    """Broadcast only once the surrounding transaction has committed (nothing leaks from a rollback).
+
+    Robust: a broadcast that fails (the channel layer's Redis restarting) is logged and dropped, so a change
+    that is committed is never answered as an error (`make test-stack` saw saves acknowledged with a 500
+    while Redis restarted); the other tabs catch up when they next load the data."""
     transaction.on_commit(
-        lambda: send_to_group(group, message, skip_channel=skip_channel, only_users=only_users)
+        lambda: send_to_group(group, message, skip_channel=skip_channel, only_users=only_users), robust=True
     )
 
 
@@ -91,7 +104,7 @@ _sender = _Sender()
 
 def send_to_channel(channel: str, message: ServerMessageBase) -> None:
     """Send ``message`` to one socket (a worker's reply to the socket that asked)."""
-    _sender.run(get_channel_layer().send(channel, push_message(message)))
+    _sender.run(channel_layer().send(channel, push_message(message)))
 
 
 def job_state(job: Job) -> JobState:

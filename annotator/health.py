@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import redis
+from asgiref.sync import async_to_sync
 from celery import current_app as celery_app
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 
 from annotator.queues import QUEUES
+from annotator.scheduling import as_text
 
 INSPECT_TIMEOUT_S = 1.0
+# A message through this process's own channel layer and back; the layer retries a dead connection for ~6 s
+# (webapp/settings.py), so an answer not back by then means the sockets of this server cannot work.
+CHANNEL_LAYER_TIMEOUT_S = 2.0
 # Where `make run`'s embedded Redis holds its install token (the same key as webapp/stack.py's).
 INSTALL_TOKEN_KEY = "delineate:install-token"
 
@@ -31,7 +38,7 @@ def redis_status() -> dict[str, Any]:
         client.ping()
         if settings.REDIS_INSTALL_TOKEN:
             found = client.get(INSTALL_TOKEN_KEY)
-            if found is None or found.decode() != settings.REDIS_INSTALL_TOKEN:
+            if found is None or as_text(found) != settings.REDIS_INSTALL_TOKEN:
                 return {
                     "ok": False,
                     "error": "the Redis on the embedded port does not hold this install's token: it is "
@@ -40,6 +47,28 @@ def redis_status() -> dict[str, Any]:
         return {"ok": True}
     except Exception as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+async def _round_trip() -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer is configured")
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "health.check"})
+    message = await layer.receive(channel)
+    if message.get("type") != "health.check":
+        raise RuntimeError(f"the channel layer answered {message.get('type')!r}")
+
+
+def channel_layer_status() -> dict[str, Any]:
+    """Whether this server's channel layer (the one its sockets use) delivers a message to itself: what
+    sockets, prompt results and live updates need, which a fresh Redis client's PING does not prove."""
+    try:
+        async_to_sync(asyncio.wait_for)(_round_trip(), CHANNEL_LAYER_TIMEOUT_S)
+        return {"ok": True}
+    except Exception as exc:
+        detail = str(exc) or "no answer within " + f"{CHANNEL_LAYER_TIMEOUT_S:.0f} s"
+        return {"ok": False, "error": f"{type(exc).__name__}: {detail}"}
 
 
 def worker_status() -> dict[str, Any]:
@@ -83,7 +112,11 @@ def model_status(workers: dict[str, Any]) -> dict[str, Any]:
 
 
 def stack_health() -> tuple[bool, dict[str, Any]]:
-    report: dict[str, Any] = {"database": database_status(), "redis": redis_status()}
+    report: dict[str, Any] = {
+        "database": database_status(),
+        "redis": redis_status(),
+        "channel_layer": channel_layer_status(),
+    }
     if report["redis"]["ok"]:
         report["workers"] = worker_status()
     else:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from annotator import events, rle
+from annotator import events, model_serving, rle
 from annotator.actions import jobs
 from annotator.imaging.volumes import load_plane, plane_grid
 from annotator.messages import (
@@ -34,15 +34,15 @@ from annotator.messages import (
     EmbeddingReady,
     ErrorMessage,
     MaskCandidate,
-    PromptRefused,
     PromptResult,
     PropagateSlice,
     PropagationRequest,
     Rle,
     Timings,
 )
+from annotator.messages_points import PromptRefused
 from annotator.models import Job, Series
-from annotator.scheduling import enqueue_runner, redis_client, scheduler
+from annotator.scheduling import as_text, enqueue_runner, redis_client, scheduler
 from annotator.segmentation import latest_key
 from ml_worker import click_guard, planes, propagation, serving
 from ml_worker.embeddings import EmbeddingCache, EmbeddingSignature, EmbeddingStore
@@ -139,9 +139,17 @@ def embeddings() -> SliceEmbeddings:
     return SliceEmbeddings(serving.get_predictor(), store)
 
 
+def project_embeddings(project_id: int) -> SliceEmbeddings:
+    """Embeddings through the project's active model version (annotator/model_serving.py): its predictor
+    over the same store, since every version of a project shares the image encoder."""
+    predictor = model_serving.predictor_for(project_id)
+    shared = embeddings()
+    return shared if predictor is shared.predictor else SliceEmbeddings(predictor, shared.store)
+
+
 def embed(series: Series, index: int, preset: str, plane: Plane = planes.AXIAL) -> tuple[np.ndarray, bool]:
     """The slice's embedding; a newly computed one is announced to the series' viewers."""
-    embedding, computed = embeddings().get(series, index, preset, plane)
+    embedding, computed = project_embeddings(series.study.project_id).get(series, index, preset, plane)
     if computed:
         announce_ready(series.id, preset, index, plane)
     return embedding, computed
@@ -164,7 +172,7 @@ def logits_key(user_id: int, series_id: int, index: int, plane: Plane = planes.A
 def superseded(request: DecodeRequest) -> bool:
     """True when the same user sent a newer prompt on the series since this one (drop this one)."""
     latest = redis_client().get(latest_key(request.user_id, request.series_id))
-    return latest is not None and latest.decode() != request.request_id
+    return latest is not None and as_text(latest) != request.request_id
 
 
 def previous_key(user_id: int, series_id: int, index: int, plane: Plane = planes.AXIAL) -> str:
@@ -189,7 +197,7 @@ def previous_prediction(request: DecodeRequest) -> tuple[np.ndarray | None, Prev
     raw_logits, raw_facts = redis_client().mget([logits_key(*keys), previous_key(*keys)])
     logits = (
         None
-        if raw_logits is None
+        if not isinstance(raw_logits, bytes)  # None: expired or never made (replies are not decoded)
         else np.frombuffer(raw_logits, dtype=np.float16).astype(np.float32).reshape(1, 1, 256, 256)
     )
     if raw_facts is None:
@@ -233,7 +241,7 @@ def decode_prompt(request: DecodeRequest) -> PromptResult | PromptRefused | Erro
     try:
         series = cached_series(request.series_id)
         index, preset = request.slice_index, request.preset
-        predictor = embeddings().predictor
+        predictor = model_serving.predictor_for(series.study.project_id)
         mask_input, previous = (
             previous_prediction(request) if request.mask_input == "previous" else (None, None)
         )
@@ -367,7 +375,7 @@ def run_propagation(job_id: int) -> Job:
     try:
         request = PropagationRequest.model_validate(job.payload)
         series = series_row(request.series_id)
-        predictor = embeddings().predictor
+        predictor = model_serving.predictor_for(series.study.project_id)
         depth = series.num_slices if not series.is_rgb else 1
         start = request.slice_index
 

@@ -1,5 +1,4 @@
-"""The WebSocket protocol, defined once: every client message, the decode request a worker receives, and every
-server message, as pydantic models.
+"""The WebSocket protocol, defined once: every client message, the worker's request, every server message.
 
 The consumer parses client messages with these models; ``annotator.events`` sends server messages built from
 them (one send path); ``frontend/src/protocol.ts`` is generated from their JSON Schema by ``make protocol``
@@ -24,7 +23,8 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
-from annotator.messages_base import PlaneName, ServerMessageBase
+from annotator.messages_al import ActiveLearningMessage  # active learning (issue 11): training, versions
+from annotator.messages_base import ClientMessageBase, PlaneName, ServerMessageBase
 
 # Planes (issue 15): what is ready on a plane a viewer turned to.
 from annotator.messages_planes import PlaneEmbeddings
@@ -34,6 +34,7 @@ from annotator.messages_points import PromptRefused
 
 # Review (issue 15): comments pinned to a slice and a position of a case.
 from annotator.messages_review import CommentCreated, CommentUpdated
+from annotator.messages_timing import LogAck, LogMessage  # annotation time (issue 12): the interaction log
 
 # The worker's decode request (web → worker through Celery; never seen by the browser).
 from annotator.messages_worker import DecodeRequest as DecodeRequest
@@ -112,10 +113,6 @@ class Envelope(BaseModel):
     """What every client message has: a ``type`` and an optional ``request_id`` its replies carry back."""
 
     type: str
-    request_id: str | None = None
-
-
-class ClientMessageBase(BaseModel):
     request_id: str | None = None
 
 
@@ -208,6 +205,7 @@ CLIENT_MESSAGES: dict[str, type[ClientMessageBase]] = {
     "prompt": PromptMessage,
     "propagate": PropagateMessage,
     "cancel_job": CancelJobMessage,
+    "log": LogMessage,
 }
 
 ClientMessage = TypeAliasType(
@@ -219,7 +217,8 @@ ClientMessage = TypeAliasType(
         | ViewMessage
         | PromptMessage
         | PropagateMessage
-        | CancelJobMessage,
+        | CancelJobMessage
+        | LogMessage,
         Field(discriminator="type"),
     ],
 )
@@ -442,8 +441,10 @@ ServerMessage = TypeAliasType(
         | Presence
         | QueueChanged
         | AssignmentUpdated
+        | LogAck
         | CommentCreated
-        | CommentUpdated,
+        | CommentUpdated
+        | ActiveLearningMessage,
         Field(discriminator="type"),
     ],
 )

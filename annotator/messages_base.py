@@ -17,6 +17,10 @@ class ServerMessageBase(BaseModel):
     model_config = ConfigDict(json_schema_extra=_type_is_required)
 
 
+class ClientMessageBase(BaseModel):
+    request_id: str | None = None
+
+
 # Planes (issue 15): a slice index counts along the plane's normal; box and points are pixels of the plane
 # resampled to square pixels (ml_worker.planes), masks come back on the plane's voxel grid. Default axial:
 # the stored slices, as before planes existed.

@@ -80,16 +80,34 @@ def runner_key(index: int) -> str:
     return f"emb:runner:{index}"
 
 
+def as_text(value: object) -> str:
+    """A Redis reply as text: the client does not decode, so replies are bytes (str passes through)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected a Redis string reply, got {type(value).__name__}")
+
+
 class Scheduler:
-    def __init__(self, client: redis.Redis, encoder_key: str, runners: int = 1) -> None:
+    def __init__(
+        self, client: redis.Redis, encoder_key: str, runners: int = 1, ready_ttl_s: int = 7 * 86400
+    ) -> None:
         self.r = client
         self.encoder_key = encoder_key
         self.runners = runners
+        self.ready_ttl_s = ready_ttl_s
 
     # Readiness -----------------------------------------------------------------------------------
     def mark_ready(self, series_id: int, preset: str, index: int, plane: str = AXIAL) -> None:
+        """Slice ``index`` of ``plane`` has an embedding (in the shared files). The set of ready slices
+        expires ``ready_ttl_s`` after its last change or view: series deleted or no longer looked at leave
+        nothing behind in Redis, and a series viewed again after that re-checks its slices, which the
+        embedding files answer without the encoder."""
+        key = ready_key(series_id, preset, self.encoder_key, plane)
         pipe = self.r.pipeline()
-        pipe.sadd(ready_key(series_id, preset, self.encoder_key, plane), index)
+        pipe.sadd(key, index)
+        pipe.expire(key, self.ready_ttl_s)
         pipe.zrem(want_key(series_id, preset, plane), index)
         pipe.execute()
 
@@ -142,6 +160,8 @@ class Scheduler:
         ready = self.ready(series_id, preset, plane)
         wanted, member = want_key(series_id, preset, plane), active_member(series_id, preset, plane)
         pipe = self.r.pipeline()
+        if ready:  # looked at: keep knowing what is ready for another ready_ttl_s
+            pipe.expire(ready_key(series_id, preset, self.encoder_key, plane), self.ready_ttl_s)
         pipe.delete(wanted)
         if centers:
             scores = {str(i): min(abs(i - c) for c in centers) for i in range(total) if i not in ready}
@@ -165,18 +185,19 @@ class Scheduler:
         for channel, raw in self.r.hgetall(viewers_key(series_id)).items():
             info = json.loads(raw)
             if now - info["seen"] < VIEWER_TTL_S:
-                users.append({"viewer": channel.decode(), **info})
+                users.append({"viewer": as_text(channel), **info})
         return users
 
     # Work ------------------------------------------------------------------------------------------
     def pop_next(self) -> WantedSlice | None:
         """The nearest wanted slice of the most recently viewed series and plane, removed from its wanted set."""
         for key in self.r.zrevrange(ACTIVE_KEY, 0, -1):
-            series_id, preset, plane = parse_member(key)
+            member = as_text(key)
+            series_id, preset, plane = parse_member(member)
             popped = self.r.zpopmin(want_key(series_id, preset, plane))
             if popped:
                 return WantedSlice(series_id, preset, int(popped[0][0]), plane)
-            self.r.zrem(ACTIVE_KEY, key)
+            self.r.zrem(ACTIVE_KEY, member)
         return None
 
     def claim_runner(self) -> int | None:
@@ -195,7 +216,7 @@ class Scheduler:
     def pending(self, keys: Iterable[str] | None = None) -> int:
         total = 0
         for key in keys or self.r.zrange(ACTIVE_KEY, 0, -1):
-            total += self.r.zcard(want_key(*parse_member(key)))
+            total += self.r.zcard(want_key(*parse_member(as_text(key))))
         return total
 
 
@@ -215,7 +236,12 @@ def embeddings_key(name: str | None = None) -> str:
 
 
 def scheduler() -> Scheduler:
-    return Scheduler(redis_client(), embeddings_key(), runners=settings.EMBED_RUNNERS)
+    return Scheduler(
+        redis_client(),
+        embeddings_key(),
+        runners=settings.EMBED_RUNNERS,
+        ready_ttl_s=settings.EMBEDDING_READY_TTL_DAYS * 86400,
+    )
 
 
 def start_embedding_runners() -> None:

@@ -3,7 +3,6 @@ prompt to the interactive workers. The decoding itself is ``annotator.inference`
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from celery import current_app as celery_app
@@ -12,6 +11,7 @@ from django.conf import settings
 from annotator.errors import InvalidInput
 from annotator.messages import DecodeRequest, PromptMessage, ProtocolError
 from annotator.queues import QUEUE_INTERACTIVE
+from annotator.ratelimit import InFlight, take
 from annotator.scheduling import redis_client
 from ml_worker.sam.build import get_spec, registered_clicks_trained
 from ml_worker.sam.errors import SamError
@@ -21,27 +21,18 @@ if TYPE_CHECKING:
     from annotator.models import Label, Series
 
 # A person clicks a few times a second; a client previewing masks while a box is dragged sends up to
-# ~20 prompts/s. 30/s sustained with bursts of 60 leaves room for that and still stops floods.
+# ~20 prompts/s. 30/s sustained with bursts of 60 leaves room for that and still stops floods. Per user,
+# over all their sockets and web processes (annotator.ratelimit; it was per socket: probe finding 15).
 PROMPT_RATE_PER_S = 30.0
 PROMPT_BURST = 60
+# Prompts of one user queued or decoding at once. A dragged box on a loaded worker (p99 ~200 ms at 20
+# users, make bench-ws) keeps about 4 in flight; 8 leaves room, and bounds what each user's prompt waits
+# behind on the shared interactive queue to 8 prompts of each other user. An entry whose worker died
+# expires after 20 s.
+PROMPTS_IN_FLIGHT = InFlight("prompt", cap=8, ttl_s=20.0)
 LATEST_TTL_S = 600
 # The decode task (annotator/tasks.py), sent by name so the web process never imports the worker side.
 DECODE_TASK = "annotator.tasks.decode_prompt"
-
-
-class TokenBucket:
-    def __init__(self, rate: float = PROMPT_RATE_PER_S, burst: int = PROMPT_BURST) -> None:
-        self.rate, self.capacity = rate, float(burst)
-        self.tokens, self.stamp = float(burst), time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 def serving_model() -> dict[str, Any]:
@@ -119,6 +110,25 @@ def decode_request(
         preset=message.preset or info["preset"],
         image_shape=(height, width),
     )
+
+
+def admit(request: DecodeRequest) -> None:
+    """The user's prompt budget allows this one (rate and prompts in flight), else ``ProtocolError``."""
+    if take("prompt", request.user_id, rate=PROMPT_RATE_PER_S, burst=PROMPT_BURST) > 0:
+        raise ProtocolError("rate_limited", "Too many prompts at once; wait a moment.")
+    if not PROMPTS_IN_FLIGHT.claim(request.user_id, request.request_id):
+        raise ProtocolError("rate_limited", "Your earlier prompts are still being decoded; wait a moment.")
+
+
+def submit(request: DecodeRequest) -> None:
+    """Admit a checked prompt and hand it to the interactive workers (the worker releases it when done)."""
+    admit(request)
+    send_decode(request)
+
+
+def prompt_done(request: DecodeRequest) -> None:
+    """On the worker, after the prompt was decoded, superseded or failed: it no longer counts in flight."""
+    PROMPTS_IN_FLIGHT.release(request.user_id, request.request_id)
 
 
 def send_decode(request: DecodeRequest) -> None:

@@ -21,7 +21,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(report, status=200 if healthy else 503)
 
 
-def render_app(request: HttpRequest, page: str, title: str, **context) -> HttpResponse:
+def render_app(request: HttpRequest, page: str, title: str, **context: object) -> HttpResponse:
     """The single-page shell: the built bundle plus the page name and ids as data attributes."""
     try:
         bundle, bundle_error = frontend.bundle(), None
@@ -54,6 +54,21 @@ def project_page(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie
 @page_errors
+def models_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    """A project's model versions (issue 11): metrics, training, promote and roll back."""
+    membership = access.membership_for(request.user, project_id)
+    return render_app(
+        request,
+        "models",
+        f"Model versions · {membership.project.name}",
+        project_id=project_id,
+        role=membership.role,
+    )
+
+
+@login_required
+@ensure_csrf_cookie
+@page_errors
 def viewer_page(request: HttpRequest, series_id: int) -> HttpResponse:
     series, membership = access.series_with_membership(request.user, series_id)
     return render_app(
@@ -62,6 +77,27 @@ def viewer_page(request: HttpRequest, series_id: int) -> HttpResponse:
         str(series),
         project_id=membership.project_id,
         series_id=series.id,
+        role=membership.role,
+    )
+
+
+@login_required
+@ensure_csrf_cookie
+@page_errors
+def timing_study_page(
+    request: HttpRequest, project_id: int, study_id: int, report: bool = False
+) -> HttpResponse:
+    """A timing study's participant page (instructions and their tasks in order), or its report page."""
+    study, membership = access.timing_study_with_membership(request.user, study_id)
+    if study.project_id != project_id:
+        raise NotFound("No such timing study.")
+    if report:
+        access.check_role(membership, access.REVIEWERS)
+    return render_app(
+        request,
+        "study-report" if report else "study",
+        f"{study.name}{' report' if report else ''}",
+        project_id=project_id,
         role=membership.role,
     )
 

@@ -15,9 +15,9 @@ With N = 1 annotators see each other's masks, as before (live collaboration on o
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
+from annotator import access
 from annotator.errors import InvalidInput
 from annotator.models import Assignment, MaskTrack, Membership, Project, Role, Series
 
@@ -52,7 +52,7 @@ def finished_annotators(series: Series | int) -> set[int]:
     return {user_id for user_id, seen in states.items() if seen <= {Assignment.State.APPROVED}}
 
 
-def sees_colleagues(user: AbstractBaseUser, role: str, project: Project, series: Series) -> bool:
+def sees_colleagues(user: access.AnyUser, role: str, project: Project, series: Series) -> bool:
     """Whether ``user`` (a member with ``role``) may read other people's masks of ``series``."""
     if role != Role.ANNOTATOR or not is_independent(project):
         return True
@@ -60,16 +60,16 @@ def sees_colleagues(user: AbstractBaseUser, role: str, project: Project, series:
 
 
 def visible_tracks(
-    tracks: QuerySet[MaskTrack], user: AbstractBaseUser, role: str, project: Project, series: Series
+    tracks: QuerySet[MaskTrack], user: access.AnyUser, role: str, project: Project, series: Series
 ) -> QuerySet[MaskTrack]:
     """``tracks`` of ``series`` narrowed to what ``user`` may read (their own only, under independence)."""
     if sees_colleagues(user, role, project, series):
         return tracks
-    return tracks.filter(annotator=user)
+    return tracks.filter(annotator=access.signed_in(user))
 
 
 def may_read_track(
-    user: AbstractBaseUser, role: str, project: Project, series: Series, track_annotator_id: int | None
+    user: access.AnyUser, role: str, project: Project, series: Series, track_annotator_id: int | None
 ) -> bool:
     """Whether ``user`` may read the track of ``track_annotator_id`` (None: the consensus) on ``series``."""
     return track_annotator_id == user.pk or sees_colleagues(user, role, project, series)

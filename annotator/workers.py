@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
+from typing import Any
 
+from celery import Task
 from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
 from django.conf import settings
 
@@ -75,7 +78,7 @@ _beats_lock = threading.Lock()
 
 
 @task_prerun.connect
-def start_heartbeat(task_id: str, task, args=None, **_: object) -> None:
+def start_heartbeat(task_id: str, task: Task, args: Sequence[Any] | None = None, **_: object) -> None:
     if task.name not in job_task_names() or not args:
         return
     try:
@@ -141,7 +144,7 @@ _timer: ReaperTimer | None = None
 
 
 @worker_ready.connect
-def start_reaper(sender=None, **_: object) -> None:
+def start_reaper(sender: object = None, **_: object) -> None:
     global _timer
     app = getattr(sender, "app", None)
     consumed = set(app.amqp.queues.consume_from or {}) if app is not None else set()

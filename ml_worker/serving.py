@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ class ServingSettings:
     default_model: str
 
 
-def _choice(name: str, default: str, allowed, *, lower: bool = True) -> str:
+def _choice(name: str, default: str, allowed: Collection[str], *, lower: bool = True) -> str:
     value = (os.environ.get(name) or default).strip()
     value = value.lower() if lower else value
     if value not in allowed:

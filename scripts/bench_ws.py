@@ -6,6 +6,8 @@ Starts Redis, the Celery worker(s) exactly as `make run` does, and Daphne; seeds
 1. the compute floor: the bare decoder call, timed inside a worker process;
 2. one annotator, cached embeddings, nothing else running: sequential box prompts;
 3. the same while a second viewer makes the worker embed a whole series in the background;
+3b. the same while a fine-tuning run of another project trains on the train queue (issue 11), compared
+   with phase 2's idle numbers of the same run (the issue asks for p99 within 1.5× of idle);
 4. 20 annotators at once, each drawing a box every 0.5–1.5 s (think time) on cached slices;
 5. time to first mask on never-embedded slices (the embedding is computed for the prompt).
 
@@ -20,6 +22,7 @@ import json
 import random
 import statistics
 import time
+import urllib.request
 
 import numpy as np
 import websockets
@@ -110,6 +113,43 @@ async def paced(prompt) -> float:
     return elapsed
 
 
+def get_as(stack: LiveStack, jar, path: str) -> dict:
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{stack.base_url}{path}", timeout=30) as response:
+        return json.loads(response.read())
+
+
+async def during_training(stack: LiveStack, seeded: dict, jar, annotator: Client, prompts: int) -> dict:
+    """Box prompts on the annotator's series while a training run of the second project (two lung CT
+    series with approved masks, scripts/seed_al.py) is in its training phase; the run is cancelled after."""
+    project = seeded["al_project"]
+    status, body = await asyncio.to_thread(
+        stack.post_json, jar, f"/api/projects/{project}/model-versions/train/", {}
+    )
+    if status != 202:
+        raise RuntimeError(f"could not start training: {status} {body}")
+    job_id = body["job"]["id"]
+    deadline = time.monotonic() + 900
+    while True:  # the run embeds its cases first; measure once the optimiser steps
+        job = await asyncio.to_thread(get_as, stack, jar, f"/api/jobs/{job_id}/")
+        if job["state"] not in ("pending", "running"):
+            raise RuntimeError(f"the training run ended before the measurement: {job}")
+        if job["message"].startswith("Epoch"):
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the training run did not start its steps: {job}")
+        await asyncio.sleep(0.5)
+    print(f"training under way ({job['message']}); measuring ...", flush=True)
+    WORKER_MS.clear()
+    times = [await paced(annotator.box(seeded["slice"])) for _ in range(prompts)]
+    worker = list(WORKER_MS)
+    job = await asyncio.to_thread(get_as, stack, jar, f"/api/jobs/{job_id}/")
+    still_training = job["state"] == "running" and job["message"].startswith("Epoch")
+    await asyncio.to_thread(stack.post_json, jar, f"/api/jobs/{job_id}/cancel/", {})
+    print(f"  at the end: {job['message']} (cancelled now)", flush=True)
+    return {"training": times, "worker_training": worker, "training_ran_throughout": still_training}
+
+
 async def run(stack: LiveStack, seeded: dict, jars: list, prompts: int) -> dict:
     z, label, total = seeded["slice"], seeded["label"], seeded["slices"]
     report: dict = {}
@@ -136,6 +176,8 @@ async def run(stack: LiveStack, seeded: dict, jars: list, prompts: int) -> dict:
             report["worker_background"] = list(WORKER_MS)
             report["embedded_during_background"] = len(viewer.ready) - before
             await viewer.request({"type": "unsubscribe", "scope": {"kind": "series", "id": seeded["series"]}})
+
+        report.update(await during_training(stack, seeded, jars[0], annotator, prompts))
 
         clients = [Client(stack, jar, seeded) for jar in jars[:USERS]]
         for client in clients:
@@ -189,6 +231,12 @@ def main() -> None:
         for name in names:
             stack.create_user(name, "bench-pass")
         seeded = stack.seed(names, slices=args.slices)
+        # A second project to train on while prompting (phase 3b): 200 epochs (the settings' maximum) outlast
+        # the measurement; the run is cancelled after it.
+        code = "import scripts.seed_al as s; s.main('bench0', 'bench1', 'bench2', epochs=200)"
+        seeded["al_project"] = json.loads(stack.manage("shell", "-c", code).strip().splitlines()[-1])[
+            "project"
+        ]
         jars = [stack.login(name, "bench-pass") for name in names]
         report = asyncio.run(run(stack, seeded, jars, args.prompts))
         client = Celery("bench", broker=stack.redis_url, backend=stack.redis_url)
@@ -207,6 +255,7 @@ def main() -> None:
     for name, values in (
         ("one user, idle", idle),
         ("one user, background embedding", background),
+        ("one user, training running", report["training"]),
         (f"{USERS} users", users),
         ("first mask, never-embedded slice", first),
     ):
@@ -215,7 +264,12 @@ def main() -> None:
             f"p99 {percentile(values, 99):7.1f} ms  max {max(values):7.1f} ms"
         )
     print(f"slices embedded in the background during phase 3: {report['embedded_during_background']}")
-    for phase in ("idle", "background", "users"):
+    ratio = percentile(report["training"], 99) / percentile(idle, 99)
+    print(
+        f"p99 while training / p99 idle, same run: {ratio:.2f} (target <= 1.5); the run trained "
+        f"throughout the measurement: {report['training_ran_throughout']}"
+    )
+    for phase in ("idle", "background", "training", "users"):
         values = report[f"worker_{phase}"]
         print(
             f"worker's own time per prompt, {phase}: p50 {percentile(values, 50):.1f} ms, "
@@ -231,6 +285,8 @@ def main() -> None:
                 "p50_ms": round(percentile(idle, 50), 2),
                 "p99_ms": round(percentile(idle, 99), 2),
                 "p99_ms_background_embedding": round(percentile(background, 99), 2),
+                "p99_ms_training": round(percentile(report["training"], 99), 2),
+                "p99_training_over_idle": round(ratio, 3),
                 "p99_ms_20_users": round(percentile(users, 99), 2),
                 "first_mask_ms": round(statistics.median(first), 2) if first else None,
             }

@@ -158,21 +158,13 @@ class LiveStack:
             wait_until(lambda name=name: "ready." in self.log(name), f"Celery worker {name}", 120)
 
     def start_web(self) -> None:
+        """The ASGI server as ``make run`` starts it (webapp/server.py), without the proxy headers."""
+        from webapp.processes import ASGI_APPLICATION, ASGI_SERVER
+
         self.manage("migrate", "--no-input", "-v", "0")
-        self._spawn(
-            "web",
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.http_port),
-                "webapp.asgi:application",
-            ],
-        )
-        wait_until(lambda: port_open(self.http_port), "Daphne", 60)
+        argv = [sys.executable, "-m", ASGI_SERVER, "-b", "127.0.0.1", "-p", str(self.http_port)]
+        self._spawn("web", [*argv, ASGI_APPLICATION])
+        wait_until(lambda: port_open(self.http_port), "the ASGI server", 60)
 
     def create_user(self, username: str, password: str) -> None:
         self.manage(

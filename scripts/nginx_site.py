@@ -1,7 +1,7 @@
 """Run deploy/nginx/delineate.conf itself on this machine: the same site, with the machine-specific lines
 (listen ports, upstream servers, certificate, static folder, server name) rewritten for a local run.
 
-Used by tests/test_deploy.py (``nginx -t``) and scripts/test_stack.py (the stack served through nginx).
+Used by tests/test_deploy.py (``nginx -t``) and scripts/stack_test/ (the stack served through nginx).
 Each rewritten line must be found exactly once, so a change to the site that this does not follow fails
 loudly instead of testing something else.
 """

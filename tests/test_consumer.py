@@ -77,3 +77,28 @@ async def test_a_group_message_reaches_the_user_but_not_the_socket_that_caused_i
     assert await first.receive_nothing() and await second.receive_nothing()
     await first.disconnect()
     await second.disconnect()
+
+
+async def test_a_deeply_nested_message_is_refused_and_the_socket_stays_open(personas_async):
+    communicator = await connected(personas_async.annotator)
+    # When a client sends JSON nested deeper than the parser's stack (it closed the socket with 1011)
+    await communicator.send_to(text_data="[" * 100_000 + "]" * 100_000)
+    # Then it gets an error, and the socket still answers
+    error = await communicator.receive_json_from()
+    assert (error["type"], error["code"]) == ("error", "invalid_message")
+    await communicator.send_to(text_data='{"type": "prompt", "box": ' + "[" * 600 + "]" * 600 + "}")
+    assert (await communicator.receive_json_from())["code"] == "invalid_message"
+    await communicator.send_json_to({"type": "ping", "request_id": "after"})
+    assert await communicator.receive_json_from() == {"type": "pong", "request_id": "after"}
+    await communicator.disconnect()
+
+
+async def test_an_oversized_message_is_refused_before_parsing(personas_async):
+    from annotator.consumers import MAX_MESSAGE_CHARS
+
+    communicator = await connected(personas_async.annotator)
+    await communicator.send_to(text_data='{"type": "ping", "pad": "' + "x" * MAX_MESSAGE_CHARS + '"}')
+    assert (await communicator.receive_json_from())["code"] == "too_large"
+    await communicator.send_json_to({"type": "ping", "request_id": "after"})
+    assert (await communicator.receive_json_from())["type"] == "pong"
+    await communicator.disconnect()

@@ -25,7 +25,7 @@ DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 class Spec:
     """What a process is, whichever file starts it."""
 
-    module: str  # celery or daphne
+    module: str  # celery or webapp.server (Daphne)
     nice: int = 0
     pool: str = ""
     concurrency: int = 0
@@ -39,7 +39,7 @@ class Spec:
 
 
 def spec_of(argv: list[str], nice: int = 0) -> Spec:
-    """Parse ``[nice -n N] <python> -m celery|daphne ...`` into a Spec (bind addresses and ports aside)."""
+    """Parse ``[nice -n N] <python> -m celery|webapp.server ...`` into a Spec (bind addresses and ports aside)."""
     args = list(argv)
     if args[:2] == ["nice", "-n"]:
         nice, args = int(args[2]), args[3:]
@@ -75,7 +75,7 @@ def spec_of(argv: list[str], nice: int = 0) -> Spec:
             flags=frozenset(flags),
         )
     else:
-        assert module == "daphne", argv
+        assert module == processes.ASGI_SERVER, argv
         options.pop("-b"), options.pop("-p")
         spec = Spec(module, nice, application=positional[-1], proxy_headers="--proxy-headers" in flags)
         positional = positional[:-1]
@@ -209,7 +209,7 @@ def test_the_pinned_torch_is_the_one_the_images_install():
 
 
 @pytest.mark.skipif(
-    nginx_site.nginx_binary() is None, reason="nginx is not installed (scripts/test_stack.py installs it)"
+    nginx_site.nginx_binary() is None, reason="nginx is not installed (scripts/stack_test/ installs it)"
 )
 def test_the_nginx_site_passes_nginx_t(tmp_path):
     certificate, key = nginx_site.self_signed_certificate(tmp_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
 from django.test import override_settings
@@ -88,6 +89,34 @@ def test_healthz_is_503_and_names_redis_when_redis_is_down(client):
     assert report["database"]["ok"] is True
     assert report["redis"]["ok"] is False
     assert report["status"] == "unavailable"
+
+
+@pytest.mark.django_db
+def test_healthz_reports_the_servers_own_channel_layer_delivering_a_message(client):
+    # Given the test settings' in-memory channel layer, which works
+    report = client.get("/healthz").json()
+    assert report["channel_layer"] == {"ok": True}
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_naming_the_channel_layer_when_it_cannot_deliver_though_redis_answers(client):
+    # Given a channel layer whose messages never arrive (a Redis that answers PING but not the layer)
+    from channels.layers import InMemoryChannelLayer
+
+    async def lost(self, channel: str, message: dict) -> None:
+        return None
+
+    with (
+        mock.patch.object(InMemoryChannelLayer, "send", lost),
+        mock.patch("annotator.health.redis_status", return_value={"ok": True}),
+    ):
+        response = client.get("/healthz")
+    # Then healthz does not call the server healthy, and says why
+    assert response.status_code == 503
+    report = response.json()
+    assert report["redis"]["ok"] is True
+    assert report["channel_layer"]["ok"] is False
+    assert "no answer within 2 s" in report["channel_layer"]["error"]
 
 
 def test_an_outsider_gets_a_readable_404_page(personas):

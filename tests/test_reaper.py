@@ -348,7 +348,41 @@ def test_a_test_process_removes_its_temporary_folder_when_it_exits(tmp_path):
     from scripts.livestack import ROOT
 
     env = {**os.environ, "TMPDIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "webapp.test_settings"}
-    code = "from django.conf import settings; import os; print(os.path.isdir(settings.MEDIA_ROOT.rsplit('/', 1)[0]))"
+    code = "from django.conf import settings; import os; print(os.path.isdir(os.path.dirname(settings.MEDIA_ROOT)))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.stdout.strip() == "True", result.stderr
     assert not list(tmp_path.glob("delineate-test-*"))
+
+
+def test_the_folder_of_a_killed_test_process_is_removed_by_the_next_one(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from scripts.livestack import ROOT, wait_until
+
+    env = {**os.environ, "TMPDIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "webapp.test_settings"}
+    hold = "from django.conf import settings; print(settings.MEDIA_ROOT, flush=True); import time; time.sleep(60)"
+    # Given a test process killed by a signal (its exit hooks never run), and one still running
+    killed = subprocess.Popen(
+        [sys.executable, "-c", hold], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    running = subprocess.Popen(
+        [sys.executable, "-c", hold], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        killed_folder = Path(killed.stdout.readline().strip()).parent
+        running_folder = Path(running.stdout.readline().strip()).parent
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(10)
+        assert killed_folder.is_dir()
+        # When the next test process starts
+        code = "from django.conf import settings; settings.MEDIA_ROOT"
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
+        # Then the killed one's folder is gone and the running one's kept
+        wait_until(lambda: not killed_folder.exists(), "the killed process's folder removed", 5)
+        assert running_folder.is_dir()
+    finally:
+        running.kill()
+        running.wait(10)
+        killed.kill()

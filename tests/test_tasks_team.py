@@ -143,7 +143,7 @@ def test_a_submitted_case_is_reviewed_before_it_can_be_reassigned(personas, team
     assert Assignment.objects.get(pk=assignment_id).annotator == anna
 
 
-def test_the_task_list_shows_masks_and_slices_done_and_leaves_active_time_to_the_timing_work(personas, team):
+def test_the_task_list_shows_masks_and_slices_done_and_no_active_time_while_nothing_is_logged(personas, team):
     project, (anna, _, _), series, liver = team
     spleen = project.labels.create(name="spleen", value=2, color="#00ff00")
     (task,) = create(personas, {"series": [series[0].id], "annotators": [anna.id]}).json()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from fnmatch import fnmatchcase
 
-from celery import Celery
+from celery import Celery, Task
 from django.conf import settings
 from kombu import Exchange, Queue
 
@@ -36,7 +36,7 @@ class LongWorkOptions:
     and the hard time limit the visibility timeout is checked against (enforced by the prefork pool).
     Applied when the tasks are bound, after Django's settings are loaded."""
 
-    def annotate(self, task) -> dict | None:
+    def annotate(self, task: Task) -> dict | None:
         if any(fnmatchcase(task.name, pattern) for pattern in LONG_WORK):
             return {"acks_late": True, "reject_on_worker_lost": True, "time_limit": settings.JOB_TIME_LIMIT_S}
         return None

@@ -72,6 +72,7 @@ class Worker:
 
 
 WEB = "web"
+ASGI_SERVER = "webapp.server"
 WORKERS: tuple[Worker, ...] = (
     Worker("worker-interactive", "interactive", (QUEUE_INTERACTIVE,), concurrency=2),
     Worker("worker-embed", "embed", (QUEUE_EMBED, QUEUE_TRAIN), concurrency=2, nice=10),
@@ -81,9 +82,9 @@ GPU_WORKER = Worker("worker-gpu", "gpu", (QUEUE_EMBED, QUEUE_TRAIN), concurrency
 
 
 def web_args(bind: str, port: int | str) -> list[str]:
-    """Daphne's arguments after ``python -m``. ``--proxy-headers``: behind nginx, the client's address
-    comes from X-Forwarded-For."""
-    return ["daphne", "-b", bind, "-p", str(port), "--proxy-headers", ASGI_APPLICATION]
+    """The ASGI server's arguments after ``python -m``: Daphne with uploads streamed (webapp/server.py).
+    ``--proxy-headers``: behind nginx, the client's address comes from X-Forwarded-For."""
+    return [ASGI_SERVER, "-b", bind, "-p", str(port), "--proxy-headers", ASGI_APPLICATION]
 
 
 def command(args: list[str], *, nice: int = 0, python: str = sys.executable) -> list[str]:

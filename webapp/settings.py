@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "annotator",
 ]
@@ -200,6 +202,10 @@ INFERENCE_BACKEND = env_choice("INFERENCE_BACKEND", "auto", {"auto", "torch", "o
 DEFAULT_MODEL = env_str("DEFAULT_MODEL", "lite_medsam")
 
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 2 * 1024**3)
+# Uploads (imports, reference labels) per user: a folder is one upload, so 10 a minute with bursts of 20
+# never slows a person and bounds what one account can make the server parse (annotator/ratelimit.py).
+UPLOAD_RATE_PER_MINUTE = env_int("UPLOAD_RATE_PER_MINUTE", 10)
+UPLOAD_BURST = env_int("UPLOAD_BURST", 20)
 # Import limits (defaults and reasons in annotator/imaging/limits.py).
 IMPORT_ZIP_MAX_ENTRIES = env_int("IMPORT_ZIP_MAX_ENTRIES", 20_000)
 IMPORT_ZIP_MAX_BYTES = env_int("IMPORT_ZIP_MAX_BYTES", 4 * 1024**3)
@@ -213,6 +219,27 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "annotator.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI schema of the REST API (/api/schema/) and its Swagger UI (/api/docs/), for signed-in users;
+# the UI's files come from the drf-spectacular-sidecar package, never a CDN.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Delineate API",
+    "DESCRIPTION": "Projects, studies, masks, tasks and review of Delineate. Errors answer "
+    '{"error": {"code", "message", "details"}}; state-changing requests need the CSRF token of the session.',
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "annotator.api.schema.error_responses",
+    ],
 }
 
 LOGGING = {
@@ -227,5 +254,8 @@ LOGGING = {
 EMBEDDING_DIR = Path(env_str("EMBEDDING_DIR", str(MEDIA_ROOT / "embeddings")))
 # 256×64×64 float32 is 4 MiB per slice: 512 MB holds ~120 slices, a whole CT series around the view.
 EMBEDDING_CACHE_MB = env_int("EMBEDDING_CACHE_MB", 512)
+# Which slices of a series have embeddings is kept in Redis (annotator/scheduling.py) for this long after the
+# series was last viewed or embedded; the embedding files themselves follow the retention of their series.
+EMBEDDING_READY_TTL_DAYS = env_int("EMBEDDING_READY_TTL_DAYS", 7)
 # Background embedding runners. On a 2-core CPU one encoder call already uses both cores.
 EMBED_RUNNERS = env_int("EMBED_RUNNERS", 1)

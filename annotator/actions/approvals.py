@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from annotator.models import ApprovedRevision, Assignment, MaskRevision, MaskTrack, Series
 
 
-def do_record_approval(assignment: Assignment, reviewer: AbstractBaseUser) -> list[ApprovedRevision]:
+def do_record_approval(assignment: Assignment, reviewer: User) -> list[ApprovedRevision]:
     """Record the head revisions of the annotator's masks of the task's labels (call inside the approving
     transaction). A label the annotator left empty has nothing to record."""
     task = assignment.task
@@ -36,6 +36,7 @@ def do_record_approval(assignment: Assignment, reviewer: AbstractBaseUser) -> li
                 assignment=assignment, label_id=t.label_id, revision_id=t.head_id, approved_by=reviewer
             )
             for t in tracks
+            if t.head_id is not None  # always: the tracks were filtered on having a head
         ]
     )
 
@@ -47,7 +48,7 @@ class SelectedMask:
 
     series_id: int
     label_id: int
-    annotator: AbstractBaseUser | None
+    annotator: User | None
     revision: MaskRevision
 
 
@@ -68,11 +69,14 @@ def approved_pairs(series: Iterable[Series] | QuerySet[Series]) -> list[Selected
     """Per series, label and annotator the latest approved revision, and each label's consensus head.
     Sorted by series, then annotator (consensus last), then label."""
     chosen: dict[tuple[int, int, int | None], SelectedMask] = {}
+    key: tuple[int, int, int | None]
     for record in approved_records(series):
         task, annotator = record.assignment.task, record.assignment.annotator
         key = (task.series_id, record.label_id, annotator.pk)
         chosen.setdefault(key, SelectedMask(task.series_id, record.label_id, annotator, record.revision))
     for track in consensus_heads(series):
+        if track.head is None:  # never: consensus_heads are the tracks with a head
+            continue
         key = (track.series_id, track.label_id, None)
         chosen[key] = SelectedMask(track.series_id, track.label_id, None, track.head)
     return sorted(chosen.values(), key=_order)
@@ -92,7 +96,11 @@ def head_pairs(series: Iterable[Series] | QuerySet[Series]) -> list[SelectedMask
     tracks = MaskTrack.objects.filter(
         series__in=series, head__isnull=False, label__removed_at__isnull=True
     ).select_related("head", "annotator")
-    pairs = [SelectedMask(t.series_id, t.label_id, t.annotator, t.head) for t in tracks]
+    pairs = [
+        SelectedMask(t.series_id, t.label_id, t.annotator, t.head)
+        for t in tracks
+        if t.head is not None  # always: the tracks were filtered on having a head
+    ]
     return sorted(pairs, key=_order)
 
 

@@ -18,17 +18,17 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Literal
 
 import numpy as np
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import transaction
 from pydantic import BaseModel, Field
 
 from annotator import access, visibility
-from annotator.actions import approvals, jobs
-from annotator.actions.jobs import push_progress, report
+from annotator.actions import approvals, jobs, timing_exports
+from annotator.actions.jobs import project_of, push_progress, report
 from annotator.actions.masks import mask_shape, read_volume
 from annotator.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from annotator.exporting import coco, dicom_seg, nifti, png
@@ -115,7 +115,7 @@ CONSENSUS_FOLDER = "_consensus"
 class Reader:
     """Who an export is for: the masks they may read are exported (annotator.visibility)."""
 
-    user: AbstractBaseUser
+    user: User
     role: str
 
 
@@ -158,7 +158,8 @@ def selected_masks(
     shape = mask_shape(series)
     for name, owned in by_owner.items():
         volumes = {m.label_id: read_volume(m.revision, shape) for m in owned}
-        yield AnnotatorMasks(name or CONSENSUS, volumes, consensus=name is None)
+        revisions = {m.label_id: m.revision.pk for m in owned}
+        yield AnnotatorMasks(name or CONSENSUS, volumes, consensus=name is None, revisions=revisions)
 
 
 def safe_name(text: str) -> str:
@@ -267,13 +268,16 @@ mask (manifest.json says which).
 - coco: annotations.json, one image per slice, one RLE annotation per (slice, label, annotator); category ids
   are label values. Each image's file_name, series-<id>/slice-<z>.png, is in the zip: the slice as an 8-bit
   PNG in the series' default display window (exported with "images": false, only annotations.json is).
+annotation_time.csv: per exported mask, its revision and the annotation time behind it (the annotator's
+active seconds up to the save of that revision, idle gaps and hidden-tab time left out; whether the model
+was used; interactions by kind; docs/timing.md); no time for a consensus or where nothing was logged.
 """
 
 
 def build_archive(job: Job, request: ExportRequest, path: Path) -> dict:
     """Write the export zip for ``request`` to ``path``; returns the manifest. Raises InterruptedError when
     the job was cancelled meanwhile."""
-    project = job.project
+    project = project_of(job)
     labels = project_labels(project.pk)
     series_list = list(
         Series.objects.filter(pk__in=request.series or [], study__project=project)
@@ -293,15 +297,26 @@ def build_archive(job: Job, request: ExportRequest, path: Path) -> dict:
     reader = reader_of(job)
     if reader is None:
         raise Forbidden("Only members of the project can export its masks.")
+    exported: list[timing_exports.ExportedMask] = []
+
+    def noted(series: Series, chosen: Iterator[AnnotatorMasks]) -> Iterator[AnnotatorMasks]:
+        for masks in chosen:
+            for label_id, revision_id in masks.revisions.items():
+                exported.append(
+                    timing_exports.ExportedMask(series.pk, label_id, revision_id, masks.consensus)
+                )
+            yield masks
+
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         exporter = Exporter(archive, request.format, labels, dataset, images=request.images)
         for done, series in enumerate(series_list):
             if not report(job, 0.95 * done / len(series_list), f"Exporting {series}"):
                 raise InterruptedError("cancelled")
             chosen = selected_masks(series, request.annotator, masks=request.masks, reader=reader)
-            manifest["series"].append(exporter.series(series, chosen))
+            manifest["series"].append(exporter.series(series, noted(series, chosen)))
         if request.format == "coco":
             archive.writestr("annotations.json", json.dumps(dataset.as_json()))
+        archive.writestr("annotation_time.csv", timing_exports.exported_masks_csv(project, exported))
         archive.writestr("manifest.json", json.dumps(manifest, indent=2))
         archive.writestr("README.txt", README)
     return manifest
@@ -318,7 +333,7 @@ def skips(manifest: dict) -> list[dict]:
 
 
 def archive_name(job: Job, fmt: str) -> str:
-    return f"{safe_name(job.project.name)}-{fmt}-export-{job.pk}.zip"
+    return f"{safe_name(project_of(job).name)}-{fmt}-export-{job.pk}.zip"
 
 
 def run_export_job(job_id: int) -> Job:
@@ -372,7 +387,7 @@ def run_export_job(job_id: int) -> Job:
     return job
 
 
-def export_file(job: Job) -> tuple[BinaryIO, str]:
+def export_file(job: Job) -> tuple[File, str]:
     """The finished export's zip (open) and its file name; reach the job through ``access.export_with_membership``
     (members of its project only)."""
     if job.state != Job.State.DONE:

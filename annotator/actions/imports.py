@@ -23,14 +23,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from pydicom.dataset import Dataset
 
 from annotator import access
 from annotator.actions import jobs
 from annotator.actions.exports import project_labels
-from annotator.actions.jobs import push_progress, report
-from annotator.errors import Conflict, DomainError, InvalidInput, TooLarge, UnsupportedMedia
+from annotator.actions.jobs import project_of, push_progress, report
+from annotator.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge, UnsupportedMedia
 from annotator.imaging import volumes
 from annotator.imaging.limits import limit
 from annotator.importing import reference_masks, storage
@@ -93,7 +94,7 @@ def check_not_imported(
 # -- recording -----------------------------------------------------------------------------------------
 
 
-def record(project: Project, user: access.AnyUser, stored: list[storage.Stored]) -> list[Series]:
+def record(project: Project, user: User | None, stored: list[storage.Stored]) -> list[Series]:
     """Create the studies and series rows (inside the caller's transaction)."""
     created = []
     for entry in stored:
@@ -136,7 +137,7 @@ def _summary(series: list[Series], refused: Sequence[Refusal] = ()) -> str:
 
 
 def do_import(
-    user: access.AnyUser,
+    user: access.AnyUser | None,
     project: Project,
     uploads: list[Upload],
     *,
@@ -168,7 +169,7 @@ def do_import_partial(
 
 
 def _import(
-    user: access.AnyUser,
+    user: access.AnyUser | None,
     project: Project,
     uploads: list[Upload],
     reference_labels: Upload | None,
@@ -199,7 +200,7 @@ def _import(
                 refused.append(Refusal.of(source.name, exc))
         if not planned and not refused:
             raise InvalidInput("The upload holds no images (only directory records).")
-        plan_reference(reference, planned)
+        reference_format = plan_reference(reference, planned)
         planned = check_not_imported(project, planned, listed)
         if not planned:
             raise nothing_imported(refused)
@@ -207,7 +208,7 @@ def _import(
             staging="",
             series=planned,
             reference_labels=str(reference.path) if reference else None,
-            reference_labels_format=reference.kind if reference else None,
+            reference_labels_format=reference_format,
             keep_originals=bool(project.settings.get("keep_originals", False)),
             partial=partial,
         )
@@ -218,7 +219,7 @@ def _import(
 
 
 def _import_now(
-    user: access.AnyUser,
+    user: access.AnyUser | None,
     project: Project,
     payload: ImportPayload,
     inputs: Inputs,
@@ -227,6 +228,7 @@ def _import_now(
 ) -> tuple[Job, list[Refusal]]:
     """Build and record now. A series that fails to build is refused (``payload.partial``): the uploader is
     told by file name, the job's result by description."""
+    creator = None if user is None else access.signed_in(user)  # None: a PACS job whose creator is gone
     written: list[str] = []
     failed: list[Refusal] | None = [] if payload.partial else None
     try:
@@ -236,11 +238,11 @@ def _import_now(
         if not stored:
             raise nothing_imported(refused + failed)
         with transaction.atomic():
-            series = record(project, user, stored)
+            series = record(project, creator, stored)
             job = Job.objects.create(
                 kind=JOB_KIND,
                 project=project,
-                created_by=user,
+                created_by=creator,
                 state=Job.State.DONE,
                 progress=1.0,
                 message=_summary(series, refused + failed),
@@ -262,7 +264,7 @@ def _as_stored(refusal: Refusal, payload: ImportPayload) -> Refusal:
 
 
 def _stage(
-    user: access.AnyUser, project: Project, payload: ImportPayload, datasets: dict[str, Dataset]
+    user: access.AnyUser | None, project: Project, payload: ImportPayload, datasets: dict[str, Dataset]
 ) -> Job:
     """Write the de-identified inputs to the staging storage and start a job to build them."""
     written: list[str] = []
@@ -303,13 +305,15 @@ def run_import_job(job_id: int) -> Job:
         with tempfile.TemporaryDirectory(prefix="delineate-import-") as tmp:
             inputs = StagedInputs(Path(tmp))
             reference = inputs.path(payload.reference_labels) if payload.reference_labels else None
-            stored = build_and_store(job.project, payload, inputs, reference, written, on_progress, failed)
+            stored = build_and_store(
+                project_of(job), payload, inputs, reference, written, on_progress, failed
+            )
         failed = failed or []
         if not stored:
             raise nothing_imported(failed)
         report(job, 0.95, "Saving")
         with transaction.atomic():
-            series = record(job.project, job.created_by, stored)
+            series = record(project_of(job), job.created_by, stored)
             if not job.finish(_result(series, failed), message=_summary(series, failed)):
                 raise InterruptedError("cancelled")
             push_progress(job)
@@ -349,7 +353,10 @@ def do_import_reference_labels(user: access.AnyUser, series: Series, name: str, 
         raise UnsupportedMedia(f"{name}: {exc}") from exc
     except ValueError as exc:
         raise InvalidInput(f"{name}: {exc}") from exc
-    folder = str(Path(series.volume.name).parent)
+    volume_name = series.volume.name
+    if not volume_name:
+        raise NotFound("This series has no stored image.")
+    folder = str(Path(volume_name).parent)
     stored, _ = volumes.save_array(f"{folder}/reference_labels.npy", values)
     old = series.reference_labels.name
     try:

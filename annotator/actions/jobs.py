@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import current_app as celery_app
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from annotator import access, events
-from annotator.errors import Conflict, Forbidden
+from annotator.errors import Conflict, DomainError, Forbidden
 from annotator.models import Job, Project, Role
-from annotator.queues import QUEUE_EMBED
+from annotator.queues import QUEUE_EMBED, QUEUE_TRAIN
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,7 @@ class JobRoute:
 
 
 # Imports, exports and propagation decode, write or embed whole volumes: the embed queue, never the interactive
-# one. Fine-tuning will be ``"train": JobRoute("annotator.tasks.<its task>", QUEUE_TRAIN)``, added with its task
-# by the active-learning work.
+# one. Fine-tuning and scoring the queue by the model (active learning) run on the train queue.
 JOB_ROUTES: dict[str, JobRoute] = {
     "import": JobRoute("annotator.tasks.run_import_job", QUEUE_EMBED),
     "export": JobRoute("annotator.tasks.run_export_job", QUEUE_EMBED),
@@ -40,6 +40,9 @@ JOB_ROUTES: dict[str, JobRoute] = {
     # A project's PACS (annotator/actions/pacs.py, pacs_stow.py): retrieve and import, send SEGs back.
     "pacs-import": JobRoute("annotator.pacs.tasks.run_pacs_import_job", QUEUE_EMBED),
     "pacs-export": JobRoute("annotator.pacs.tasks.run_pacs_export_job", QUEUE_EMBED),
+    # Active learning (annotator/learning/): a fine-tuning run, and scoring the open tasks by the model.
+    "train": JobRoute("annotator.tasks.run_training_job", QUEUE_TRAIN),
+    "queue-scores": JobRoute("annotator.tasks.run_queue_scoring_job", QUEUE_TRAIN),
 }
 
 
@@ -56,7 +59,7 @@ def start_job(
     kind: str,
     *,
     project: Project | None,
-    user: access.AnyUser,
+    user: access.AnyUser | None,
     payload: dict[str, Any],
     message: str = "Waiting for a worker.",
 ) -> Job:
@@ -68,11 +71,22 @@ def start_job(
     route = route_for(kind)
     with transaction.atomic():
         job = Job.objects.create(
-            kind=kind, project=project, created_by=user, payload=payload, message=message[:300]
+            kind=kind,
+            project=project,
+            created_by=None if user is None else access.signed_in(user),
+            payload=payload,
+            message=message[:300],
         )
         push_progress(job)
         transaction.on_commit(lambda: celery_app.send_task(route.task, args=[job.pk], queue=route.queue))
     return job
+
+
+def project_of(job: Job) -> Project:
+    """The project of a job that works on one (imports, exports, PACS jobs are all started with theirs)."""
+    if job.project is None:
+        raise DomainError(f"The {job.kind} job belongs to no project.")
+    return job.project
 
 
 def push_progress(job: Job) -> None:
@@ -99,11 +113,11 @@ def report(job: Job, progress: float, message: str = "") -> bool:
     return running
 
 
-def check_can_cancel(user: access.AnyUser, job: Job) -> None:
+def check_can_cancel(user: User, job: Job) -> None:
     """The person who started a job may cancel it (even after leaving its project), and so may the project's
     owners; anyone else who can see the job is refused (403)."""
     if job.created_by_id != user.pk and not (
-        job.project_id and job.project.memberships.filter(user=user, role=Role.OWNER).exists()
+        job.project is not None and job.project.memberships.filter(user=user, role=Role.OWNER).exists()
     ):
         raise Forbidden("Only the person who started a job or a project owner can cancel it.")
     if job.is_finished:
@@ -115,7 +129,7 @@ def do_cancel_job(user: access.AnyUser, job_id: int) -> Job:
     one they see but may not cancel is 403, a finished one 409."""
     with transaction.atomic():
         job = access.get_job(user, job_id)
-        check_can_cancel(user, job)
+        check_can_cancel(access.signed_in(user), job)  # get_job refused anonymous callers
         if not job.cancel():
             raise Conflict(f"The job has already finished ({job.state}).")
         push_progress(job)

@@ -8,14 +8,14 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
-from annotator import events, rle, visibility
+from annotator import access, events, rle, visibility
 from annotator.errors import Conflict, Forbidden, InvalidInput, NotFound
-from annotator.imaging.volumes import mask_shape
+from annotator.imaging.volumes import mask_shape as mask_shape  # re-exported: views and exports use it
 from annotator.messages import RevisionCreated, RevisionSummary
 from annotator.models import Label, MaskRevision, MaskSource, MaskTrack, Membership, Role, Series
 
@@ -36,7 +36,8 @@ def unpack(data: bytes) -> np.ndarray:
 
 def pack_slices(slices: dict[int, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{f"z{z}": mask.astype(bool) for z, mask in slices.items()})
+    arrays = {f"z{z}": mask.astype(bool) for z, mask in slices.items()}
+    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub lets **arrays fill allow_pickle
     return buffer.getvalue()
 
 
@@ -69,7 +70,7 @@ class SaveRequest:
     predicted_iou: dict[int, float] | None = None
 
 
-def check_save(user, series, label: Label, role: str, request: SaveRequest) -> None:
+def check_save(user: access.AnyUser, series: Series, label: Label, role: str, request: SaveRequest) -> None:
     if role not in (Role.OWNER, Role.ANNOTATOR):
         raise Forbidden("Reviewers cannot edit masks; ask an annotator or the owner.")
     if label.project_id != series.study.project_id:
@@ -90,7 +91,7 @@ def _stale_message(track: MaskTrack, base_revision_id: int | None) -> str:
     # Read the head by its id in a statement of its own: on PostgreSQL a row locked FOR UPDATE after
     # waiting for a concurrent save carries the new head_id, but an outer join made in the same statement
     # still sees the snapshot taken before that save committed (head None: the race test caught it).
-    head = MaskRevision.objects.filter(pk=track.head_id).first()
+    head = None if track.head_id is None else MaskRevision.objects.filter(pk=track.head_id).first()
     if head is None:
         return "This mask has no saved revision yet, so it cannot be saved on top of one. Reload it."
     since = MaskRevision.objects.filter(track=track)
@@ -109,7 +110,15 @@ def _check_head(track: MaskTrack, base_revision_id: int | None) -> None:
         raise Conflict(_stale_message(track, base_revision_id), details={"head_revision": track.head_id})
 
 
-def do_save_revision(user, series, label: Label, role: str, request: SaveRequest, *, skip_channel=None):
+def do_save_revision(
+    user: access.AnyUser,
+    series: Series,
+    label: Label,
+    role: str,
+    request: SaveRequest,
+    *,
+    skip_channel: str | None = None,
+) -> MaskRevision:
     """Save ``request.slices`` on top of the track's head as a new revision.
 
     Refused with Conflict when the head is no longer ``request.base_revision_id`` (someone saved in
@@ -121,6 +130,7 @@ def do_save_revision(user, series, label: Label, role: str, request: SaveRequest
     default serves a small team) and row locks short on PostgreSQL.
     """
     check_save(user, series, label, role, request)
+    user = access.signed_in(user)
     shape = mask_shape(series)
     track, _ = MaskTrack.objects.get_or_create(series=series, label=label, annotator=user)
     track = MaskTrack.objects.select_related("head").get(pk=track.pk)
@@ -142,7 +152,7 @@ def do_save_revision(user, series, label: Label, role: str, request: SaveRequest
     )
 
 
-def check_restore(user: AbstractBaseUser, role: str, track: MaskTrack) -> None:
+def check_restore(user: access.AnyUser, role: str, track: MaskTrack) -> None:
     """An annotator restores their own mask's revisions; reviewers and owners those of the consensus."""
     if track.is_consensus:
         if role not in (Role.OWNER, Role.REVIEWER):
@@ -155,9 +165,15 @@ def check_restore(user: AbstractBaseUser, role: str, track: MaskTrack) -> None:
 
 
 def do_restore_revision(
-    user, revision: MaskRevision, role: str, base_revision_id: int | None, *, skip_channel=None
-):
+    user: access.AnyUser,
+    revision: MaskRevision,
+    role: str,
+    base_revision_id: int | None,
+    *,
+    skip_channel: str | None = None,
+) -> MaskRevision:
     """Make ``revision``'s content the head again, as a new revision (history is never rewritten)."""
+    user = access.signed_in(user)
     track = MaskTrack.objects.select_related("head", "series").get(pk=revision.track_id)
     check_restore(user, role, track)
     _check_head(track, base_revision_id)
@@ -179,7 +195,7 @@ def do_restore_revision(
 
 
 def do_save_consensus(
-    user: AbstractBaseUser, series: Series, label: Label, volume: np.ndarray, inputs: dict[str, Any]
+    user: User, series: Series, label: Label, volume: np.ndarray, inputs: dict[str, Any]
 ) -> MaskRevision:
     """Save ``volume`` as the next revision of the consensus of ``label`` on ``series`` (its own track, no
     annotator; ``user`` is the author). Reviewers and owners only (check in annotator.actions.review)."""
@@ -198,19 +214,19 @@ def do_save_consensus(
 
 
 def _create_revision(
-    track,
-    user,
-    volume,
-    source,
-    changed,
+    track: MaskTrack,
+    user: User,
+    volume: np.ndarray,
+    source: str,
+    changed: list[int],
     *,
-    base_revision_id,
-    model_version="",
-    first_predictions=None,
-    predicted_iou=None,
-    restored_from=None,
-    skip_channel=None,
-    inputs: dict | None = None,
+    base_revision_id: int | None,
+    model_version: str = "",
+    first_predictions: dict[int, np.ndarray] | None = None,
+    predicted_iou: dict[str, float] | None = None,
+    restored_from: MaskRevision | None = None,
+    skip_channel: str | None = None,
+    inputs: dict[str, Any] | None = None,
 ) -> MaskRevision:
     """Write the revision's files, then, in one short transaction, check that the head is still
     ``base_revision_id`` and insert the row. A save that lost the race gets Conflict and its files are
@@ -302,8 +318,8 @@ NO_SUCH_ANNOTATOR = "No such annotator in this project."
 
 
 def readable_annotator(
-    user: AbstractBaseUser, membership: Membership, series: Series, username: str | None
-) -> AbstractBaseUser:
+    user: access.AnyUser, membership: Membership, series: Series, username: str | None
+) -> User:
     """The annotator whose masks ``user`` reads: ``username``, or the caller when none is given.
 
     A username that is neither a member of the project nor the annotator of a mask of the series, and one
@@ -311,7 +327,7 @@ def readable_annotator(
     tells whether a user exists.
     """
     if not username or username == user.get_username():
-        return user
+        return access.signed_in(user)
     project = membership.project
     annotator = (
         get_user_model()
@@ -328,7 +344,7 @@ def readable_annotator(
 
 
 def readable_consensus(
-    user: AbstractBaseUser, membership: Membership, series: Series, label: Label
+    user: access.AnyUser, membership: Membership, series: Series, label: Label
 ) -> MaskTrack | None:
     """The consensus track of ``label`` on ``series`` (None when none was built), for a caller who may see
     colleagues' masks; others get the answer of an unknown annotator."""
@@ -345,7 +361,7 @@ def consensus_track(series: Series, label: Label) -> MaskTrack | None:
     )
 
 
-def track_of(series: Series, label: Label, annotator: AbstractBaseUser) -> MaskTrack | None:
+def track_of(series: Series, label: Label, annotator: User) -> MaskTrack | None:
     return (
         MaskTrack.objects.filter(
             series=series, label=label, annotator=annotator, kind=MaskTrack.Kind.ANNOTATION
@@ -360,7 +376,7 @@ def label_mask(
     label: Label,
     track: MaskTrack | None,
     revision: MaskRevision | None,
-    user: AbstractBaseUser,
+    user: access.AnyUser,
 ) -> dict[str, Any]:
     """A mask of ``label`` (``revision`` of ``track``, or nothing saved yet) as RLE per non-empty slice."""
     shape = mask_shape(series)

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from annotator import access
+from annotator import access, socket_access
 from annotator.errors import Conflict, Gone, InvalidInput, NotFound
 from annotator.models import Invitation, Membership, Project, Role
 
@@ -38,7 +38,7 @@ def check_role(role: str) -> str:
     return role
 
 
-def check_invitee(project: Project, invitee: str) -> tuple[object | None, str]:
+def check_invitee(project: Project, invitee: str) -> tuple[User | None, str]:
     """Resolve "username or e-mail" to (existing user or None, e-mail)."""
     invitee = invitee.strip()
     if not invitee:
@@ -68,7 +68,12 @@ def check_invitee(project: Project, invitee: str) -> tuple[object | None, str]:
 
 @transaction.atomic
 def do_invite(
-    inviter, project: Project, invitee: str, role: str, *, join_url: Callable[[str], str] | None = None
+    inviter: access.AnyUser,
+    project: Project,
+    invitee: str,
+    role: str,
+    *,
+    join_url: Callable[[str], str] | None = None,
 ) -> Invitation:
     """Invite a user (by username or e-mail) to ``project``. An e-mail invitation of someone without an
     account expires and is mailed with its join link (``join_url(token)``: the absolute URL)."""
@@ -78,7 +83,12 @@ def do_invite(
     if user is None:
         expires_at = timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS)
     invitation = Invitation.objects.create(
-        project=project, user=user, email=email, role=role, invited_by=inviter, expires_at=expires_at
+        project=project,
+        user=user,
+        email=email,
+        role=role,
+        invited_by=access.signed_in(inviter),
+        expires_at=expires_at,
     )
     if user is None and join_url is not None:
         link = join_url(invitation.token)
@@ -148,7 +158,7 @@ def check_new_account(username: str, password: str, password_again: str) -> str:
 
 
 @transaction.atomic
-def do_join(token: str, username: str, password: str, password_again: str) -> AbstractBaseUser:
+def do_join(token: str, username: str, password: str, password_again: str) -> User:
     """Create the account of a person invited by e-mail and make them a member: returns the new user."""
     invitation = pending_by_token(token)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
@@ -174,14 +184,15 @@ def invitations_of(project: Project) -> QuerySet[Invitation]:
     return project.invitations.select_related("project", "user", "invited_by")
 
 
-def check_invitation_for(user, invitation: Invitation) -> None:
+def check_invitation_for(user: access.AnyUser, invitation: Invitation) -> None:
     access.get_invitation_for(user, invitation.pk)
 
 
 @transaction.atomic
-def do_answer_invitation(user, invitation: Invitation, accept: bool) -> Invitation:
+def do_answer_invitation(user: access.AnyUser, invitation: Invitation, accept: bool) -> Invitation:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     check_invitation_for(user, invitation)
+    user = access.signed_in(user)  # an invitation found for the caller means the caller is signed in
     invitation.state = Invitation.State.ACCEPTED if accept else Invitation.State.DECLINED
     invitation.answered_at = timezone.now()
     invitation.user = user
@@ -217,6 +228,7 @@ def do_change_role(project: Project, membership: Membership, role: str) -> Membe
     _check_keeps_an_owner(project, membership, role)
     membership.role = role
     membership.save(update_fields=["role"])
+    socket_access.membership_changed(membership.user_id)
     return membership
 
 
@@ -233,3 +245,4 @@ def do_remove_member(project: Project, membership: Membership) -> None:
         state__in=[Assignment.State.TODO, Assignment.State.IN_PROGRESS, Assignment.State.RETURNED],
     ).delete()
     membership.delete()
+    socket_access.membership_removed(membership.user_id, project.pk)

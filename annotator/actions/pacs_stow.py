@@ -11,14 +11,16 @@ them or says which it refused, and the job says so; nothing is half-sent silentl
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Any, Literal
 
+import highdicom as hd
 from django.db import transaction
 from pydantic import BaseModel, Field
+from pydicom.dataset import Dataset
 
 from annotator import access
 from annotator.actions import exports, jobs
-from annotator.actions.jobs import push_progress, report
+from annotator.actions.jobs import project_of, push_progress, report
 from annotator.actions.pacs import connection_of, source_of
 from annotator.dicomweb import client
 from annotator.errors import DomainError, Forbidden, InvalidInput, UpstreamFailed
@@ -39,7 +41,7 @@ class StowRequest(BaseModel):
     masks: Literal["approved", "all"] = "approved"
 
 
-def check_stow(user, project: Project, request: StowRequest) -> list[Series]:
+def check_stow(user: access.AnyUser, project: Project, request: StowRequest) -> list[Series]:
     if access.role_in(user, project.pk) not in access.OWNER_ONLY:
         raise Forbidden("Only a project owner can send masks to the PACS.")
     source_of(project)
@@ -57,7 +59,7 @@ def check_stow(user, project: Project, request: StowRequest) -> list[Series]:
 
 
 @transaction.atomic
-def do_start_stow(user, project: Project, request: StowRequest) -> Job:
+def do_start_stow(user: access.AnyUser, project: Project, request: StowRequest) -> Job:
     chosen = check_stow(user, project, request)
     payload = request.model_copy(update={"series": [s.pk for s in chosen]})
     return jobs.start_job(
@@ -79,9 +81,14 @@ def originals_of(origin: PacsSeriesOrigin, attributes: dict[str, str]) -> dicom_
     )
 
 
-def build_segmentations(job: Job, request: StowRequest, connection: client.Connection):
+Built = tuple[Series, str, hd.seg.Segmentation]  # (series, annotator, the SEG)
+
+
+def build_segmentations(
+    job: Job, request: StowRequest, connection: client.Connection
+) -> tuple[list[Built], list[dict[str, Any]]]:
     """Every SEG to send (built in memory) and the (series, annotator, reason) left out."""
-    project = job.project
+    project = project_of(job)
     labels = exports.project_labels(project.pk)
     chosen = list(
         Series.objects.filter(pk__in=request.series or [], study__project=project)
@@ -89,7 +96,8 @@ def build_segmentations(job: Job, request: StowRequest, connection: client.Conne
         .order_by("study_id", "number", "id")
     )
     studies: dict[str, dict[str, str]] = {}
-    built, skipped = [], []
+    built: list[Built] = []
+    skipped: list[dict[str, Any]] = []
     for done, series in enumerate(chosen):
         if not report(job, 0.7 * done / len(chosen), f"Building the segmentation of {series}"):
             raise InterruptedError("cancelled")
@@ -117,7 +125,7 @@ def build_segmentations(job: Job, request: StowRequest, connection: client.Conne
     return built, skipped
 
 
-def check_stored(connection: client.Connection, reply, sent: list) -> None:
+def check_stored(connection: client.Connection, reply: Dataset, sent: list[Built]) -> None:
     """Every instance sent must be acknowledged by the STOW-RS reply AND then found by a search of its study;
     otherwise say how many the PACS holds and what went wrong with the others."""
     sent_uids = {str(seg.SOPInstanceUID) for _, _, seg in sent}
@@ -158,7 +166,7 @@ def run_pacs_export_job(job_id: int) -> Job:
     push_progress(job)
     try:
         request = StowRequest.model_validate(job.payload)
-        connection = connection_of(source_of(job.project))
+        connection = connection_of(source_of(project_of(job)))
         built, skipped = build_segmentations(job, request, connection)
         if not built:
             reasons = sorted({s["reason"] for s in skipped}) or ["there are no masks on these series"]

@@ -6,7 +6,7 @@ import re
 
 from django.db import transaction
 
-from annotator import visibility
+from annotator import access, visibility
 from annotator.errors import InvalidInput
 from annotator.importing import deid
 from annotator.models import Label, Membership, Project, Role
@@ -41,7 +41,7 @@ def check_labels(labels: list[dict]) -> list[dict]:
 
 @transaction.atomic
 def do_create_project(
-    user,
+    user: access.AnyUser,
     name: str,
     description: str = "",
     labels: list[dict] | None = None,
@@ -53,6 +53,7 @@ def do_create_project(
     annotator.importing.deid) is chosen here once: changing it later would give one study two sets of UIDs.
     ``clean_descriptors`` (PS3.15 Clean Descriptors Option) keeps series descriptions, cleaned; also fixed
     here, so every series of a project was de-identified alike."""
+    user = access.signed_in(user)
     name = name.strip()
     if not name:
         raise InvalidInput("A project needs a name.")

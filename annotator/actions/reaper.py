@@ -105,7 +105,7 @@ def reap_stale_jobs(now: datetime, send: Callable[[Job], None] = send_job_task) 
     return report
 
 
-def _requeue(job: Job, cutoff: datetime, message: str, send, report: dict) -> None:
+def _requeue(job: Job, cutoff: datetime, message: str, send: Callable[[Job], None], report: dict) -> None:
     with transaction.atomic():
         if job.requeue_if_stale(cutoff, message):
             send(job)
@@ -129,7 +129,7 @@ def embedding_key(content_hash: str, index: int, grid: planes.PlaneGrid | None =
 
 def live_embedding_keys() -> set[str]:
     """The keys of every slice of every plane of every series that still exists."""
-    keys = set()
+    keys: set[str] = set()
     for series in Series.objects.only("content_hash", "num_slices", "shape", "spacing", "kind"):
         keys.update(embedding_key(series.content_hash, index) for index in range(max(1, series.num_slices)))
         for name, grid in plane_grids(series).items():

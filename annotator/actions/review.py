@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -49,7 +49,7 @@ ConsensusMethod = Literal["majority", "staple"]
 # -- the approved masks (exports, active learning) -------------------------------------------------------
 
 
-def approved_masks(project: Project) -> Iterator[tuple[Series, Label, AbstractBaseUser | None, MaskRevision]]:
+def approved_masks(project: Project) -> Iterator[tuple[Series, Label, User | None, MaskRevision]]:
     """Every approved mask of ``project`` as ``(series, label, annotator, revision)``.
 
     - For each approved assignment (a reviewer approved the case), per label of its task, the revision of
@@ -74,7 +74,7 @@ def approved_masks(project: Project) -> Iterator[tuple[Series, Label, AbstractBa
 # -- who reviews -----------------------------------------------------------------------------------------
 
 
-def check_reviewer(user: AbstractBaseUser, membership: Membership) -> None:
+def check_reviewer(user: access.AnyUser, membership: Membership) -> None:
     if membership.role not in access.REVIEWERS:
         raise Forbidden("Only reviewers and owners review cases.")
 
@@ -135,7 +135,7 @@ class CommentRequest:
 
 
 def check_comment(
-    user: AbstractBaseUser, membership: Membership, assignment: Assignment, request: CommentRequest
+    user: access.AnyUser, membership: Membership, assignment: Assignment, request: CommentRequest
 ) -> Label | None:
     """Reviewers and owners comment on others' cases, the annotator on their own; the text is not empty
     and not too long; a pin names a slice and a point inside the series (all of them or none)."""
@@ -149,12 +149,12 @@ def check_comment(
         raise InvalidInput(f"A comment is at most {MAX_COMMENT_CHARS} characters.")
     pin = (request.slice_index, request.x, request.y)
     if any(v is not None for v in pin):
-        if any(v is None for v in pin):
+        if request.slice_index is None or request.x is None or request.y is None:
             raise InvalidInput("Pin a comment with a slice and both coordinates, or not at all.")
         depth, height, width = mask_shape(assignment.task.series)
-        if not 0 <= request.slice_index < depth:  # type: ignore[operator]
+        if not 0 <= request.slice_index < depth:
             raise InvalidInput(f"Slice {request.slice_index} is outside the series (0–{depth - 1}).")
-        x, y = float(request.x), float(request.y)  # type: ignore[arg-type]
+        x, y = float(request.x), float(request.y)
         if not (math.isfinite(x) and math.isfinite(y) and 0 <= x <= width and 0 <= y <= height):
             raise InvalidInput(f"The point ({x}, {y}) is outside the image ({width}×{height}).")
     if request.label_id is None:
@@ -184,7 +184,7 @@ def comment_info(comment: ReviewComment) -> CommentInfo:
         requests_changes=comment.requests_changes,
         created_at=comment.created_at.isoformat(),
         resolved=comment.resolved_at is not None,
-        resolved_by=comment.resolved_by.get_username() if comment.resolved_by_id else None,
+        resolved_by=comment.resolved_by.get_username() if comment.resolved_by is not None else None,
     )
 
 
@@ -200,7 +200,7 @@ def _announce(comment: ReviewComment, created: bool) -> None:
 
 @transaction.atomic
 def do_comment(
-    user: AbstractBaseUser,
+    user: access.AnyUser,
     membership: Membership,
     assignment: Assignment,
     request: CommentRequest,
@@ -210,7 +210,7 @@ def do_comment(
     label = check_comment(user, membership, assignment, request)
     comment = ReviewComment.objects.create(
         assignment=assignment,
-        author=user,
+        author=access.signed_in(user),
         text=request.text.strip(),
         label=label,
         slice_index=request.slice_index,
@@ -224,7 +224,7 @@ def do_comment(
 
 @transaction.atomic
 def do_request_changes(
-    user: AbstractBaseUser, membership: Membership, assignment: Assignment, request: CommentRequest
+    user: access.AnyUser, membership: Membership, assignment: Assignment, request: CommentRequest
 ) -> tuple[Assignment, ReviewComment]:
     """Send a submitted case back to its annotator with a comment (pinned where the fix is needed)."""
     tasks.check_transition(user, membership, assignment, "send_back", request.text)
@@ -238,11 +238,11 @@ def comments_of(assignment: Assignment) -> QuerySet[ReviewComment]:
 
 
 @transaction.atomic
-def do_resolve_comment(user: AbstractBaseUser, comment: ReviewComment, resolved: bool) -> ReviewComment:
+def do_resolve_comment(user: access.AnyUser, comment: ReviewComment, resolved: bool) -> ReviewComment:
     """Mark a comment done (or open again): whoever may read it (the annotator fixed it, or the reviewer
     agrees)."""
     comment.resolved_at = timezone.now() if resolved else None
-    comment.resolved_by = user if resolved else None
+    comment.resolved_by = access.signed_in(user) if resolved else None
     comment.save(update_fields=["resolved_at", "resolved_by"])
     _announce(comment, created=False)
     return comment
@@ -251,17 +251,18 @@ def do_resolve_comment(user: AbstractBaseUser, comment: ReviewComment, resolved:
 # -- agreement and consensus -----------------------------------------------------------------------------
 
 
-def annotator_volumes(task: Task, label: Label) -> list[tuple[AbstractBaseUser, MaskRevision, np.ndarray]]:
+def annotator_volumes(task: Task, label: Label) -> list[tuple[User, MaskRevision, np.ndarray]]:
     """Each annotator of the task with a saved mask of ``label``: (annotator, head revision, volume)."""
     shape = mask_shape(task.series)
     annotators = [a.annotator for a in task.assignments.select_related("annotator").order_by("id")]
-    tracks = {
-        t.annotator_id: t
+    heads = {
+        t.annotator_id: t.head
         for t in MaskTrack.objects.filter(
             series=task.series, label=label, kind=MaskTrack.Kind.ANNOTATION, head__isnull=False
         ).select_related("head")
+        if t.head is not None  # always: filtered on having a head
     }
-    found = [(user, tracks[user.pk].head) for user in annotators if user.pk in tracks]
+    found = [(user, heads[user.pk]) for user in annotators if user.pk in heads]
     return [(user, head, masks.read_volume(head, shape)) for user, head in found]
 
 
@@ -291,7 +292,7 @@ def agreement_of(task: Task) -> dict[str, Any]:
 
 @transaction.atomic
 def do_build_consensus(
-    user: AbstractBaseUser, membership: Membership, task: Task, label_id: int, method: str
+    user: access.AnyUser, membership: Membership, task: Task, label_id: int, method: str
 ) -> MaskRevision:
     """Build the consensus of the task's annotators' masks of a label (majority vote or STAPLE) and save it
     as the next revision of the label's consensus on the series."""
@@ -321,4 +322,4 @@ def do_build_consensus(
         }
     else:
         consensus = agreement.majority_vote(volumes)
-    return masks.do_save_consensus(user, task.series, label, consensus, inputs)
+    return masks.do_save_consensus(access.signed_in(user), task.series, label, consensus, inputs)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import ProtectedError, QuerySet
 
-from annotator.errors import InvalidInput, NotFound
+from annotator.errors import Conflict, InvalidInput, NotFound
 from annotator.imaging import render, volumes
-from annotator.models import Job, Project, Series, Study
+from annotator.models import Job, MaskTrack, Project, Series, Study
 
 AXES = ("z", "y", "x")
 # Bump when the rendering changes, so browsers drop cached slices.
@@ -47,7 +47,10 @@ def check_window(series: Series, preset: str | None, level: str | None, width: s
         return Window(None, None, "")
     if level not in (None, "") or width not in (None, ""):
         try:
-            lvl, wid = float(level), float(width)  # type: ignore[arg-type]
+            lvl, wid = (
+                float(level or ""),
+                float(width or ""),
+            )  # a missing one: ValueError, as for an empty one
         except (TypeError, ValueError) as exc:
             raise InvalidInput("Give both level and width as numbers (e.g. level=40&width=400).") from exc
         if not (np.isfinite(lvl) and np.isfinite(wid)) or wid <= 0:
@@ -86,7 +89,7 @@ def check_resliced(series: Series, plane: str, axis: str | None, index: int) -> 
     return plane
 
 
-def slice_etag(series: Series, *parts) -> str:
+def slice_etag(series: Series, *parts: object) -> str:
     text = ":".join(str(p) for p in (RENDER_VERSION, series.content_hash, *parts))
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
@@ -120,14 +123,37 @@ def raw_plane(series: Series, plane: str, index: int, *, labels: bool = False) -
 
 
 def _files_of(series: Series) -> list[str]:
-    return [f.name for f in (series.volume, series.thumbnail, series.reference_labels, series.originals) if f]
+    return [
+        f.name for f in (series.volume, series.thumbnail, series.reference_labels, series.originals) if f.name
+    ]
+
+
+def check_no_masks(series: QuerySet[Series], what: str) -> None:
+    """Masks are never lost as a side effect: a series (or study) that has saved masks is not deleted."""
+    tracks = MaskTrack.objects.filter(series__in=series, head__isnull=False)
+    count = tracks.count()
+    if count:
+        annotators = sorted(set(tracks.values_list("annotator__username", flat=True)))
+        raise Conflict(
+            f"This {what} has {count} saved mask{'s' if count != 1 else ''} (by {', '.join(annotators)}); "
+            f"deleting it would delete them, so nothing was deleted. Export the masks first if you need them.",
+            details={"masks": count, "annotators": annotators},
+        )
+
+
+def _delete(row: Series | Study, what: str) -> None:
+    try:
+        row.delete()
+    except ProtectedError as exc:  # a mask saved since the check: its revisions protect it
+        raise Conflict(f"A mask was just saved on this {what}; nothing was deleted.") from exc
 
 
 @transaction.atomic
 def do_delete_series(series: Series) -> None:
+    check_no_masks(Series.objects.filter(pk=series.pk), "series")
     files = _files_of(series)
     study = series.study
-    series.delete()
+    _delete(series, "series")
     if not study.series.exists():
         study.delete()
     transaction.on_commit(lambda: volumes.delete_files(files))
@@ -135,6 +161,7 @@ def do_delete_series(series: Series) -> None:
 
 @transaction.atomic
 def do_delete_study(study: Study) -> None:
+    check_no_masks(Series.objects.filter(study=study), "study")
     files = [name for series in study.series.all() for name in _files_of(series)]
-    study.delete()
+    _delete(study, "study")
     transaction.on_commit(lambda: volumes.delete_files(files))

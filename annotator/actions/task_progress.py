@@ -10,17 +10,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
-
-from annotator import visibility
+from annotator import access, visibility
+from annotator.actions import interactions
 from annotator.models import Assignment, MaskTrack, Membership, Role, Series
 
 
-def assignment_progress(assignments: Iterable[Assignment]) -> dict[int, dict[str, int | None]]:
+def assignment_progress(assignments: Iterable[Assignment]) -> dict[int, dict[str, float | None]]:
     """Per assignment id: ``labels`` (of its task), ``masks`` (of those labels with a saved, non-empty mask
-    by its annotator), ``slices`` (slices of the series holding any of them) and ``active_seconds`` (None
-    until the timing work measures it)."""
+    by its annotator), ``slices`` (slices of the series holding any of them) and ``active_seconds`` (the
+    annotator's active time on the case by annotator.actions.interactions' rules; None while nothing is
+    logged for it)."""
     assignments = list(assignments)
+    timed = interactions.assignment_summaries(assignments)
     series_ids = {a.task.series_id for a in assignments}
     annotator_ids = {a.annotator_id for a in assignments}
     heads: dict[tuple[int, int, int], list[int]] = {}
@@ -32,7 +33,7 @@ def assignment_progress(assignments: Iterable[Assignment]) -> dict[int, dict[str
     ).values_list("series_id", "label_id", "annotator_id", "head__mask_slices")
     for series_id, label_id, annotator_id, slices in rows:
         heads[(series_id, label_id, annotator_id)] = slices or []
-    result: dict[int, dict[str, int | None]] = {}
+    result: dict[int, dict[str, float | None]] = {}
     for assignment in assignments:
         label_ids = [label.id for label in assignment.task.labels.all()]
         done = [heads.get((assignment.task.series_id, lid, assignment.annotator_id)) for lid in label_ids]
@@ -41,18 +42,17 @@ def assignment_progress(assignments: Iterable[Assignment]) -> dict[int, dict[str
             "labels": len(label_ids),
             "masks": len(masks),
             "slices": len({z for slices in masks for z in slices}),
-            # Filled by the timing work (issue 12): active annotation time, idle gaps excluded.
-            "active_seconds": None,
+            "active_seconds": interactions.seconds(timed.get(assignment.pk)),
         }
     return result
 
 
-def hidden_series(user: AbstractBaseUser, membership: Membership, series_ids: list[int]) -> set[int]:
+def hidden_series(user: access.AnyUser, membership: Membership, series_ids: list[int]) -> set[int]:
     """The series whose colleagues' masks ``user`` may not read (annotator.visibility), in one query."""
     if membership.role != Role.ANNOTATOR or not visibility.is_independent(membership.project):
         return set()
     states: dict[int, set[str]] = defaultdict(set)
-    mine = Assignment.objects.filter(task__series_id__in=series_ids, annotator=user)
+    mine = Assignment.objects.filter(task__series_id__in=series_ids, annotator=access.signed_in(user))
     for series_id, state in mine.values_list("task__series_id", "state"):
         states[series_id].add(state)
     finished = {s for s, seen in states.items() if seen <= {Assignment.State.APPROVED}}
@@ -60,7 +60,7 @@ def hidden_series(user: AbstractBaseUser, membership: Membership, series_ids: li
 
 
 def series_progress(
-    user: AbstractBaseUser, membership: Membership, series: Iterable[Series]
+    user: access.AnyUser, membership: Membership, series: Iterable[Series]
 ) -> dict[int, dict[str, object]]:
     """Per series id: ``annotated_slices`` (slices holding a mask the caller may read), ``total`` (slices),
     ``state`` (the caller's own case on it, if any: todo, in_progress, submitted, approved, returned) and
@@ -80,7 +80,7 @@ def series_progress(
     own: dict[int, str] = {}
     assignments = Assignment.objects.filter(task__series_id__in=ids)
     if membership.role == Role.ANNOTATOR:
-        assignments = assignments.filter(annotator=user)
+        assignments = assignments.filter(annotator=access.signed_in(user))
     for series_id, annotator_id, state in assignments.values_list("task__series_id", "annotator_id", "state"):
         cases[series_id][state] += 1
         if annotator_id == user.pk:

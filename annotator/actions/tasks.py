@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from annotator import events, visibility
-from annotator.actions import approvals
+from annotator import access, events, visibility
+from annotator.actions import approvals, queue_scores
 from annotator.errors import Conflict, Forbidden, InvalidInput
 from annotator.messages import AssignmentState, AssignmentUpdated, QueueChanged
-from annotator.models import Assignment, Label, Membership, Project, Role, Series, Task
+from annotator.models import Assignment, Label, Membership, Project, Role, Series, StudyTask, Task
+from ml_worker.active_learning.selection import QUEUE_STRATEGIES
 
 QueueOrdering = Callable[[QuerySet, object, Project], Iterable[Task]]
 _ORDERINGS: dict[str, QueueOrdering] = {}
@@ -38,8 +39,13 @@ def register_ordering(name: str) -> Callable[[QueueOrdering], QueueOrdering]:
 
 
 @register_ordering("priority")
-def by_priority(tasks: QuerySet, user, project: Project) -> Iterable[Task]:
+def by_priority(tasks: QuerySet, user: object, project: Project) -> Iterable[Task]:
     return tasks.order_by("-priority", "id")
+
+
+# Orderings by the model's doubt, one per queue strategy of active learning (annotator/actions/queue_scores.py).
+for _strategy in QUEUE_STRATEGIES:
+    register_ordering(_strategy)(queue_scores.by_model_doubt(_strategy))
 
 
 def ordering_for(project: Project) -> QueueOrdering:
@@ -72,7 +78,7 @@ def check_labels(project: Project, label_ids: list[int]) -> list[Label]:
     return [found[i] for i in dict.fromkeys(label_ids)]
 
 
-def check_assignees(project: Project, user_ids: list[int]) -> list:
+def check_assignees(project: Project, user_ids: list[int]) -> list[User]:
     memberships = {
         m.user_id: m
         for m in Membership.objects.filter(project=project, user_id__in=user_ids).select_related("user")
@@ -88,9 +94,7 @@ def check_assignees(project: Project, user_ids: list[int]) -> list:
     return [memberships[i].user for i in dict.fromkeys(user_ids)]
 
 
-def spread_over(
-    annotators: list[AbstractBaseUser], count: int, per_task: int
-) -> list[list[AbstractBaseUser]]:
+def spread_over(annotators: list[User], count: int, per_task: int) -> list[list[User]]:
     """``count`` tasks' annotators, ``per_task`` each (at most all of them), taken in turn so that the work
     is shared evenly: 3 annotators, 2 per task → [a, b], [c, a], [b, c], ..."""
     if not annotators:
@@ -101,7 +105,7 @@ def spread_over(
 
 @transaction.atomic
 def do_create_tasks(
-    user,
+    user: access.AnyUser,
     project: Project,
     series_ids: list[int],
     label_ids: list[int],
@@ -114,6 +118,7 @@ def do_create_tasks(
     """One task per series, each given to every annotator in ``annotator_ids`` or, with ``spread``, to the
     project's annotations per task of them in turn (none: open tasks, taken from the pool). A task with
     fewer copies than the project asks for stays open for the rest."""
+    user = access.signed_in(user)
     series = check_series(project, series_ids)
     labels = check_labels(project, label_ids or list(project.labels.values_list("id", flat=True)))
     annotators = check_assignees(project, annotator_ids)
@@ -192,7 +197,9 @@ def do_delete_task(task: Task) -> None:
 # -- the review workflow -------------------------------------------------------------------------------
 
 
-def check_transition(user, membership: Membership, assignment: Assignment, action: str, comment: str) -> None:
+def check_transition(
+    user: access.AnyUser, membership: Membership, assignment: Assignment, action: str, comment: str
+) -> None:
     if action not in Assignment.TRANSITIONS:
         raise InvalidInput(f"Unknown action {action!r}; use one of {', '.join(Assignment.TRANSITIONS)}.")
     if action in ("start", "submit"):
@@ -211,13 +218,16 @@ def check_transition(user, membership: Membership, assignment: Assignment, actio
             f"This case is {assignment.get_state_display().lower()}: {action.replace('_', ' ')} is not possible now.",
             details={"state": assignment.state},
         )
+    if action == "start" and assignment.pk in waiting_study_runs(access.signed_in(user)):
+        raise Conflict("This is a later task of a timing study: its tasks are done in order, one at a time.")
 
 
 @transaction.atomic
 def do_transition(
-    user, membership: Membership, assignment: Assignment, action: str, comment: str = ""
+    user: access.AnyUser, membership: Membership, assignment: Assignment, action: str, comment: str = ""
 ) -> Assignment:
     check_transition(user, membership, assignment, action, comment)
+    user = access.signed_in(user)
     sources, target = Assignment.TRANSITIONS[action]
     now = timezone.now()
     changes: dict[str, object] = {"state": target, "updated_at": now}
@@ -246,11 +256,28 @@ def do_transition(
 # -- queues --------------------------------------------------------------------------------------------
 
 
-def open_tasks(project: Project, *, excluding_user: AbstractBaseUser | None = None) -> QuerySet[Task]:
-    """Tasks with fewer copies than the project's annotations per task (without one of ``excluding_user``'s)."""
+def waiting_study_runs(user: User) -> set[int]:
+    """The user's timing-study assignments that wait their turn (issue 12): of a participant's unfinished
+    runs of a study only the first in the study's order may be started (the counterbalancing and the washout
+    between two runs of a case rely on that order)."""
+    studies: set[int] = set()
+    waiting: set[int] = set()
+    runs = StudyTask.objects.filter(participant=user, assignment__state__in=OPEN_STATES)
+    for study_id, assignment_id in runs.order_by("study_id", "position").values_list(
+        "study_id", "assignment_id"
+    ):
+        if study_id in studies:
+            waiting.add(assignment_id)
+        studies.add(study_id)
+    return waiting
+
+
+def open_tasks(project: Project, *, excluding_user: User | None = None) -> QuerySet[Task]:
+    """Tasks with fewer copies than the project's annotations per task (without one of ``excluding_user``'s);
+    a timing study's cases are never in the pool (its participants are chosen by its design)."""
     per_task = visibility.annotations_per_task(project)
     tasks = (
-        Task.objects.filter(project=project)
+        Task.objects.filter(project=project, study_case__isnull=True)
         .select_related("project", "series")
         .annotate(copies=Count("assignments"))
         .filter(copies__lt=per_task)
@@ -260,13 +287,16 @@ def open_tasks(project: Project, *, excluding_user: AbstractBaseUser | None = No
     return tasks
 
 
-def tasks_for(user, membership: Membership, *, series_id: str | None = None) -> QuerySet[Task]:
+def tasks_for(
+    user: access.AnyUser, membership: Membership, *, series_id: int | None = None
+) -> QuerySet[Task]:
     """The project's tasks a member sees: all of them, except that annotators see their own cases and the
     open ones, not colleagues' copies (independent readings)."""
     queryset = Task.objects.filter(project_id=membership.project_id).prefetch_related(
         "labels", "assignments__annotator"
     )
     if membership.role == Role.ANNOTATOR:
+        user = access.signed_in(user)
         open_ids = open_tasks(membership.project).values_list("id", flat=True)
         queryset = queryset.filter(Q(assignments__annotator=user) | Q(pk__in=list(open_ids))).distinct()
     if series_id:
@@ -283,25 +313,27 @@ def review_queue(project: Project, state: str) -> QuerySet[Assignment]:
     )
 
 
-def queue_for(user, project: Project) -> tuple[list[Assignment], list[Task]]:
+def queue_for(user: access.AnyUser, project: Project) -> tuple[list[Assignment], list[Task]]:
     """The user's unfinished assignments (sent back first, then in progress, then to do) and the open
     tasks they may take, in the project's queue ordering."""
+    user = access.signed_in(user)
     mine = list(
-        Assignment.objects.filter(
-            task__project=project, annotator=user, state__in=OPEN_STATES
-        ).select_related("task__series")
+        Assignment.objects.filter(task__project=project, annotator=user, state__in=OPEN_STATES)
+        .exclude(pk__in=waiting_study_runs(user))
+        .select_related("task__series")
     )
-    rank = {state: i for i, state in enumerate(OPEN_STATES)}
+    rank: dict[str, int] = {state: i for i, state in enumerate(OPEN_STATES)}
     mine.sort(key=lambda a: (rank[a.state], -a.task.priority, a.task_id))
     return mine, list(ordering_for(project)(open_tasks(project, excluding_user=user), user, project))
 
 
 @transaction.atomic
-def do_next_case(user, membership: Membership) -> Assignment | None:
+def do_next_case(user: access.AnyUser, membership: Membership) -> Assignment | None:
     """Start the next case of the user's queue, taking an open task when nothing is assigned; None when
     the queue is empty."""
     if membership.role not in ASSIGNABLE_ROLES:
         raise Forbidden("Only annotators and owners take cases.")
+    user = access.signed_in(user)
     project = membership.project
     mine, candidates = queue_for(user, project)
     if mine:

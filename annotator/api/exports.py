@@ -7,6 +7,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from annotator import access, ratelimit
 from annotator.actions import exports, imports
 from annotator.api.masks import parse
 from annotator.api.permissions import ExportView, IsProjectOwner, ProjectView, SeriesView
@@ -36,12 +37,14 @@ class ReferenceLabelsView(SeriesView):
     permission_classes = [IsProjectOwner]
 
     def post(self, request: Request, series_id: int) -> Response:
+        ratelimit.check_upload(access.signed_in(request.user).pk)
         upload = request.FILES.get("file")
         if upload is None:
             raise InvalidInput("No file was uploaded: send it as multipart form field 'file'.")
         imports.check_reference_upload(upload.size)
         series = imports.do_import_reference_labels(request.user, self.series, upload.name, upload)
         labels = load_reference_labels(series)
+        assert labels is not None  # just stored by do_import_reference_labels
         return Response(
             {"series": SeriesSerializer(series).data, "labels": imports.reference_summary(labels)},
             status=status.HTTP_201_CREATED,

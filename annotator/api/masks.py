@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from annotator import access, rle, visibility
 from annotator.actions import masks as mask_actions
+from annotator.api.params import id_param
 from annotator.api.permissions import SeriesView
 from annotator.errors import InvalidInput, NotFound
 from annotator.models import Label, MaskTrack, Membership
@@ -32,7 +33,10 @@ class RestoreBody(BaseModel):
     base_revision: int | None = None
 
 
-def parse(schema: type[BaseModel], data: Any) -> BaseModel:
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def parse(schema: type[ModelT], data: Any) -> ModelT:
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
@@ -65,6 +69,7 @@ class SeriesMasksView(SeriesView):
                     "head": mask_actions.revision_summary(t.head),
                 }
                 for t in tracks
+                if t.head is not None  # always: head_tracks are the tracks with a head
             ]
         )
 
@@ -97,10 +102,9 @@ class LabelMaskView(LabelView):
     def get(self, request: Request, series_id: int, label_id: int) -> Response:
         track = self.track()
         revision = track.head if track else None
-        if track is not None and revision is not None and request.query_params.get("revision"):
-            revision = access.get_revision(
-                self.series, self.label, request.query_params["revision"], track=track
-            )
+        revision_id = id_param(request, "revision")
+        if track is not None and revision is not None and revision_id is not None:
+            revision = access.get_revision(self.series, self.label, revision_id, track=track)
         return Response(mask_actions.label_mask(self.series, self.label, track, revision, request.user))
 
 

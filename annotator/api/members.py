@@ -47,10 +47,10 @@ class InvitationSerializer(serializers.ModelSerializer):
         ]
 
     def get_username(self, invitation: Invitation) -> str | None:
-        return invitation.user.username if invitation.user_id else None
+        return invitation.user.username if invitation.user is not None else None
 
     def get_invited_by(self, invitation: Invitation) -> str | None:
-        return invitation.invited_by.username if invitation.invited_by_id else None
+        return invitation.invited_by.username if invitation.invited_by is not None else None
 
     def get_link(self, invitation: Invitation) -> str | None:
         request = self.context.get("request")
@@ -125,7 +125,8 @@ class ProjectInvitationDetailView(ProjectView):
 
 class MyInvitationsView(APIView):
     def get(self, request: Request) -> Response:
-        return Response(InvitationSerializer(access.invitations_for(request.user), many=True).data)
+        invitations = access.invitations_for(access.signed_in(request.user))
+        return Response(InvitationSerializer(invitations, many=True).data)
 
 
 class AnswerInvitationView(APIView):

@@ -6,7 +6,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator.actions import pacs, pacs_stow
+from annotator.actions import pacs, pacs_import, pacs_stow
 from annotator.api.masks import parse
 from annotator.api.permissions import IsProjectOwner, ProjectView
 from annotator.models import DicomWebSource
@@ -71,8 +71,8 @@ class PacsImportView(OwnerView):
     """POST {"series": [handles]} → 202 with the job that retrieves and imports them."""
 
     def post(self, request: Request, project_id: int) -> Response:
-        body = parse(pacs.ImportRequest, request.data)
-        job = pacs.do_start_import(request.user, self.project, body)
+        body = parse(pacs_import.ImportRequest, request.data)
+        job = pacs_import.do_start_import(request.user, self.project, body)
         return Response({"job": job.as_event()}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -22,7 +22,6 @@ from annotator.models import Assignment, Job, Membership, Project, ReviewComment
 class ScopedView(APIView):
     """A view on one object named in the URL; ``resolve`` finds it and the caller's membership of its project."""
 
-    permission_classes: ClassVar[list[type[BasePermission]]]
     membership: Membership
 
     def resolve(self) -> Membership:

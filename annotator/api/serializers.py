@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotator.models import Label, Project
@@ -43,6 +45,7 @@ class ProjectSerializer(serializers.ModelSerializer):
     def get_model_window(self, project: Project) -> str:
         return str(project.settings.get("model_window") or DEFAULT_CT_WINDOW)
 
+    @extend_schema_field(OpenApiTypes.OBJECT)  # the OpenAPI schema: a JSON object
     def get_model(self, project: Project) -> dict[str, object]:
         return serving_model()
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from annotator import access, ratelimit
 from annotator.actions import imports, studies, task_progress
 from annotator.actions.jobs import do_cancel_job
 from annotator.api.permissions import (
@@ -81,6 +84,7 @@ class SeriesSerializer(serializers.ModelSerializer):
     def get_plane(self, series: Series) -> str:
         return series.import_notes.get("plane", "")
 
+    @extend_schema_field(OpenApiTypes.OBJECT)  # the OpenAPI schema: a JSON object
     def get_planes(self, series: Series) -> dict[str, dict[str, object]]:
         """The planes a viewer can show (axial, coronal, sagittal of a volume) with their voxel and
         square-pixel display grids (ml_worker.planes.PlaneGrid)."""
@@ -250,6 +254,7 @@ class ImportView(ProjectView):
     permission_classes = [IsProjectOwner]
 
     def post(self, request: Request, project_id: int) -> Response:
+        ratelimit.check_upload(access.signed_in(request.user).pk)
         length = request.META.get("CONTENT_LENGTH")
         imports.check_upload_size([], int(length) if length and length.isdigit() else None)
         files = request.FILES.getlist("files") + request.FILES.getlist("file")
@@ -262,7 +267,7 @@ class ImportView(ProjectView):
             self.project,
             [(f.name, f) for f in files],
             reference_labels=(reference.name, reference) if reference else None,
-            modality=request.data.get("modality") or None,
+            modality=(request.data.get("modality") if isinstance(request.data, dict) else None) or None,
         )
         # Each refused file as the uploader named it: this answer only, never stored (importing/refusals.py).
         body: dict = {"job": job_body(job), "refused": [r.as_dict() for r in refused]}

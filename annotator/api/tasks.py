@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator import visibility
 from annotator.actions import review, task_progress, tasks
+from annotator.api.params import choice_param, id_param
 from annotator.api.permissions import (
     AssignmentView,
     CanReview,
@@ -16,7 +19,7 @@ from annotator.api.permissions import (
     ProjectView,
     TaskView,
 )
-from annotator.models import Assignment, Role, Task
+from annotator.models import Assignment, Label, Role, Task
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
@@ -26,8 +29,11 @@ class AssignmentSerializer(serializers.ModelSerializer):
     reviewed_by = serializers.SerializerMethodField()
     state_label = serializers.CharField(source="get_state_display", read_only=True)
     # {labels, masks, slices, active_seconds} (annotator.actions.task_progress) when the view computed it;
-    # active_seconds stays null until the timing work (issue 12) measures active time.
+    # active_seconds is the annotator's active time on the case (annotator.actions.interactions, issue 12),
+    # null while nothing is logged for it.
     progress = serializers.SerializerMethodField()
+    # For a timing study's task: its study, condition and step (annotator/actions/user_studies.py).
+    study = serializers.SerializerMethodField()
 
     class Meta:
         model = Assignment
@@ -46,17 +52,26 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "started_at",
             "submitted_at",
             "reviewed_at",
+            "study",
         ]
 
+    def get_study(self, assignment: Assignment) -> dict | None:
+        run = getattr(assignment, "study_task", None)
+        if run is None:
+            return None
+        return {"id": run.study_id, "condition": run.condition, "position": run.position}
+
     def get_reviewed_by(self, assignment: Assignment) -> str | None:
-        return assignment.reviewed_by.username if assignment.reviewed_by_id else None
+        return assignment.reviewed_by.username if assignment.reviewed_by is not None else None
 
     def get_progress(self, assignment: Assignment) -> dict | None:
         return self.context.get("progress", {}).get(assignment.pk)
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    labels = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    labels: serializers.PrimaryKeyRelatedField[Label] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
     assignments = AssignmentSerializer(many=True, read_only=True)
     series_description = serializers.CharField(source="series.description", read_only=True)
     # copies of the task the pool still offers (the project's annotations per task minus the assignments)
@@ -81,22 +96,27 @@ class TaskSerializer(serializers.ModelSerializer):
         return max(0, visibility.annotations_per_task(task.project) - len(task.assignments.all()))
 
 
+def Id() -> serializers.IntegerField:  # noqa: N802 - reads as a field type
+    """An id as the database can hold it (a larger number was a 500 from SQLite: found by schemathesis)."""
+    return serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
 class TaskCreateSerializer(serializers.Serializer):
-    series = serializers.ListField(child=serializers.IntegerField(), min_length=1)
-    labels = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
-    annotators = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    series = serializers.ListField(child=Id(), min_length=1)
+    labels = serializers.ListField(child=Id(), required=False, default=list)
+    annotators = serializers.ListField(child=Id(), required=False, default=list)
     # give each task to the project's annotations per task of the annotators, in turn (else to all of them)
     spread = serializers.BooleanField(required=False, default=False)
-    priority = serializers.IntegerField(required=False, default=0)
+    priority = serializers.IntegerField(required=False, default=0, min_value=-(2**31), max_value=2**31 - 1)
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class ReassignSerializer(serializers.Serializer):
-    annotator = serializers.IntegerField(allow_null=True)
+    annotator = serializers.IntegerField(allow_null=True, min_value=1, max_value=2**63 - 1)
 
 
 class AnnotatorsSerializer(serializers.Serializer):
-    annotators = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+    annotators = serializers.ListField(child=Id(), min_length=1)
 
 
 class CommentSerializer(serializers.Serializer):
@@ -117,12 +137,11 @@ class TaskListView(ProjectView):
     permission_classes = [IsProjectOwnerOrReadOnly]
 
     def get(self, request: Request, project_id: int) -> Response:
-        listed = list(
-            tasks.tasks_for(request.user, self.membership, series_id=request.query_params.get("series"))
-        )
-        data = TaskSerializer(listed, many=True, context=with_progress(listed)).data
+        listed = list(tasks.tasks_for(request.user, self.membership, series_id=id_param(request, "series")))
+        # a list (the stub types every .data as a dict)
+        data: Any = TaskSerializer(listed, many=True, context=with_progress(listed)).data
         if self.membership.role == Role.ANNOTATOR:
-            data = [own_assignments_only(task, request.user.id) for task in data]
+            data = [own_assignments_only(task, self.membership.user_id) for task in data]
         return Response(data)
 
     def post(self, request: Request, project_id: int) -> Response:
@@ -146,9 +165,9 @@ class TaskDetailView(TaskView):
     permission_classes = [IsProjectOwnerOrReadOnly]
 
     def get(self, request: Request, task_id: int) -> Response:
-        data = TaskSerializer(self.task).data
+        data: dict[str, Any] = TaskSerializer(self.task).data
         if self.membership.role == Role.ANNOTATOR:
-            data = own_assignments_only(data, request.user.id)
+            data = own_assignments_only(data, self.membership.user_id)
         return Response(data)
 
     def delete(self, request: Request, task_id: int) -> Response:
@@ -202,7 +221,7 @@ class ReviewQueueView(ProjectView):
     permission_classes = [CanReview]
 
     def get(self, request: Request, project_id: int) -> Response:
-        state = request.query_params.get("state", Assignment.State.SUBMITTED)
+        state = choice_param(request, "state", Assignment.State.values, Assignment.State.SUBMITTED)
         return Response(AssignmentSerializer(tasks.review_queue(self.project, state), many=True).data)
 
 

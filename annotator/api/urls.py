@@ -1,8 +1,27 @@
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from annotator.api import exports, labels, masks, members, pacs, review, studies, tasks, views
+from annotator.api import (
+    exports,
+    labels,
+    masks,
+    members,
+    model_versions,
+    pacs,
+    review,
+    studies,
+    tasks,
+    timing,
+    views,
+)
+from annotator.api.schema import describe_views
+
+describe_views()  # the OpenAPI description of every view (annotator/api/schema.py)
 
 urlpatterns = [
+    # the API described (OpenAPI 3, drf-spectacular) and browsable (Swagger UI from the sidecar package)
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("projects/", views.ProjectListView.as_view(), name="api-projects"),
     path("projects/<int:project_id>/", views.ProjectDetailView.as_view(), name="api-project"),
     path("window-presets/", views.WindowPresetsView.as_view(), name="api-window-presets"),
@@ -127,4 +146,42 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/pacs/imports/", pacs.PacsImportView.as_view(), name="api-pacs-imports"),
     path("projects/<int:project_id>/pacs/exports/", pacs.PacsExportView.as_view(), name="api-pacs-exports"),
+    # model versions and active learning (annotator/api/model_versions.py)
+    path(
+        "projects/<int:project_id>/model-versions/",
+        model_versions.ModelVersionListView.as_view(),
+        name="api-model-versions",
+    ),
+    path(
+        "projects/<int:project_id>/model-versions/train/",
+        model_versions.TrainView.as_view(),
+        name="api-model-versions-train",
+    ),
+    path(
+        "projects/<int:project_id>/model-versions/rollback/",
+        model_versions.RollbackView.as_view(),
+        name="api-model-versions-rollback",
+    ),
+    path(
+        "projects/<int:project_id>/model-versions/<int:version_id>/promote/",
+        model_versions.PromoteView.as_view(),
+        name="api-model-version-promote",
+    ),
+    path(
+        "projects/<int:project_id>/model-versions/<int:version_id>/reject/",
+        model_versions.RejectView.as_view(),
+        name="api-model-version-reject",
+    ),
+    path(
+        "projects/<int:project_id>/active-learning/",
+        model_versions.ActiveLearningSettingsView.as_view(),
+        name="api-active-learning",
+    ),
+    path(
+        "projects/<int:project_id>/queue-scores/",
+        model_versions.QueueScoresView.as_view(),
+        name="api-queue-scores",
+    ),
+    # annotation time: the interaction log, timing studies, reports (annotator/api/timing.py)
+    *timing.urlpatterns,
 ]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from nibabel import orientations
+
+if TYPE_CHECKING:
+    from annotator.models import Series
 
 
 @dataclass(frozen=True)
@@ -19,7 +23,8 @@ class LabelInfo:
 
     @property
     def rgb(self) -> tuple[int, int, int]:
-        return tuple(int(self.color[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+        red, green, blue = (int(self.color[i : i + 2], 16) for i in (1, 3, 5))
+        return red, green, blue
 
 
 @dataclass
@@ -29,6 +34,8 @@ class AnnotatorMasks:
     annotator: str
     masks: dict[int, np.ndarray]
     consensus: bool = False
+    # label id -> the exported revision's id (the annotation-time table of the export names them)
+    revisions: dict[int, int] = field(default_factory=dict)
 
 
 def label_map_dtype(labels: list[LabelInfo]) -> np.dtype:
@@ -54,7 +61,7 @@ def label_map(
     return out, int(np.count_nonzero(covered > 1))
 
 
-def source_transform(series) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]] | None:
+def source_transform(series: Series) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]] | None:
     """How the stored array maps back to the source's voxel grid: (nibabel orientation transform from the
     canonical (x, y, z) axes to the source's, the source's LPS affine, the source's (x, y, z) shape).
 
@@ -69,14 +76,15 @@ def source_transform(series) -> tuple[np.ndarray, np.ndarray, tuple[int, int, in
     transform = orientations.ornt_transform(
         orientations.io_orientation(canonical), orientations.io_orientation(source_affine)
     )
-    return transform, source_affine, tuple(int(v) for v in source["shape"])  # type: ignore[return-value]
+    x, y, z = (int(v) for v in source["shape"])
+    return transform, source_affine, (x, y, z)
 
 
 class GeometryMismatch(ValueError):
     """The stored series and its recorded source grid disagree (should never happen for a real import)."""
 
 
-def to_source_grid(volume_zyx: np.ndarray, series) -> tuple[np.ndarray, np.ndarray]:
+def to_source_grid(volume_zyx: np.ndarray, series: Series) -> tuple[np.ndarray, np.ndarray]:
     """A canonical (Z, Y, X) array of ``series`` on the source's grid: (array indexed (x, y, z) exactly as the
     imported file was, LPS affine of that grid). Without a recorded source, the canonical grid and affine."""
     data_xyz = np.swapaxes(volume_zyx, 0, 2)
@@ -94,7 +102,7 @@ def to_source_grid(volume_zyx: np.ndarray, series) -> tuple[np.ndarray, np.ndarr
     return np.ascontiguousarray(out), source_affine
 
 
-def from_source_grid(data_xyz: np.ndarray, series) -> np.ndarray:
+def from_source_grid(data_xyz: np.ndarray, series: Series) -> np.ndarray:
     """The inverse of ``to_source_grid``: an array indexed (x, y, z) on the source grid as canonical (Z, Y, X)."""
     found = source_transform(series)
     if found is not None:

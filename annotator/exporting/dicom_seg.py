@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import io
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import highdicom as hd
 import numpy as np
@@ -25,6 +26,9 @@ from pydicom.sequence import Sequence
 from pydicom.sr.codedict import codes
 
 from annotator.exporting.common import LabelInfo, from_source_grid, to_source_grid
+
+if TYPE_CHECKING:
+    from annotator.models import Series
 
 MANUFACTURER = "Delineate"
 SOFTWARE_VERSION = "0.1.0"
@@ -58,7 +62,7 @@ class Originals:
     study_attributes: dict[str, str] = field(default_factory=dict)
 
 
-def reference(series) -> dict:
+def reference(series: Series) -> dict:
     """The recorded DICOM references of ``series``; NotReferenceable with the reason when there are none."""
     header = (series.source_header or {}).get("dicom")
     if series.source_format != "dicom":
@@ -145,7 +149,7 @@ def source_datasets(header: dict, slice_step: float | None = None) -> list[Datas
     return datasets
 
 
-def _item(**values) -> Dataset:
+def _item(**values: object) -> Dataset:
     item = Dataset()
     for keyword, value in values.items():
         setattr(item, keyword, value)
@@ -203,7 +207,7 @@ def _description(number: int, label: LabelInfo) -> hd.seg.SegmentDescription:
 
 
 def segmentation(
-    series,
+    series: Series,
     masks: dict[int, np.ndarray],
     labels: list[LabelInfo],
     *,
@@ -248,7 +252,12 @@ def segmentation(
 
 
 def segmentation_bytes(
-    series, masks: dict[int, np.ndarray], labels: list[LabelInfo], *, annotator: str, series_number: int = 900
+    series: Series,
+    masks: dict[int, np.ndarray],
+    labels: list[LabelInfo],
+    *,
+    annotator: str,
+    series_number: int = 900,
 ) -> bytes:
     """``segmentation`` as a DICOM file (Part 10), referencing the stored UIDs."""
     seg = segmentation(series, masks, labels, annotator=annotator, series_number=series_number)
@@ -257,7 +266,7 @@ def segmentation_bytes(
     return buffer.getvalue()
 
 
-def read_label_map(data: bytes, series, labels: list[LabelInfo]) -> tuple[np.ndarray, dict[int, str]]:
+def read_label_map(data: bytes, series: Series, labels: list[LabelInfo]) -> tuple[np.ndarray, dict[int, str]]:
     """A DICOM SEG that references ``series`` as a canonical (Z, Y, X) label map.
 
     Segments whose label matches a project label's name get that label's value; others keep their segment

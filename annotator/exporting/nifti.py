@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from typing import TYPE_CHECKING
 
 import nibabel as nib
 import numpy as np
@@ -10,11 +11,14 @@ import numpy as np
 from annotator.exporting.common import to_source_grid
 from annotator.imaging.orientation import RAS_TO_LPS
 
+if TYPE_CHECKING:
+    from annotator.models import Series
+
 # NIfTI xform code 1: "scanner anatomical" coordinates, what the source's own affine describes.
 SCANNER = 1
 
 
-def label_map_bytes(labels_zyx: np.ndarray, series) -> bytes:
+def label_map_bytes(labels_zyx: np.ndarray, series: Series) -> bytes:
     """A gzipped NIfTI-1 file of a canonical (Z, Y, X) label map of ``series``.
 
     The voxels are put back in the source file's (x, y, z) order and the affine is the source's (RAS, as NIfTI

@@ -72,17 +72,24 @@ def slice_index(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def decode(data: bytes) -> np.ndarray:
-    """A PNG's grey levels as a (Y, X) integer array. Raises ValueError for colour or unreadable images."""
+def decode(data: bytes, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """A PNG's grey levels as a (Y, X) integer array. Raises ValueError for colour or unreadable images, and
+    for one whose header gives another (Y, X) ``shape`` than expected (before decoding any pixel)."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format != "PNG":
                 raise ValueError("not a PNG image")
+            if shape is not None and (image.height, image.width) != tuple(shape):
+                raise ValueError(
+                    f"it is {image.width}x{image.height} pixels, the series' slices are {shape[1]}x{shape[0]}"
+                )
             if image.mode not in ("L", "I;16", "I;16B", "I;16L", "I", "1", "P"):
                 raise ValueError(f"a label PNG must be greyscale, this one is {image.mode}")
             if image.mode == "P":
                 raise ValueError("a label PNG must be greyscale, this one has a palette")
             pixels = np.asarray(image)
+    except Image.DecompressionBombError as exc:
+        raise ValueError("the PNG declares far more pixels than any series has") from exc
     except (OSError, SyntaxError) as exc:
         raise ValueError(f"unreadable PNG ({exc})") from exc
     return pixels.astype(np.int64)

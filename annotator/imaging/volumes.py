@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import Storage, default_storage
+
+if TYPE_CHECKING:
+    from annotator.models import Series
 
 from ml_worker import planes
 
@@ -22,7 +25,7 @@ if TYPE_CHECKING:
     from annotator.models import Series
 
 
-def storage():
+def storage() -> Storage:
     return default_storage
 
 
@@ -30,7 +33,7 @@ def series_folder(project_id: int) -> str:
     return f"projects/{project_id}/series/{uuid.uuid4().hex}"
 
 
-def mask_shape(series) -> tuple[int, int, int]:
+def mask_shape(series: Series) -> tuple[int, int, int]:
     """The (Z, Y, X) shape of a label map of ``series``: the stored array is (Z, Y, X) or, for a colour
     image, (1, Y, X, 3), so the first three axes are always the label map's."""
     depth, height, width = (int(v) for v in series.shape[:3])
@@ -67,15 +70,18 @@ def open_array(name: str) -> np.ndarray:
     return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
-def load_volume(series) -> np.ndarray:
+def load_volume(series: Series) -> np.ndarray:
     """The whole series in canonical orientation: (Z, Y, X) for volumes, (1, Y, X) or (1, Y, X, 3) for 2D.
 
     Read-only (memory-mapped on a filesystem storage): copy before modifying.
     """
-    return open_array(series.volume.name)
+    name = series.volume.name
+    if not name:
+        raise FileNotFoundError(f"series {series.pk} has no stored volume")
+    return open_array(name)
 
 
-def load_slice(series, index: int) -> np.ndarray:
+def load_slice(series: Series, index: int) -> np.ndarray:
     """Slice ``index`` along Z: (Y, X) or (Y, X, 3) for colour. Raises IndexError when out of range."""
     volume = load_volume(series)
     if not 0 <= index < volume.shape[0]:
@@ -83,11 +89,12 @@ def load_slice(series, index: int) -> np.ndarray:
     return np.array(volume[index])
 
 
-def load_reference_labels(series) -> np.ndarray | None:
+def load_reference_labels(series: Series) -> np.ndarray | None:
     """The reference label map stored with the series, (Z, Y, X) integer labels, or None."""
-    if not series.reference_labels:
+    name = series.reference_labels.name
+    if not name:
         return None
-    return open_array(series.reference_labels.name)
+    return open_array(name)
 
 
 def reformat(volume: np.ndarray, axis: str, index: int) -> np.ndarray:
@@ -129,7 +136,7 @@ def load_plane(series: Series, plane: str, index: int, *, labels: bool = False) 
     return planes.resample_image(np.asarray(voxels), grid.display_shape)
 
 
-def axis_size(series, axis: str) -> int:
+def axis_size(series: Series, axis: str) -> int:
     z, y, x = series.shape[:3]
     return {"z": z, "y": y, "x": x}[axis]
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import io
 import struct
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -29,10 +31,6 @@ from annotator.imaging.volumes import narrowest_dtype
 
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
-
-
-def looks_like_dicom(head: bytes) -> bool:
-    return len(head) >= 132 and head[128:132] == b"DICM"
 
 
 def read(source: Path | bytes, name: str, *, sniffed: bool) -> Dataset:
@@ -116,7 +114,7 @@ def to_bytes(ds: Dataset) -> bytes:
     return buffer.getvalue()
 
 
-def _floats(value, n: int) -> list[float] | None:
+def _floats(value: Any, n: int) -> list[float] | None:  # a DICOM value of any VR
     try:
         out = [float(v) for v in value]
     except (TypeError, ValueError):
@@ -124,7 +122,7 @@ def _floats(value, n: int) -> list[float] | None:
     return out if len(out) == n else None
 
 
-def _functional(ds: Dataset, frame: int | None, sequence: str, keyword: str):
+def _functional(ds: Dataset, frame: int | None, sequence: str, keyword: str) -> Any:
     """A functional-group attribute of an enhanced multi-frame object, per frame first, then shared."""
     groups = []
     if frame is not None and "PerFrameFunctionalGroupsSequence" in ds:
@@ -218,9 +216,11 @@ def _order(planes: list[Plane]) -> tuple[list[Plane], np.ndarray | None, dict]:
     notes: dict = {}
     geometric = all(p.position and p.orientation for p in planes)
     if geometric:
-        row, col = np.array(planes[0].orientation[:3]), np.array(planes[0].orientation[3:])
+        orientation = planes[0].orientation
+        assert orientation is not None  # every plane has a position and an orientation
+        row, col = np.array(orientation[:3]), np.array(orientation[3:])
         normal = np.cross(row, col)
-        distance = [float(np.dot(normal, p.position)) for p in planes]
+        distance = [_along(normal, p) for p in planes]
         if len(planes) > 1 and len({round(d, 3) for d in distance}) < len(planes):
             geometric = False
             notes["ordering"] = (
@@ -238,7 +238,7 @@ def _order(planes: list[Plane]) -> tuple[list[Plane], np.ndarray | None, dict]:
     affine[:3, 1] = col * dy
     if len(ordered) > 1:
         step = (np.array(ordered[-1].position) - np.array(first.position)) / (len(ordered) - 1)
-        gaps = np.diff(sorted(float(np.dot(normal, p.position)) for p in ordered))
+        gaps = np.diff(sorted(_along(normal, p) for p in ordered))
         if gaps.size and (gaps.max() - gaps.min()) > 0.1 * max(abs(float(np.median(gaps))), 1e-6):
             notes["spacing"] = "slice spacing is irregular; the mean spacing is used"
     else:
@@ -247,6 +247,13 @@ def _order(planes: list[Plane]) -> tuple[list[Plane], np.ndarray | None, dict]:
     affine[:3, 2] = step
     affine[:3, 3] = first.position
     return ordered, affine, notes
+
+
+def _along(normal: np.ndarray, plane: Plane) -> float:
+    """Where a plane with a position lies along the slice normal."""
+    if plane.position is None:
+        raise ValueError("a plane without a position has no place along the slice normal")
+    return float(np.dot(normal, plane.position))
 
 
 def _decode(ds: Dataset, name: str) -> np.ndarray:
@@ -263,7 +270,9 @@ def _decode(ds: Dataset, name: str) -> np.ndarray:
     return pixels
 
 
-def build(files: list[tuple[str, Dataset]], progress=None) -> Built:
+def build(
+    files: list[tuple[str, Dataset]], progress: Callable[[int, int], bool | None] | None = None
+) -> Built:
     """Decode one series (already grouped) into a canonical array. ``progress(done, total)`` is called
     after each decoded file and may return False to stop."""
     planes = [plane for _, ds in files for plane in planes_of(ds)]
@@ -352,7 +361,9 @@ def reference_header(first: Dataset, ordered: list[Plane]) -> dict:
     }
 
 
-def _rescaled_stack(ordered: list[Plane], decoded: dict[int, np.ndarray], modality: str, notes: dict):
+def _rescaled_stack(
+    ordered: list[Plane], decoded: dict[int, np.ndarray], modality: str, notes: dict
+) -> np.ndarray:
     raws = [decoded[id(p.ds)][p.frame or 0] for p in ordered]
     integral = all(
         np.issubdtype(r.dtype, np.integer) and float(p.slope).is_integer() and float(p.intercept).is_integer()

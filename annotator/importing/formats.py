@@ -13,6 +13,7 @@ from pathlib import Path
 import nibabel as nib
 import nrrd
 import numpy as np
+from nibabel.spatialimages import SpatialImage
 from PIL import Image, UnidentifiedImageError
 
 from annotator.errors import InvalidInput, TooLarge
@@ -28,7 +29,7 @@ NIFTI2_MAGICS = (b"n+2\x00", b"ni2\x00")
 class Header:
     """What the upload request learns from a file's header."""
 
-    shape: tuple[int, ...]  # (x, y, z)
+    shape: tuple[int, int, int]  # (x, y, z)
     slices: int
 
 
@@ -58,29 +59,34 @@ def _spatial_shape(name: str, shape: tuple[int, ...]) -> tuple[int, int, int]:
         )
     if any(d <= 0 for d in dims) or len(dims) < 2:
         raise InvalidInput(f"{name}: the header gives an empty image (shape {dims}).", details={"file": name})
-    return (*dims, 1)[:3] if len(dims) == 2 else dims  # type: ignore[return-value]
+    if len(dims) == 2:
+        return dims[0], dims[1], 1
+    x, y, z = dims
+    return x, y, z
 
 
 # -- NIfTI ---------------------------------------------------------------------------------------------
 
 
-def _nifti_head(path: Path) -> bytes:
+def _nifti_head(path: Path, name: str) -> bytes:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as handle:
             return handle.read(544)
     except (OSError, EOFError) as exc:
-        raise InvalidInput(f"{path.name}: the NIfTI file cannot be read ({exc}).") from exc
+        raise InvalidInput(f"{name}: the NIfTI file cannot be read ({exc}).", details={"file": name}) from exc
 
 
 def looks_like_nifti(path: Path) -> bool:
-    head = _nifti_head(path)
+    head = _nifti_head(path, path.name)
     return head[344:348] in NIFTI1_MAGICS or head[4:8] in NIFTI2_MAGICS
 
 
-def _load_nifti(path: Path, name: str):
+def _load_nifti(path: Path, name: str) -> tuple[SpatialImage, tuple[int, ...]]:
     try:
         image = nib.load(str(path))
+        if not isinstance(image, SpatialImage):
+            raise TypeError(f"a {type(image).__name__}, not an image with an affine")
         shape = image.shape
     except Exception as exc:  # noqa: BLE001 - nibabel raises many types for bad headers
         raise InvalidInput(f"{name}: the NIfTI header is broken ({exc}).", details={"file": name}) from exc
@@ -88,7 +94,7 @@ def _load_nifti(path: Path, name: str):
 
 
 def inspect_nifti(path: Path, name: str) -> Header:
-    head = _nifti_head(path)
+    head = _nifti_head(path, name)
     if head[344:348] not in NIFTI1_MAGICS and head[4:8] not in NIFTI2_MAGICS:
         raise InvalidInput(f"{name}: the NIfTI header is broken (no NIfTI magic).", details={"file": name})
     image, shape = _load_nifti(path, name)
@@ -204,9 +210,18 @@ def read_nrrd(path: Path, name: str) -> Oriented:
 
 
 def _open_image(path: Path, name: str) -> Image.Image:
+    """Open an image, reading only its header. Pillow refuses a header that declares more than twice its
+    MAX_IMAGE_PIXELS (a decompression bomb: a 20000×20000 PNG of a few hundred KB) before decoding."""
     try:
         return Image.open(path)
-    except (UnidentifiedImageError, OSError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise TooLarge(
+            f"{name}: the image declares more pixels than the limit of {limit('IMPORT_MAX_PIXELS')}.",
+            details={"file": name},
+        ) from exc
+    except UnidentifiedImageError as exc:
+        raise InvalidInput(f"{name}: the image file cannot be read.", details={"file": name}) from exc
+    except OSError as exc:
         raise InvalidInput(f"{name}: the image file cannot be read ({exc}).", details={"file": name}) from exc
 
 

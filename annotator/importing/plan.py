@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from pydantic import BaseModel, Field
 from pydicom.dataset import Dataset
@@ -18,6 +18,17 @@ from annotator.importing.sources import KIND_WORDS, Source
 from annotator.models import Project
 
 LABEL_MAP_FORMATS = {"nifti", "nrrd"}
+FILE_FORMATS = {"nifti", "nrrd", "image"}
+LabelMapFormat = Literal["nifti", "nrrd"]
+FileFormat = Literal["nifti", "nrrd", "image"]
+
+
+def is_label_map_format(kind: str) -> TypeGuard[LabelMapFormat]:
+    return kind in LABEL_MAP_FORMATS
+
+
+def is_file_format(kind: str) -> TypeGuard[FileFormat]:
+    return kind in FILE_FORMATS
 
 
 class PlannedSeries(BaseModel):
@@ -49,7 +60,7 @@ class ImportPayload(BaseModel):
     staging: str
     series: list[PlannedSeries]
     reference_labels: str | None = None
-    reference_labels_format: Literal["nifti", "nrrd"] | None = None
+    reference_labels_format: LabelMapFormat | None = None
     keep_originals: bool = False
     # A series that cannot be built is listed in the job's result and the others are imported (uploads);
     # False: the first failure fails the whole import (a PACS retrieval, the demo data).
@@ -179,17 +190,20 @@ def plan_dicom(
 def plan_file(source: Source, modality: str | None) -> PlannedSeries:
     """A NIfTI, NRRD or 2D image file as one series, described by type, position and size (its file name
     may name the patient: it is not kept)."""
+    kind = source.kind
+    if not is_file_format(kind):
+        raise InvalidInput(f"{source.name}: not an image file ({kind}).")
     inspect = {"nifti": formats.inspect_nifti, "nrrd": formats.inspect_nrrd, "image": formats.inspect_image}
-    header = inspect[source.kind](source.path, source.name)
-    word = KIND_WORDS[source.kind]
+    header = inspect[kind](source.path, source.name)
+    word = KIND_WORDS[kind]
     x, y, z = header.shape
     size = f"{x}×{y}" + (f"×{z}" if z > 1 else "")
-    if source.kind == "image":  # PNG, JPEG, TIFF (a multi-page TIFF is a stack)
+    if kind == "image":  # PNG, JPEG, TIFF (a multi-page TIFF is a stack)
         description = f"Image stack {size}" if z > 1 else f"Image {size}"
     else:
         description = f"{word} {'volume' if z > 1 else 'image'} {size}"
     return PlannedSeries(
-        format=source.kind,
+        format=kind,
         name=f"{word} file {source.index}",
         uploaded_as=source.name,
         files=[str(source.path)],
@@ -203,19 +217,22 @@ def plan_file(source: Source, modality: str | None) -> PlannedSeries:
     )
 
 
-def plan_reference(reference: Source | None, planned: list[PlannedSeries]) -> None:
+def plan_reference(reference: Source | None, planned: list[PlannedSeries]) -> LabelMapFormat | None:
+    """Check the reference label map that goes with the planned image; returns its format."""
     if reference is None:
-        return
-    if reference.kind not in LABEL_MAP_FORMATS:
+        return None
+    kind = reference.kind
+    if not is_label_map_format(kind):
         raise InvalidInput(f"{reference.name}: a reference label map must be a NIfTI or NRRD file.")
     if len(planned) != 1:
         raise InvalidInput(
             f"A reference label map goes with exactly one image; this upload makes {len(planned)} series."
         )
-    inspect = formats.inspect_nifti if reference.kind == "nifti" else formats.inspect_nrrd
+    inspect = formats.inspect_nifti if kind == "nifti" else formats.inspect_nrrd
     header = inspect(reference.path, reference.name)
     if sorted(header.shape) != sorted(planned[0].shape_xyz):
         raise InvalidInput(
             f"{reference.name}: the label map's shape {header.shape} does not match the image's "
             f"{planned[0].shape_xyz}."
         )
+    return kind

@@ -20,6 +20,7 @@ from annotator.exporting.common import LabelInfo
 from annotator.imaging.limits import limit
 from annotator.imaging.volumes import mask_shape
 from annotator.importing import formats
+from annotator.models import Series
 
 # The stored affine is rounded to 6 decimals and NIfTI keeps float32: 0.01 mm is far below any voxel and
 # the same tolerance the importer uses for label maps uploaded with their image.
@@ -45,7 +46,7 @@ def kind_of(name: str, head: bytes) -> str:
     raise Unsupported("not a mask file we can read; send NIfTI, NRRD, DICOM SEG, PNG or a zip of slice PNGs")
 
 
-def read(name: str, upload: BinaryIO, series, labels: list[LabelInfo]) -> np.ndarray:
+def read(name: str, upload: BinaryIO, series: Series, labels: list[LabelInfo]) -> np.ndarray:
     """The uploaded mask file as a canonical (Z, Y, X) uint8/uint16 label map of ``series``."""
     data = upload.read()
     if not data:
@@ -62,7 +63,7 @@ def read(name: str, upload: BinaryIO, series, labels: list[LabelInfo]) -> np.nda
     return _as_labels(values)
 
 
-def _from_volume_file(name: str, data: bytes, kind: str, series) -> np.ndarray:
+def _from_volume_file(name: str, data: bytes, kind: str, series: Series) -> np.ndarray:
     suffix = ".nrrd" if kind == "nrrd" else (".nii.gz" if data[:2] == b"\x1f\x8b" else ".nii")
     with tempfile.TemporaryDirectory(prefix="delineate-mask-") as tmp:
         path = Path(tmp) / f"mask{suffix}"
@@ -87,12 +88,12 @@ def _from_volume_file(name: str, data: bytes, kind: str, series) -> np.ndarray:
     return oriented.array
 
 
-def _xyz(shape) -> str:
+def _xyz(shape: tuple[int, ...]) -> str:
     z, y, x = shape[:3]
     return f"{x}x{y}x{z}"
 
 
-def _zip_slices(data: bytes, series) -> dict[int, bytes]:
+def _zip_slices(data: bytes, series: Series) -> dict[int, bytes]:
     depth, height, width = mask_shape(series)
     # A 16-bit PNG of the slice is at most about 2 bytes per pixel plus headers: anything larger is no mask.
     most = 2 * height * width + 64 * 1024
@@ -126,7 +127,7 @@ def _zip_slices(data: bytes, series) -> dict[int, bytes]:
     return slices
 
 
-def _from_png_slices(series, slices: dict[int, bytes] | None, name: str) -> np.ndarray:
+def _from_png_slices(series: Series, slices: dict[int, bytes] | None, name: str) -> np.ndarray:
     depth, height, width = mask_shape(series)
     if slices is None:
         raise ValueError(
@@ -137,12 +138,10 @@ def _from_png_slices(series, slices: dict[int, bytes] | None, name: str) -> np.n
     for z, data in slices.items():
         if not 0 <= z < depth:
             raise ValueError(f"slice {z} is outside the series (0-{depth - 1})")
-        plane = png.decode(data)
-        if plane.shape != (height, width):
-            raise ValueError(
-                f"slice {z} is {plane.shape[1]}x{plane.shape[0]} pixels, the series' slices are {width}x{height}"
-            )
-        out[z] = plane
+        try:
+            out[z] = png.decode(data, (height, width))
+        except ValueError as exc:
+            raise ValueError(f"slice {z}: {exc}") from exc
     return out
 
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import models, transaction
@@ -96,7 +98,7 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         return self.state in self.FINISHED
 
-    def _move(self, from_states, *, where: models.Q | None = None, **changes) -> bool:
+    def _move(self, from_states: Iterable[str], *, where: models.Q | None = None, **changes: Any) -> bool:
         """Apply ``changes`` only if the row is still in one of ``from_states`` (and matches ``where``);
         refresh self either way. Reaching a final state removes the payload's staging folder."""
         changes.setdefault("updated_at", timezone.now())

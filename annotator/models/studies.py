@@ -8,8 +8,13 @@ convention). 2D images are stored as (1, Y, X) or, in colour, (1, Y, X, 3).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings as django_settings
 from django.db import models
+
+if TYPE_CHECKING:
+    from .projects import Project
 
 
 class Study(models.Model):
@@ -93,7 +98,7 @@ class Series(models.Model):
         return self.description or f"{self.modality} series {self.number}"
 
     @property
-    def project(self):
+    def project(self) -> Project:
         return self.study.project
 
     @property

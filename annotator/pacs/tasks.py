@@ -11,7 +11,7 @@ from celery import shared_task
 
 @shared_task(name="annotator.pacs.tasks.run_pacs_import_job", acks_late=True)
 def run_pacs_import_job(job_id: int) -> str:
-    from annotator.actions.pacs import run_pacs_import_job as run
+    from annotator.actions.pacs_import import run_pacs_import_job as run
 
     return run(job_id).state
 

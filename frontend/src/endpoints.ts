@@ -12,7 +12,7 @@ export const endpoints = {
   members: (projectId: number) => `/api/projects/${projectId}/members/`,
   /** ASSUMED */
   tasks: (projectId: number) => `/api/projects/${projectId}/tasks/`,
-  /** ASSUMED */
+  /** A project's model versions, the training run and the active-learning settings (annotator/api/model_versions.py). */
   modelVersions: (projectId: number) => `/api/projects/${projectId}/model-versions/`,
   series: (id: number) => `/api/series/${id}/`,
   /** Little-endian raw intensities of one slice; headers X-Dtype and X-Shape "rows,cols[,3]". */

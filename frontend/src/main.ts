@@ -33,8 +33,17 @@ async function start(): Promise<void> {
       case "project":
         (await import("./pages/project")).mount(context);
         break;
+      case "models":
+        (await import("./pages/models")).mount(context);
+        break;
       case "viewer":
         (await import("./viewer/page")).mount(context);
+        break;
+      case "study":
+        await (await import("./timing/studyPage")).mount(context);
+        break;
+      case "study-report":
+        await (await import("./timing/reportPage")).mount(context);
         break;
       default:
         banner.show(`Unknown page ${JSON.stringify(data.page)}.`, "error");

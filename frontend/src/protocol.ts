@@ -14,7 +14,8 @@ export type ClientMessage =
   | ViewMessage
   | PromptMessage
   | PropagateMessage
-  | CancelJobMessage;
+  | CancelJobMessage
+  | LogMessage;
 export type ServerMessage =
   | Hello
   | Pong
@@ -32,8 +33,11 @@ export type ServerMessage =
   | Presence
   | QueueChanged
   | AssignmentUpdated
+  | LogAck
   | CommentCreated
-  | CommentUpdated;
+  | CommentUpdated
+  | TrainingProgressMessage
+  | ModelVersionChanged;
 
 export interface PingMessage {
   request_id?: string | null;
@@ -114,6 +118,63 @@ export interface CancelJobMessage {
   request_id?: string | null;
   type?: "cancel_job";
   job_id: number;
+}
+/**
+ * A batch of a client session's interaction events; answered with ``log.ack`` (stored once per seq).
+ */
+export interface LogMessage {
+  request_id?: string | null;
+  type?: "log";
+  session: string;
+  /**
+   * @minItems 1
+   * @maxItems 500
+   */
+  events: [LoggedEvent, ...LoggedEvent[]];
+}
+/**
+ * One event of a client session; ``seq`` numbers a session's events from 0 without gaps.
+ */
+export interface LoggedEvent {
+  seq: number;
+  kind:
+    | "page.open"
+    | "page.close"
+    | "focus"
+    | "blur"
+    | "visible"
+    | "hidden"
+    | "prompt"
+    | "prompt.result"
+    | "candidate"
+    | "accept"
+    | "brush"
+    | "eraser"
+    | "fill"
+    | "clear"
+    | "undo"
+    | "redo"
+    | "save"
+    | "slice"
+    | "tool"
+    | "label"
+    | "view"
+    | "propagate"
+    | "propagate.cancel"
+    | "conflict"
+    | "submit"
+    | "review";
+  t: number;
+  duration_ms?: number;
+  series_id?: number | null;
+  label_id?: number | null;
+  assignment_id?: number | null;
+  slice_index?: number | null;
+  revision_id?: number | null;
+  model_version?: string;
+  detail?: {
+    [k: string]: string | number | boolean | (number | number)[] | null | undefined;
+  };
 }
 export interface Hello {
   type: "hello";
@@ -309,6 +370,15 @@ export interface AssignmentState {
   state: string;
 }
 /**
+ * The batch of ``log`` with this request_id is stored (``duplicates``: events already there).
+ */
+export interface LogAck {
+  type: "log.ack";
+  request_id?: string | null;
+  stored: number;
+  duplicates: number;
+}
+/**
  * A comment was written on a case of this series; sent only to those who may read it (the case's
  * annotator, the project's reviewers and owners).
  */
@@ -341,6 +411,74 @@ export interface CommentInfo {
 export interface CommentUpdated {
   type: "comment.updated";
   comment: CommentInfo;
+}
+/**
+ * A training run moved on: its phase, progress, and the loss of the steps since the last message.
+ */
+export interface TrainingProgressMessage {
+  type: "training.progress";
+  project: number;
+  job_id: number;
+  phase: string;
+  progress: number;
+  message: string;
+  epoch?: number;
+  max_epochs?: number;
+  points?: LossPoint[];
+  validation?: number[] | null;
+}
+/**
+ * One optimiser step of a training run.
+ */
+export interface LossPoint {
+  step: number;
+  epoch: number;
+  loss: number;
+}
+/**
+ * A version was created (a candidate), promoted, rejected or rolled back; ``active`` is the project's
+ * active version after the change (null: the base model, before any run).
+ */
+export interface ModelVersionChanged {
+  type: "model_version.changed";
+  project: number;
+  version: ModelVersionInfo;
+  active: number | null;
+}
+/**
+ * A model version as the versions page shows it (annotator/actions/model_versions.py version_info).
+ */
+export interface ModelVersionInfo {
+  id: number;
+  number: number;
+  project: number;
+  parent: number | null;
+  replaced: number | null;
+  state: "candidate" | "promoted" | "rejected" | "rolled_back";
+  active: boolean;
+  model_name: string;
+  version: string;
+  sha256: string;
+  encoder_sha256: string;
+  created_at: string;
+  promoted_at?: string | null;
+  rolled_back_at?: string | null;
+  job?: number | null;
+  cases_train?: number;
+  cases_heldout?: number;
+  recipe?: {
+    [k: string]: unknown | undefined;
+  };
+  metrics?: {
+    [k: string]: unknown | undefined;
+  };
+  decision?: {
+    [k: string]: unknown | undefined;
+  };
+  loss_curve?: LossPoint[];
+  validation_curve?: {
+    [k: string]: unknown | undefined;
+  }[];
 }
 
 /** The server message whose `type` is `T`. */

@@ -173,6 +173,18 @@ describe("socket", () => {
     await expect(client.request({ type: "ping" })).rejects.toBeInstanceOf(ConnectionLostError);
   });
 
+  it("times a prompt out after its own timeout and drops an answer that comes later", async () => {
+    const { client, current, events } = setup();
+    current().accept();
+    const prompt = client.prompt({ series_id: 1, slice_index: 0, box: [0, 0, 5, 5] }, 2_000);
+    const caught = prompt.catch((error: unknown) => error);
+    vi.advanceTimersByTime(1_999);
+    vi.advanceTimersByTime(1);
+    expect(await caught).toEqual(new ServerError("timeout", "The server did not answer in time."));
+    current().reply({ type: "prompt.result", request_id: current().last("prompt").request_id, masks: [] });
+    expect(events.filter((m) => m.type === "prompt.result")).toEqual([]);
+  });
+
   it("drops the result of a prompt superseded by a newer one", async () => {
     const { client, current, events } = setup();
     current().accept();

@@ -139,8 +139,14 @@ export class AnnotatorSocket {
     return true;
   }
 
-  /** Send with a fresh request_id and resolve with the reply that carries it (reject on an error reply). */
-  request<T extends ServerMessage = ServerMessage>(message: { type: string } & Record<string, unknown>): Promise<T> {
+  /**
+   * Send with a fresh request_id and resolve with the reply that carries it (reject on an error reply, and
+   * with ServerError "timeout" when none came within `timeoutMs`, by default the socket's request timeout).
+   */
+  request<T extends ServerMessage = ServerMessage>(
+    message: { type: string } & Record<string, unknown>,
+    timeoutMs: number = this.requestTimeoutMs,
+  ): Promise<T> {
     const requestId = `r${this.nextId++}`;
     return new Promise<T>((resolve, reject) => {
       if (!this.isOpen) {
@@ -150,7 +156,7 @@ export class AnnotatorSocket {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
         reject(new ServerError("timeout", "The server did not answer in time."));
-      }, this.requestTimeoutMs);
+      }, timeoutMs);
       this.pending.set(requestId, { resolve: resolve as (m: ServerMessage) => void, reject, timer });
       this.ws!.send(JSON.stringify({ ...message, request_id: requestId }));
     });
@@ -175,7 +181,7 @@ export class AnnotatorSocket {
    * Send a prompt. Only the newest prompt's result matters: sending one rejects the previous, still
    * unanswered prompt with SupersededError, and its late result is dropped.
    */
-  prompt(message: PromptMessage): Promise<PromptResult | PromptRefused> {
+  prompt(message: PromptMessage, timeoutMs?: number): Promise<PromptResult | PromptRefused> {
     if (this.latestPrompt) {
       const previous = this.pending.get(this.latestPrompt);
       if (previous) {
@@ -186,7 +192,7 @@ export class AnnotatorSocket {
     }
     const id = `r${this.nextId}`; // the id request() is about to use
     this.latestPrompt = id;
-    return this.request<PromptResult | PromptRefused>({ type: "prompt", ...message });
+    return this.request<PromptResult | PromptRefused>({ type: "prompt", ...message }, timeoutMs);
   }
 
   private open(): void {

@@ -23,13 +23,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from ml_worker import planes
 from ml_worker.sam.transforms import percentile_scale, window_ct
 from ml_worker.windows import WINDOW_PRESETS
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 Axis = Literal["axial", "coronal", "sagittal"]
 Modality = Literal["auto", "ct", "other"]
@@ -137,9 +140,12 @@ def find_pairs(root: str | Path) -> list[Pair]:
 
 def _read_nifti(path: Path) -> tuple[np.ndarray, np.ndarray]:
     import nibabel as nib
+    from nibabel.spatialimages import SpatialImage
 
     try:
         img = nib.load(str(path))
+        if not isinstance(img, SpatialImage):
+            raise TypeError(f"a {type(img).__name__}, not an image with an affine")
         data = np.asanyarray(img.dataobj)
     except Exception as exc:  # nibabel raises many types for bad files
         raise DatasetError(f"{path} cannot be read as NIfTI: {exc}") from exc
@@ -320,7 +326,7 @@ def _volume_cases(
 # -- 2D images -------------------------------------------------------------------------------------
 
 
-def _open_image(path: Path):
+def _open_image(path: Path) -> Image.Image:
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -328,8 +334,9 @@ def _open_image(path: Path):
         img.load()
     except (OSError, UnidentifiedImageError) as exc:
         raise DatasetError(f"{path} cannot be read as an image: {exc}") from exc
-    if getattr(img, "n_frames", 1) > 1:
-        raise DatasetError(f"{path} has {img.n_frames} frames; convert stacks to NIfTI to evaluate them")
+    frames: int = getattr(img, "n_frames", 1)
+    if frames > 1:
+        raise DatasetError(f"{path} has {frames} frames; convert stacks to NIfTI to evaluate them")
     return img
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from ..click_guard import correction_region, keeps_quality
 from .clicks import box_from_mask, next_click
@@ -39,9 +40,13 @@ class EvaluationError(RuntimeError):
 
 
 class DecodeOutput(Protocol):
-    masks: np.ndarray  # bool (N, K, H, W)
-    iou: np.ndarray  # float (N, K)
-    low_res_logits: np.ndarray  # float (N, K, 256, 256)
+    # Read-only, so that a frozen dataclass (the predictor's DecodeResult) satisfies it.
+    @property
+    def masks(self) -> np.ndarray: ...  # bool (N, K, H, W)
+    @property
+    def iou(self) -> np.ndarray: ...  # float (N, K)
+    @property
+    def low_res_logits(self) -> np.ndarray: ...  # float (N, K, 256, 256)
 
 
 class Predictor(Protocol):
@@ -53,10 +58,10 @@ class Predictor(Protocol):
         self,
         embedding: np.ndarray,
         image_size: tuple[int, int],
-        boxes=None,
-        points=None,
-        point_labels=None,
-        mask_input=None,
+        boxes: npt.ArrayLike | None = None,
+        points: npt.ArrayLike | None = None,
+        point_labels: npt.ArrayLike | None = None,
+        mask_input: npt.ArrayLike | None = None,
         multimask: bool = False,
     ) -> DecodeOutput: ...
 

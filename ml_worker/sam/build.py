@@ -20,6 +20,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Required, TypedDict
 
 import torch
 
@@ -153,7 +154,17 @@ def default_registry_file(directory: str | os.PathLike[str] | None = None) -> Pa
     return model_dir(directory) / REGISTRY_FILENAME
 
 
-def _read_registry(registry_file: Path) -> dict[str, dict[str, str]]:
+class RegistryEntry(TypedDict, total=False):
+    """One checkpoint of the JSON registry; entries recorded before a field existed lack it."""
+
+    path: Required[str]
+    sha256: Required[str]
+    encoder_sha256: str
+    registered_at: str
+    clicks_trained: bool
+
+
+def _read_registry(registry_file: Path) -> dict[str, RegistryEntry]:
     if not registry_file.exists():
         return {}
     try:
@@ -210,7 +221,7 @@ def encoder_sha256(state: Mapping[str, torch.Tensor]) -> str:
     for key in keys:
         tensor = state[key].detach().to("cpu").contiguous()
         digest.update(f"{key}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().data)
     return digest.hexdigest()
 
 
@@ -238,7 +249,7 @@ def register_checkpoint(
     registry_file: str | os.PathLike[str] | None = None,
     *,
     clicks_trained: bool | None = None,
-) -> dict:
+) -> RegistryEntry:
     """Record ``name → (absolute path, SHA-256, encoder SHA-256)`` in the JSON registry (default
     ``MODEL_DIR/checkpoints.json``).
 
@@ -250,7 +261,7 @@ def register_checkpoint(
     ckpt = Path(path).expanduser().resolve()
     if not ckpt.is_file():
         raise CheckpointError(f"checkpoint file {ckpt} does not exist")
-    entry: dict[str, str | bool] = {
+    entry: RegistryEntry = {
         "path": str(ckpt),
         "sha256": file_sha256(ckpt),
         "encoder_sha256": file_encoder_sha256(ckpt, name),
@@ -314,9 +325,10 @@ def expected_encoder_sha256(
         return spec.encoder_sha256
     directory = model_dir(model_dir_path)
     reg_path = Path(registry_file) if registry_file is not None else directory / REGISTRY_FILENAME
-    entry = _read_registry(reg_path).get(name) or {}
-    if entry.get("encoder_sha256"):
-        return entry["encoder_sha256"]
+    entry = _read_registry(reg_path).get(name)
+    recorded = entry.get("encoder_sha256") if entry else None
+    if recorded:
+        return recorded
     path, _ = resolve_checkpoint(name, model_dir_path=model_dir_path, registry_file=registry_file)
     return file_encoder_sha256(path, name)
 
@@ -336,8 +348,8 @@ def registered_clicks_trained(
     reg_path = (
         Path(registry_file) if registry_file is not None else model_dir(model_dir_path) / REGISTRY_FILENAME
     )
-    entry = _read_registry(reg_path).get(name) or {}
-    recorded = entry.get("clicks_trained")
+    entry = _read_registry(reg_path).get(name)
+    recorded = entry.get("clicks_trained") if entry else None
     return bool(recorded) if isinstance(recorded, bool) else spec.clicks_trained
 
 

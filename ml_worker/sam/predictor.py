@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import SupportsInt
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from .build import build_model, encoder_sha256, get_spec, model_dir, model_version
@@ -163,10 +166,10 @@ class SamPredictor:
         self,
         embedding: np.ndarray,
         image_size: tuple[int, int],
-        boxes=None,
-        points=None,
-        point_labels=None,
-        mask_input=None,
+        boxes: npt.ArrayLike | None = None,
+        points: npt.ArrayLike | None = None,
+        point_labels: npt.ArrayLike | None = None,
+        mask_input: npt.ArrayLike | None = None,
         multimask: bool = False,
         all_masks: bool = False,
     ) -> DecodeResult:
@@ -208,10 +211,17 @@ class SamPredictor:
             )
         return np.asarray(emb, dtype=np.float32)  # no copy when it already is float32
 
-    def _encode_prompts(self, geom: InputGeometry, boxes, points, point_labels, mask_input):
+    def _encode_prompts(
+        self,
+        geom: InputGeometry,
+        boxes: npt.ArrayLike | None,
+        points: npt.ArrayLike | None,
+        point_labels: npt.ArrayLike | None,
+        mask_input: npt.ArrayLike | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         h, w = geom.original_size
         n_sources: dict[str, int] = {}
-        box_arr = None
+        box_arr: np.ndarray | None = None
         if boxes is not None:
             box_arr = _finite(boxes, "boxes")
             if box_arr.ndim == 1:
@@ -226,7 +236,8 @@ class SamPredictor:
                 if x1 <= x0 or y1 <= y0:
                     raise PromptError(f"box {i} is empty after clipping to the {w}x{h} image")
             n_sources["boxes"] = box_arr.shape[0]
-        pts = lbl = None
+        pts: np.ndarray | None = None
+        lbl: np.ndarray | None = None
         if points is not None or point_labels is not None:
             if points is None:
                 raise PromptError("point_labels given without points")
@@ -251,7 +262,7 @@ class SamPredictor:
             if outside.any():
                 raise PromptError(f"points must lie inside the {w}x{h} image")
             n_sources["points"] = pts.shape[0]
-        masks = None
+        masks: np.ndarray | None = None
         if mask_input is not None:
             masks = _finite(mask_input, "mask_input").astype(np.float32)
             lh, lw = self.model.low_res_size
@@ -270,8 +281,9 @@ class SamPredictor:
             raise PromptError(f"prompt batch sizes differ: {n_sources}")
         n = next(iter(n_sources.values()))
 
-        coord_parts, label_parts = [], []
-        if pts is not None:
+        coord_parts: list[np.ndarray] = []
+        label_parts: list[np.ndarray] = []
+        if pts is not None and lbl is not None:
             coord_parts.append(apply_coords(pts, geom))
             label_parts.append(lbl)
         if box_arr is not None:
@@ -285,7 +297,7 @@ class SamPredictor:
         return coords, labels, masks
 
 
-def _finite(values, what: str) -> np.ndarray:
+def _finite(values: npt.ArrayLike, what: str) -> np.ndarray:
     try:
         arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -295,7 +307,7 @@ def _finite(values, what: str) -> np.ndarray:
     return arr
 
 
-def _image_size(size) -> tuple[int, int]:
+def _image_size(size: Iterable[SupportsInt]) -> tuple[int, int]:
     try:
         h, w = (int(v) for v in size)
     except (TypeError, ValueError) as exc:

@@ -12,14 +12,18 @@ import os
 import shutil
 import tempfile
 import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 
 from .errors import BackendUnavailable
 from .modeling import DecoderGraph, EncoderGraph, SamModel
+
+if TYPE_CHECKING:
+    import openvino as ov
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +72,7 @@ class TorchRunner:
             self._amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         self.precision = {None: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}[self._amp_dtype]
 
-    def _autocast(self):
+    def _autocast(self) -> AbstractContextManager[object]:
         if self._amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type="cuda", dtype=self._amp_dtype)
@@ -81,14 +85,16 @@ class TorchRunner:
             out = self.model.embed(self._t(images))
         return out.float().cpu().numpy()
 
-    def decode(self, embedding, coords, labels, mask_input):
+    def decode(
+        self, embedding: np.ndarray, coords: np.ndarray, labels: np.ndarray, mask_input: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         masks = None if mask_input is None else self._t(mask_input)
         with torch.inference_mode(), self._autocast():
             logits, iou = self.model.decode(self._t(embedding), self._t(coords), self._t(labels), masks)
         return logits.float().cpu().numpy(), iou.float().cpu().numpy()
 
 
-def openvino_precision(core) -> str:
+def openvino_precision(core: ov.Core) -> str:
     """``bf16`` when the CPU has native bf16 (AVX512_BF16 / AMX: ``BF16`` in its capabilities), else ``f32``.
 
     On this 2-core AMD EPYC (avx512_bf16) bf16 runs the encoder ~2.5x and the decoder ~1.5x faster than f32
@@ -202,7 +208,7 @@ class OpenVINORunner:
         compiled_cache = cache_root / "openvino" / "compiled"
         compiled_cache.mkdir(parents=True, exist_ok=True)
 
-        def compile_graph(name: str, precision: str):
+        def compile_graph(name: str, precision: str) -> ov.InferRequest:
             config = {
                 "CACHE_DIR": str(compiled_cache),
                 "PERFORMANCE_HINT": "LATENCY",
@@ -227,7 +233,9 @@ class OpenVINORunner:
             self._tail.infer()
             return self._tail.get_output_tensor(0).data.copy()
 
-    def decode(self, embedding, coords, labels, mask_input):
+    def decode(
+        self, embedding: np.ndarray, coords: np.ndarray, labels: np.ndarray, mask_input: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         arrays = (
             (embedding, coords, labels) if mask_input is None else (embedding, coords, labels, mask_input)
         )

@@ -198,7 +198,9 @@ def preprocess(image: np.ndarray, prep: Preprocessing) -> tuple[np.ndarray, Inpu
     if prep.normalize == "minmax":
         x = normalize_minmax(resized)
     else:
-        x = (resized.astype(np.float32) - np.float32(SAM_PIXEL_MEAN)) / np.float32(SAM_PIXEL_STD)
+        x = (resized.astype(np.float32) - np.asarray(SAM_PIXEL_MEAN, np.float32)) / np.asarray(
+            SAM_PIXEL_STD, np.float32
+        )
     x = pad_to_square(x, prep.input_size)
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32), geom
 

@@ -10,7 +10,7 @@ from unittest import mock
 
 import pytest
 
-from annotator.actions.pacs import run_pacs_import_job
+from annotator.actions.pacs_import import run_pacs_import_job
 from annotator.actions.pacs_stow import run_pacs_export_job
 from annotator.models import Job
 from scripts import orthanc

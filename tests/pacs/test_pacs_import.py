@@ -250,7 +250,7 @@ def test_a_failure_after_the_pipeline_imported_removes_the_new_series_and_its_fi
     configure(client, personas.project, pacs.dicomweb_url)
     mr = find_series(client, personas.project, "MR")
 
-    with mock.patch("annotator.actions.pacs.record_origins", side_effect=OSError("disk full")):
+    with mock.patch("annotator.actions.pacs_import.record_origins", side_effect=OSError("disk full")):
         job = import_series(client, personas.project, [mr["handle"]], django_capture_on_commit_callbacks)
 
     assert job.state == "failed" and "Nothing was imported" in job.error
@@ -259,7 +259,7 @@ def test_a_failure_after_the_pipeline_imported_removes_the_new_series_and_its_fi
 
 
 def test_a_cancelled_import_leaves_nothing(personas, pacs, media, django_capture_on_commit_callbacks):
-    from annotator.actions.pacs import run_pacs_import_job
+    from annotator.actions.pacs_import import run_pacs_import_job
 
     client = personas.client_for("owner")
     configure(client, personas.project, pacs.dicomweb_url)
@@ -282,7 +282,7 @@ def test_the_import_task_runs_the_plain_function(personas):
     from annotator.pacs import tasks
 
     job = Job.objects.create(kind="pacs-import", project=personas.project, created_by=personas.owner)
-    with mock.patch("annotator.actions.pacs.run_pacs_import_job", return_value=job) as plain:
+    with mock.patch("annotator.actions.pacs_import.run_pacs_import_job", return_value=job) as plain:
         assert tasks.run_pacs_import_job(job.id) == "pending"
     plain.assert_called_once_with(job.id)
 

@@ -17,9 +17,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 def sent(monkeypatch, redis_url):
     """Prompts handed to the workers (the Celery send is replaced; everything before it is real)."""
     calls: list[dict] = []
-    monkeypatch.setattr(
-        segmentation, "send_decode", lambda request: calls.append(request.model_dump(mode="json"))
-    )
+
+    def decoded_at_once(request) -> None:  # a worker that is done at once (nothing stays in flight)
+        calls.append(request.model_dump(mode="json"))
+        segmentation.prompt_done(request)
+
+    monkeypatch.setattr(segmentation, "send_decode", decoded_at_once)
     monkeypatch.setattr(consumers, "start_embedding_runners", lambda: None)
     monkeypatch.setattr(scheduling, "embeddings_key", lambda name=None: "test-model")
     return calls

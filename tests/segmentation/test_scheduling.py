@@ -66,6 +66,21 @@ def test_runner_leases_are_limited(sched):
     assert sched.claim_runner() == 0
 
 
+def test_the_record_of_ready_slices_expires_unless_the_series_is_viewed_again(redis_server):
+    client = redis.Redis.from_url(redis_server)
+    client.flushdb()
+    sched = Scheduler(client, "model-a", ready_ttl_s=3600)
+    # Given slices of a series were embedded
+    sched.mark_ready(7, "lung", 3)
+    key = "emb:ready:7:lung:model-a"
+    # Then Redis forgets them after the retention time unless somebody looks at the series again
+    assert 3500 < client.ttl(key) <= 3600
+    client.expire(key, 100)
+    sched.view(7, "lung", center=3, total=5, viewer="a", username="anna")
+    assert 3500 < client.ttl(key) <= 3600
+    assert sched.ready(7, "lung") == {3}
+
+
 def test_a_coronal_viewer_gets_the_coronal_slices_near_theirs_and_axial_viewers_keep_theirs(sched):
     sched.view(7, "lung", center=1, total=4, viewer="a", username="anna")
     sched.view(7, "lung", center=300, total=512, viewer="b", username="ben", plane="coronal")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ml_worker.evaluation.dataset import AXES, MODALITIES, DatasetError
 from ml_worker.evaluation.runner import (
     TABLE_HEADER,
+    CaseResult,
     EvalConfig,
     EvaluationError,
     evaluate,
@@ -35,8 +37,9 @@ class Command(BaseCommand):
         "reference, then corrective clicks; DSC, NSD, NoC@90 and time per case."
     )
     requires_system_checks: list[str] = []
+    _header_done: bool
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--data", required=True, help="dataset folder holding images/ and labels/")
         parser.add_argument("--json", required=True, dest="json_out", help="write the report here")
         parser.add_argument(
@@ -79,13 +82,13 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0, help="seed of the box jitter")
         parser.add_argument("--max-cases", type=int, default=None, help="stop after this many cases")
 
-    def _print_case(self, result) -> None:
+    def _print_case(self, result: CaseResult) -> None:
         if not self._header_done:
             self.stdout.write(TABLE_HEADER)
             self._header_done = True
         self.stdout.write(format_case(result))
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         self._header_done = False
         try:
             config = EvalConfig(

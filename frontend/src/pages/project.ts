@@ -16,16 +16,15 @@ import { mountTasksPanel } from "./tasksPanel";
 import { mountUploadPanel } from "./uploadPanel";
 import { h } from "../ui/dom";
 import { stateLabel, type MemberInfo } from "../team";
+import { mountTimingPanel } from "../timing/projectPanel";
 
 type Member = MemberInfo;
 
+/** The active version's line of the model versions card (pages/models.ts has the page). */
 interface ModelVersion {
-  id?: number;
-  name?: string;
-  version?: string | number;
-  active?: boolean;
-  created_at?: string;
-  metrics?: Record<string, number>;
+  number: number;
+  version: string;
+  active: boolean;
 }
 
 function section(title: string): { el: HTMLElement; body: HTMLElement } {
@@ -147,6 +146,8 @@ export async function mount(ctx: PageContext): Promise<void> {
       (list) => list.map((m) => h("div", { class: "member", "data-username": m.username }, m.username, h("span", { class: "muted" }, ` · ${m.role}`))),
       "No members.",
     );
+  // Annotation time: timing studies (the owner designs them), CSV of active time, time per model version.
+  tasks.el.after(mountTimingPanel(project, api));
   // Owner-only actions (the API refuses them to other roles anyway).
   let tasksPanel: ReturnType<typeof mountTasksPanel> | null = null;
   if (project.role === "owner") {
@@ -172,17 +173,13 @@ export async function mount(ctx: PageContext): Promise<void> {
     loadTeam(),
     fill(
       models.body,
-      () => api.get<ModelVersion[]>(endpoints.modelVersions(id)),
-      (list) =>
-        list.map((m) =>
-          h(
-            "div",
-            { class: "model-version" },
-            `${m.name ?? "model"} ${m.version ?? ""}`,
-            m.active ? h("span", { class: "chip" }, "active") : null,
-            m.metrics ? h("span", { class: "muted" }, ` ${Object.entries(m.metrics).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" · ")}`) : null,
-          ),
-        ),
+      () => api.get<{ versions: ModelVersion[] }>(endpoints.modelVersions(id)),
+      (body) => [
+        ...body.versions
+          .filter((m) => m.active)
+          .map((m) => h("div", { class: "model-version" }, `Active: v${m.number} · ${m.version}`)),
+        h("a", { href: `/projects/${id}/models/`, class: "models-link" }, "Model versions, training and metrics →"),
+      ],
       "Only the base model so far.",
     ),
   ]);

@@ -41,7 +41,12 @@ export type Command =
   /** a click at display pixels (x, y) of a view of `plane`: the crosshair goes to that voxel */
   | { type: "crosshair.point"; plane: Plane; x: number; y: number }
   /** the case: layers, comments, approval, consensus, Submit and next (reviewState.ts, review.ts) */
-  | ReviewCommand;
+  | ReviewCommand
+  /** the page's window gained or lost focus, its tab was shown or hidden (viewer/page.ts): only the
+   * interaction log (frontend/src/timing/) listens; the controller has nothing to do with them */
+  | { type: "page.focus" }
+  | { type: "page.blur" }
+  | { type: "page.visibility"; visible: boolean };
 
 export type CommandOf<T extends Command["type"]> = Extract<Command, { type: T }>;
 
@@ -57,6 +62,8 @@ export type ViewerEvent =
       /** the worker's share (prompt.result timings.total_ms) */
       serverMs: number;
     }
+  /** autosave stored a revision of a label's mask (sync.ts) */
+  | { type: "mask.saved"; labelId: number; revisionId: number; source: string; modelVersion: string }
   /** a corrective point the server's guard did not apply (docs/protocol.md `prompt.refused`) */
   | { type: "prompt.refused"; slice: number; reason: "outside_region" | "iou_dropped" };
 

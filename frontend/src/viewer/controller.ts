@@ -24,7 +24,7 @@ import { SliceSource } from "./sliceSource";
 import { Slices } from "./slices";
 import { currentGrid, type ViewerState } from "./state";
 import { MaskSync } from "./sync";
-import { EDIT_TOOLS, type Action, type Tool } from "./tools";
+import { EDIT_TOOLS, MODEL_TOOLS, type Action, type Tool } from "./tools";
 import { clamp } from "./viewport";
 import type { Notifier, ViewerView } from "./view";
 
@@ -112,12 +112,13 @@ export class ViewerController {
       view,
       notify,
       discardCandidate: () => this.prompting.discard(),
+      shown: () => this.review.sliceShown(),
       sendView: (slice) =>
         this.socket.send({ type: "view", series_id: series.id, slice_index: slice, ...(state.plane !== "axial" ? { plane: state.plane } : {}) }),
     });
     const socketId = () => this.socket.socketId;
     const onLoaded = () => this.masksChanged();
-    this.sync = new MaskSync({ state, api, socketId, view, notify, dispatch, autosave: services.autosave, onLoaded });
+    this.sync = new MaskSync({ state, api, socketId, view, notify, dispatch, emit, autosave: services.autosave, onLoaded });
     // Edits reach autosave through this marker, which also tells the slice bar's marks to recount.
     const autosave = {
       markDirty: (...args: Parameters<MaskSync["autosave"]["markDirty"]>) => {
@@ -276,7 +277,7 @@ export class ViewerController {
       case "opacity.toggle":
         state.masksVisible = !state.masksVisible;
         return view.mask();
-      case "propagate": return void this.propagating.start();
+      case "propagate": return this.state.modelAllowed ? void this.propagating.start() : undefined;
       case "help":
         state.helpOpen = !state.helpOpen;
         return view.help();
@@ -290,7 +291,7 @@ export class ViewerController {
   }
 
   private setTool(tool: Tool): void {
-    if (this.state.readOnly && EDIT_TOOLS.has(tool)) return;
+    if ((this.state.readOnly && EDIT_TOOLS.has(tool)) || (!this.state.modelAllowed && MODEL_TOOLS.has(tool))) return;
     this.state.tool = tool;
     this.view.tool();
   }

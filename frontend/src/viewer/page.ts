@@ -17,6 +17,7 @@ import { countOpaque, imageToClient, installProbe, recordPerf, viewerProbe } fro
 import { ReviewScreen } from "./reviewScreen";
 import { ViewerScreen } from "./screen";
 import { createViewerState } from "./state";
+import { mountViewerTiming } from "../timing/viewerTiming";
 
 export function mount(ctx: PageContext): void {
   open(ctx).catch((error) => ctx.banner.error(error, "Opening the series"));
@@ -73,6 +74,23 @@ async function open(ctx: PageContext): Promise<ViewerController> {
       hover: () => screen.readout(),
     }),
   );
+  // Annotation time (frontend/src/timing/): the interaction log listens on the bus; focus, blur and the tab's
+  // visibility become commands on it; pagehide beacons what is not sent yet.
+  const timing = mountViewerTiming({
+    api,
+    viewer,
+    state,
+    statusbar: layout.status.connection.parentElement!,
+    side: layout.labels.parentElement!,
+    toolbar: layout.toolbar,
+    notify: ctx.banner,
+  });
+  window.addEventListener("focus", () => viewer.bus.dispatch({ type: "page.focus" }));
+  window.addEventListener("blur", () => viewer.bus.dispatch({ type: "page.blur" }));
+  document.addEventListener("visibilitychange", () =>
+    viewer.bus.dispatch({ type: "page.visibility", visible: document.visibilityState === "visible" }),
+  );
+  window.addEventListener("pagehide", () => timing.pageHide());
   const autosave = viewer.sync.autosave;
   window.addEventListener("beforeunload", (ev) => {
     if (autosave.hasUnsaved) {

@@ -70,6 +70,7 @@ describe("the probe's view of the viewer", () => {
     expect([probe.slice(), probe.activeLabelId(), probe.embeddingReady(), probe.readySlices(), probe.embeddingEvents()]).toEqual([2, LIVER.id, true, [1, 2, 3], 4]);
     expect(probe.displayWindow()).toEqual({ level: -600, width: 1500 });
     expect([probe.overlayPixels(), probe.screenMaskPixels(), probe.hasUnsaved(), probe.imageToScreen(1, 2)]).toEqual([7, 70, true, [10, 20]]);
+    expect(probe.promptPending()).toBe(false);
     expect(probe.propagation()).toBeNull();
     state.propagation = new PropagationRun(9, LIVER.id);
     expect(probe.propagation()).toEqual({ jobId: 9, phase: "running", received: 0, slices: [], dropped: 0, lateEvents: 0, text: "Propagating… 0% (0 slices so far)" });

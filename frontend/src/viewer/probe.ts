@@ -46,6 +46,8 @@ export interface ViewerProbe {
   /** Pixels of the on-screen mask canvas that are not transparent. */
   screenMaskPixels(): number;
   hasUnsaved(): boolean;
+  /** A prompt was sent and its answer (or its failure) has not come yet. */
+  promptPending(): boolean;
   /** Slices whose embedding (for the model's preset) the viewer knows to be ready, ascending. */
   readySlices(): number[];
   /** How many embedding.ready messages the viewer has received. */
@@ -174,6 +176,7 @@ export function viewerProbe({ state, perf, imageToScreen, overlayPixels, screenM
     overlayPixels,
     screenMaskPixels,
     hasUnsaved,
+    promptPending: () => state.promptPending,
     readySlices: () => [...state.ready].sort((a, b) => a - b),
     embeddingEvents: () => state.embeddingEvents,
     displayWindow: () => ({ ...state.window }),

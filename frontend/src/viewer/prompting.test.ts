@@ -1,22 +1,28 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { PromptMessage, PromptRefused, PromptResult } from "../protocol";
 import { encode } from "../rle";
+import { ServerError } from "../socket";
 import { LIVER, LUNG, maskWith, PLANES_2MM, recordingNotifier, recordingView, viewerState } from "../testing/viewer";
 import type { ViewerEvent } from "./bus";
-import { Prompting, type PromptChannel } from "./prompting";
+import { Prompting, PROMPT_TIMEOUT_MS, type PromptChannel } from "./prompting";
 
-/** A socket whose prompts wait until the test answers them. */
+/** A socket whose prompts wait until the test answers them, or time out as the real one's do. */
 function fakeSocket() {
   const sent: PromptMessage[] = [];
+  const timeouts: (number | undefined)[] = [];
   const waiting: { resolve: (r: PromptResult | PromptRefused) => void; reject: (e: Error) => void }[] = [];
   const socket: PromptChannel & { isOpen: boolean } = {
     isOpen: true,
-    prompt: (message) => {
+    prompt: (message, timeoutMs) => {
       sent.push(message);
-      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+      timeouts.push(timeoutMs);
+      return new Promise((resolve, reject) => {
+        if (timeoutMs !== undefined) setTimeout(() => reject(new ServerError("timeout", "The server did not answer in time.")), timeoutMs);
+        waiting.push({ resolve, reject });
+      });
     },
   };
-  return { socket, sent, waiting };
+  return { socket, sent, timeouts, waiting };
 }
 
 function result(slice: number, masks: Uint8Array[], ious = masks.map(() => 0.9)): PromptResult {
@@ -36,11 +42,13 @@ function setup(state = viewerState()) {
   const view = recordingView();
   const notify = recordingNotifier();
   const events: ViewerEvent[] = [];
-  const { socket, sent, waiting } = fakeSocket();
+  const { socket, sent, timeouts, waiting } = fakeSocket();
   let clock = 1000;
   const prompting = new Prompting({ state, socket, view, notify, emit: (e) => void events.push(e), now: () => clock++ });
-  return { state, view, notify, events, socket, sent, waiting, prompting };
+  return { state, view, notify, events, socket, sent, timeouts, waiting, prompting };
 }
+
+afterEach(() => vi.useRealTimers());
 
 describe("prompting", () => {
   it("sends a box for the active label, then shows the model's candidates and keeps its first prediction", async () => {
@@ -202,6 +210,53 @@ describe("prompting", () => {
     expect(state.candidate).toMatchObject({ slice: 5, plane: "coronal" });
     expect(state.candidate!.masks[0]!.mask).toEqual(mask);
     expect(state.firstPredictions.size).toBe(0);
+  });
+
+  it("sends a prompt with no answer in time once more, and shows the answer to the second", async () => {
+    vi.useFakeTimers();
+    const { state, view, notify, sent, timeouts, waiting, prompting } = setup();
+    // Given a prompt whose worker died mid-decode (it never answers)
+    const done = prompting.box([1, 2, 6, 7]);
+    expect(timeouts).toEqual([PROMPT_TIMEOUT_MS]);
+    await vi.advanceTimersByTimeAsync(PROMPT_TIMEOUT_MS - 1);
+    expect(sent).toHaveLength(1);
+    // When its time is up, it is sent again, the same, and the user is told
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toEqual(sent[0]);
+    expect(view.hints.at(-1)).toBe("No answer from the model within 10 s: asking once more…");
+    expect(state.promptPending).toBe(true);
+    // Then the second one's answer is the candidate, with no error shown
+    waiting[1]!.resolve(result(2, [maskWith([[2, 3]])], [0.9]));
+    await done;
+    expect(state.candidate!.masks[0]!.iou).toBe(0.9);
+    expect(state.promptPending).toBe(false);
+    expect(notify.errors).toEqual([]);
+  });
+
+  it("says so when a prompt sent twice got no answer either time, and stops waiting", async () => {
+    vi.useFakeTimers();
+    const { state, notify, sent, prompting } = setup();
+    const done = prompting.box([1, 2, 6, 7]);
+    await vi.advanceTimersByTimeAsync(2 * PROMPT_TIMEOUT_MS);
+    await done;
+    expect(sent).toHaveLength(2); // once more, not for ever
+    expect(notify.errors).toEqual([
+      "Segmenting: the model did not answer this prompt, sent twice (10 s each); a worker may be restarting. Try again in a moment.",
+    ]);
+    expect(state.promptPending).toBe(false);
+    expect(state.candidate).toBeNull();
+    await vi.advanceTimersByTimeAsync(10 * PROMPT_TIMEOUT_MS);
+    expect(sent).toHaveLength(2);
+  });
+
+  it("does not resend a prompt the server answered with an error", async () => {
+    const { notify, sent, waiting, prompting } = setup();
+    const done = prompting.box([1, 2, 6, 7]);
+    waiting[0]!.reject(new ServerError("not_found", "No such series."));
+    await done;
+    expect(sent).toHaveLength(1);
+    expect(notify.errors).toEqual(["Segmenting: No such series."]);
   });
 
   it("sends no plane for an axial prompt, as before planes existed", async () => {

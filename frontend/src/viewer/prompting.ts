@@ -9,19 +9,39 @@
  * On a coronal or sagittal plane the box and points are display pixels of the plane resampled to square
  * pixels (what the model sees) and the masks come back on the plane's voxel grid. First predictions are
  * kept for axial prompts only: the active-learning loop works on axial slices.
+ *
+ * A prompt that gets no answer within PROMPT_TIMEOUT_MS is sent once more, and if that one gets none either
+ * the user is told so: decodes are fire-and-forget on the workers, so a worker killed mid-decode never
+ * answers (finding 9 of issue 13: such a prompt got neither a mask nor an error for 60 s).
  */
 
 import type { PromptMessage, PromptRefused, PromptResult } from "../protocol";
 import { decode } from "../rle";
+import { ServerError } from "../socket";
 import type { Emit } from "./bus";
 import type { Point } from "./brush";
 import { currentGrid, firstPredictionKey, planeOf, type ViewerState } from "./state";
 import type { Notifier, ViewerView } from "./view";
 
+/**
+ * How long a prompt may go unanswered before it is sent once more. A decode takes ~25 ms and a first
+ * embedding on CPU ~1 s (README "Measured"); `make test-stack` saw 1.6-4.6 s at p99 on a loaded machine.
+ */
+export const PROMPT_TIMEOUT_MS = 10_000;
+
 /** The part of the socket prompting uses. */
 export interface PromptChannel {
   readonly isOpen: boolean;
-  prompt(message: PromptMessage): Promise<PromptResult | PromptRefused>;
+  prompt(message: PromptMessage, timeoutMs?: number): Promise<PromptResult | PromptRefused>;
+}
+
+/** A prompt sent twice that got no answer either time (a ServerError: its message is shown as it is). */
+export class PromptUnanswered extends ServerError {
+  override name = "PromptUnanswered";
+}
+
+function timedOut(error: unknown): boolean {
+  return error instanceof ServerError && error.code === "timeout";
 }
 
 export interface PromptingDeps {
@@ -31,6 +51,8 @@ export interface PromptingDeps {
   notify: Notifier;
   emit: Emit;
   now: () => number;
+  /** PROMPT_TIMEOUT_MS unless given (tests). */
+  promptTimeoutMs?: number;
 }
 
 export class Prompting {
@@ -97,7 +119,7 @@ export class Prompting {
     const refining = state.candidate !== null && state.candidate.slice === prompt.slice && planeOf(state.candidate) === plane;
     const sentPoints = prompt.points.length;
     try {
-      const result = await socket.prompt({
+      const result = await this.ask({
         series_id: state.series.id,
         slice_index: prompt.slice,
         ...(plane !== "axial" ? { plane } : {}),
@@ -134,6 +156,28 @@ export class Prompting {
       state.promptPending = false;
       view.candidates();
       notify.error(error, "Segmenting");
+    }
+  }
+
+  /** Send `message`; with no answer in time, send it once more; with none again, throw PromptUnanswered. */
+  private async ask(message: PromptMessage): Promise<PromptResult | PromptRefused> {
+    const { socket, view } = this.deps;
+    const timeoutMs = this.deps.promptTimeoutMs ?? PROMPT_TIMEOUT_MS;
+    const seconds = Math.round(timeoutMs / 1000);
+    try {
+      return await socket.prompt(message, timeoutMs);
+    } catch (error) {
+      if (!timedOut(error)) throw error;
+    }
+    view.hint(`No answer from the model within ${seconds} s: asking once more…`);
+    try {
+      return await socket.prompt(message, timeoutMs);
+    } catch (error) {
+      if (!timedOut(error)) throw error;
+      throw new PromptUnanswered(
+        "unanswered",
+        `the model did not answer this prompt, sent twice (${seconds} s each); a worker may be restarting. Try again in a moment.`,
+      );
     }
   }
 

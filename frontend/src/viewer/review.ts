@@ -96,6 +96,11 @@ export class Review {
     this.review.agreement = await this.deps.api.get<AgreementInfo>(teamEndpoints.agreement(task.task));
   }
 
+  /** Draw the case panels again (their per-slice numbers follow the slice shown). */
+  redraw(): void {
+    this.deps.view.review();
+  }
+
   execute(command: ReviewCommand): void {
     switch (command.type) {
       case "review.layer.toggle": {
@@ -290,6 +295,11 @@ export class Review {
       this.deps.notify.error(error, "Reopening the case");
     }
     this.deps.view.review();
+  }
+
+  /** Another slice is shown: the panels about the current slice (agreement on it, its comments) follow. */
+  sliceShown(): void {
+    if (this.review.mode !== null) this.deps.view.review();
   }
 
   /** A revision saved elsewhere: while reviewing, reload the layer it belongs to. */

@@ -41,8 +41,10 @@ function setup(state: ViewerState = viewerState()) {
   const source = fakeSource();
   const viewed: number[] = [];
   let discarded = 0;
-  const slices = new Slices({ state, source, view, notify, discardCandidate: () => void discarded++, sendView: (z) => void viewed.push(z) });
-  return { state, view, notify, source, viewed, slices, discarded: () => discarded };
+  const shownAt: number[] = [];
+  const shown = () => void shownAt.push(state.slice);
+  const slices = new Slices({ state, source, view, notify, discardCandidate: () => void discarded++, shown, sendView: (z) => void viewed.push(z) });
+  return { state, view, notify, source, viewed, slices, discarded: () => discarded, shownAt };
 }
 
 beforeEach(() => vi.useFakeTimers());
@@ -60,6 +62,15 @@ describe("going through slices", () => {
     await shown;
     expect(view.calls).toEqual(["slices", "mask", "crosshair", "windowPresets", "image"]);
     expect(source.prefetched).toEqual([[4, 2, 1]]); // 5 is past the last slice
+  });
+
+  it("tells the panels about the current slice (the review's agreement) each time another slice is shown", async () => {
+    const { source, slices, shownAt } = setup();
+    source.cache.set(1, raw(1));
+    source.cache.set(4, raw(4));
+    await slices.show(1);
+    await slices.show(99);
+    expect(shownAt).toEqual([1, 4]);
   });
 
   it("clamps to the series and drops a candidate made on the slice left", async () => {

@@ -27,6 +27,8 @@ export interface SlicesDeps {
   notify: Notifier;
   /** the slice changed: drop a candidate made on another slice */
   discardCandidate(): void;
+  /** the slice shown changed (panels about the current slice, such as the review's agreement, redraw) */
+  shown?(): void;
   /** tell the server which slice is looked at */
   sendView(slice: number): void;
   /** At most ~10 view messages a second while scrolling: each re-prioritises embeddings on the server. */
@@ -61,6 +63,7 @@ export class Slices {
     view.slices();
     view.mask();
     view.crosshair();
+    this.deps.shown?.();
     this.scheduleView();
     try {
       const raw = await source.get(z);

@@ -84,6 +84,8 @@ export interface ViewerState {
   readonly assignmentId: number | null;
   /** reviewers look but do not edit */
   readonly readOnly: boolean;
+  /** false in a timing study's manual condition: no prompts, no propagation (the server refuses them too) */
+  modelAllowed: boolean;
   readonly geometry: Geometry;
   readonly labels: LabelInfo[];
   activeLabel: LabelInfo | null;
@@ -191,6 +193,7 @@ export function createViewerState({ project, series, username, role, assignmentI
     username,
     assignmentId,
     readOnly,
+    modelAllowed: true,
     geometry,
     labels: project.labels,
     activeLabel: project.labels[0] ?? null,

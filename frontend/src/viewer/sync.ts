@@ -9,7 +9,7 @@ import { endpoints, SOCKET_HEADER, type LabelInfo } from "../endpoints";
 import type { RevisionSummary } from "../protocol";
 import { decode, encode, type Rle } from "../rle";
 import { Autosaver, revisionName, type AutosaveState, type SaveBatch } from "./autosave";
-import type { Dispatch } from "./bus";
+import type { Dispatch, Emit } from "./bus";
 import { firstPredictionKey, type ViewerState } from "./state";
 import type { Notifier, ViewerView } from "./view";
 
@@ -26,6 +26,8 @@ export interface SyncDeps {
   view: Pick<ViewerView, "mask" | "historyButtons" | "hint" | "saveState">;
   notify: Notifier;
   dispatch: Dispatch;
+  /** tells the bus a revision was saved (the interaction log attributes work to it) */
+  emit?: Emit;
   /** autosave timings (tests shorten them) */
   autosave?: { delayMs?: number; maxDelayMs?: number };
   /** a label's saved masks were loaded (at start, or replacing the ones here) */
@@ -74,7 +76,9 @@ export class MaskSync {
     const headers: Record<string, string> = socketId ? { [SOCKET_HEADER]: socketId } : {};
     const reply = await this.deps.api.post<{ revision: RevisionSummary }>(endpoints.revisions(state.series.id, labelId), body, headers);
     for (const [z] of first) state.firstPredictions.delete(firstPredictionKey(labelId, z));
-    return reply.revision;
+    const saved = reply.revision;
+    this.deps.emit?.({ type: "mask.saved", labelId, revisionId: saved.id, source: saved.source, modelVersion: saved.model_version ?? "" });
+    return saved;
   }
 
   /**

@@ -131,6 +131,9 @@ export const SHORTCUTS: readonly Shortcut[] = [
 /** The toolbar's tools, in the table's order. */
 export const TOOLS: readonly ToolInfo[] = SHORTCUTS.flatMap((s) => (s.tool ? [s.tool] : []));
 
+/** Tools that ask the model (off in a timing study's manual condition: state.modelAllowed). */
+export const MODEL_TOOLS: ReadonlySet<Tool> = new Set<Tool>(["box", "point-positive", "point-negative"]);
+
 /** Tools that change masks. */
 export const EDIT_TOOLS: ReadonlySet<Tool> = new Set(TOOLS.filter((t) => t.edits).map((t) => t.tool));
 

@@ -40,7 +40,9 @@ def window_partition(x: torch.Tensor, window: int) -> tuple[torch.Tensor, tuple[
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window, window, c), (hp, wp)
 
 
-def window_unpartition(windows: torch.Tensor, window: int, padded: tuple[int, int], size: tuple[int, int]):
+def window_unpartition(
+    windows: torch.Tensor, window: int, padded: tuple[int, int], size: tuple[int, int]
+) -> torch.Tensor:
     """Inverse of :func:`window_partition`: back to ``(B, H, W, C)`` without the padding."""
     hp, wp = padded
     h, w = size

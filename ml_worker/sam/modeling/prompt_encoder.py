@@ -26,6 +26,8 @@ BOX_BOTTOM_RIGHT = 3
 class PositionEmbeddingRandom(nn.Module):
     """Random Fourier features of normalised ``(x, y)`` coordinates (buffer name as upstream)."""
 
+    positional_encoding_gaussian_matrix: torch.Tensor  # registered buffer
+
     def __init__(self, num_pos_feats: int = 64) -> None:
         super().__init__()
         self.register_buffer("positional_encoding_gaussian_matrix", torch.randn((2, num_pos_feats)))
@@ -95,6 +97,7 @@ class PromptEncoder(nn.Module):
         out = pe * (labels != PAD_LABEL).to(pe.dtype)
         out = out + self.not_a_point_embed.weight * (labels == PAD_LABEL).to(pe.dtype)
         for i, emb in enumerate(self.point_embeddings):
+            assert isinstance(emb, nn.Embedding)
             out = out + emb.weight * (labels == i).to(pe.dtype)
         return out
 

@@ -7,6 +7,7 @@ from torch import nn
 
 from .mask_decoder import MaskDecoder
 from .prompt_encoder import PromptEncoder
+from .tiny_vit import TinyViT
 
 
 class SamModel(nn.Module):
@@ -16,6 +17,13 @@ class SamModel(nn.Module):
     ``input_size`` is the side of the square model input (256 for LiteMedSAM, 1024 for ViT-B);
     the embedding is ``(C, input_size/4/…)``: whatever the encoder's ``out_resolution`` is.
     """
+
+    # Set by ``build.build_model`` on the models it loads (absent on a bare, freshly built model).
+    model_name: str
+    checkpoint_path: str
+    checkpoint_sha256: str
+    encoder_sha256: str
+    clicks_trained: bool
 
     def __init__(
         self,
@@ -81,11 +89,11 @@ class EncoderGraph(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         encoder = self.model.image_encoder
-        if self.part == "head":
-            return encoder.forward_head(x)
-        if self.part == "tail":
-            return encoder.forward_tail(x)
-        return encoder(x)
+        if self.part == "full":
+            return encoder(x)
+        if not isinstance(encoder, TinyViT):  # only TinyViT (LiteMedSAM) has the two halves
+            raise TypeError(f"a {type(encoder).__name__} encoder does not split into head and tail")
+        return encoder.forward_head(x) if self.part == "head" else encoder.forward_tail(x)
 
 
 class DecoderGraph(nn.Module):
@@ -97,7 +105,13 @@ class DecoderGraph(nn.Module):
         self.model = model
         self.with_mask = with_mask
 
-    def forward(self, image_embeddings, point_coords, point_labels, mask_input=None):
+    def forward(
+        self,
+        image_embeddings: torch.Tensor,
+        point_coords: torch.Tensor,
+        point_labels: torch.Tensor,
+        mask_input: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         return self.model.decode(
             image_embeddings, point_coords, point_labels, mask_input if self.with_mask else None
         )

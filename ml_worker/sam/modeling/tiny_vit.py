@@ -121,6 +121,8 @@ class WindowAttention(nn.Module):
     ``[q, k, v]`` chunks (LeViT layout), not as three blocks.
     """
 
+    attention_bias_idxs: torch.Tensor  # registered buffer
+
     def __init__(self, dim: int, num_heads: int, window: int) -> None:
         super().__init__()
         self.num_heads = num_heads

@@ -60,7 +60,7 @@ class TwoWayAttentionBlock(nn.Module):
 
     def forward(
         self, queries: torch.Tensor, keys: torch.Tensor, query_pe: torch.Tensor, key_pe: torch.Tensor
-    ):
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.skip_first_layer_pe:
             queries = self.self_attn(queries, queries, queries)
         else:
@@ -89,7 +89,9 @@ class TwoWayTransformer(nn.Module):
         self.final_attn_token_to_image = Attention(embedding_dim, num_heads, attention_downsample_rate)
         self.norm_final_attn = nn.LayerNorm(embedding_dim)
 
-    def forward(self, image_embedding: torch.Tensor, image_pe: torch.Tensor, point_embedding: torch.Tensor):
+    def forward(
+        self, image_embedding: torch.Tensor, image_pe: torch.Tensor, point_embedding: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``image_embedding (B, C, h, w)``, ``image_pe (B or 1, C, h, w)``, ``point_embedding (B, T, C)``.
 
         Returns the updated tokens ``(B, T, C)`` and image tokens ``(B, h·w, C)``.

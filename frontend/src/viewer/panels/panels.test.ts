@@ -122,6 +122,9 @@ describe("the status line and the toolbar", () => {
       ["Comment (K)", false],
     ]);
     expect(toolButtons(true).filter((b) => !b.disabled).map((b) => b.tool)).toEqual(["pan", "comment"]);
+    // the Comment tool shows only in a case opened from the project page (it keeps the toolbar to one row)
+    expect(toolButtons(false, false).filter((b) => b.hidden).map((b) => b.tool)).toEqual(["comment"]);
+    expect(toolButtons(false, true).filter((b) => b.hidden)).toEqual([]);
     expect(titled("Undo", "undo")).toBe("Undo (Ctrl+Z)");
   });
 

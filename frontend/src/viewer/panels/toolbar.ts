@@ -13,10 +13,18 @@ export interface ToolButton {
   label: string;
   title: string;
   disabled: boolean;
+  /** comments belong to a case (the viewer opened with ?assignment=): elsewhere the button takes no room */
+  hidden: boolean;
 }
 
-export function toolButtons(readOnly: boolean): ToolButton[] {
-  return TOOLS.map(({ tool, label }) => ({ tool, label, title: `${label} (${keyHint(`tool.${tool}`)})`, disabled: readOnly && EDIT_TOOLS.has(tool) }));
+export function toolButtons(readOnly: boolean, inCase = false): ToolButton[] {
+  return TOOLS.map(({ tool, label }) => ({
+    tool,
+    label,
+    title: `${label} (${keyHint(`tool.${tool}`)})`,
+    disabled: readOnly && EDIT_TOOLS.has(tool),
+    hidden: tool === "comment" && !inCase,
+  }));
 }
 
 /** "Undo (Ctrl+Z)": a button's title with its key from the table. */
@@ -38,9 +46,10 @@ export class Toolbar {
   ) {
     const run = (action: Action) => () => dispatch({ type: "action", action });
     clear(element);
-    for (const t of toolButtons(state.readOnly)) {
+    for (const t of toolButtons(state.readOnly, state.assignmentId !== null)) {
       const button = h("button", { type: "button", "data-tool": t.tool, title: t.title }, t.label);
       button.disabled = t.disabled;
+      button.hidden = t.hidden;
       button.addEventListener("click", run(`tool.${t.tool}` as Action));
       element.append(button);
     }

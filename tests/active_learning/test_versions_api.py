@@ -1,0 +1,163 @@
+"""Model versions over the REST API (issue 11): promotion refuses a worse candidate, rollback restores the exact
+previous checkpoint, training is single-flight per project, and only owners change anything. Rows are made
+directly here; tests/active_learning/test_training_job.py makes them by training on real data."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotator import model_serving
+from annotator.models import Job, ModelVersion
+from tests.factories import ProjectFactory
+
+pytestmark = pytest.mark.django_db
+
+BASE_SHA = "b" * 64
+
+
+def version(project, number: int, sha: str, *, parent=None, state="candidate", active=False, decision=None):
+    return ModelVersion.objects.create(
+        project=project,
+        number=number,
+        parent=parent,
+        state=state,
+        active=active,
+        model_name="lite_medsam",
+        checkpoint=f"versions/project-{project.pk}/v{number}.pt" if parent else "/models/lite_medsam.pth",
+        sha256=sha,
+        encoder_sha256="e" * 64,
+        decision=decision or {},
+        metrics={"active_version": parent.pk if parent else None},
+    )
+
+
+@pytest.fixture
+def base(personas):
+    return version(personas.project, 0, BASE_SHA, state="promoted", active=True)
+
+
+def better(personas, base, number=1, sha="c" * 64):
+    return version(personas.project, number, sha, parent=base, decision={"promote": True, "reasons": []})
+
+
+def url(personas, tail=""):
+    return f"/api/projects/{personas.project.pk}/model-versions/{tail}"
+
+
+def test_promotion_refuses_a_candidate_the_rule_found_worse(personas, base):
+    # Given a candidate whose held-out evaluation failed the project's rule
+    worse = version(
+        personas.project,
+        1,
+        "d" * 64,
+        parent=base,
+        decision={"promote": False, "reasons": ["Dice after 3 clicks -0.0400 vs the active version"]},
+    )
+    # When the owner asks to promote it
+    response = personas.client_for("owner").post(url(personas, f"{worse.pk}/promote/"))
+    # Then it is refused with the rule's reason, and the base model stays active
+    assert response.status_code == 409
+    assert "Dice after 3 clicks -0.0400" in response.json()["error"]["message"]
+    worse.refresh_from_db()
+    assert worse.state == "candidate" and not worse.active
+    assert ModelVersion.objects.get(active=True).sha256 == BASE_SHA
+
+
+def test_a_better_candidate_is_promoted_and_workers_serve_it(personas, base):
+    candidate = better(personas, base)
+    model_serving.forget()
+    assert model_serving.active_for(personas.project.pk).is_base
+    response = personas.client_for("owner").post(url(personas, f"{candidate.pk}/promote/"))
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["active"] == candidate.pk
+    promoted = next(v for v in body["versions"] if v["id"] == candidate.pk)
+    assert promoted["state"] == "promoted" and promoted["replaced"] == base.pk
+    # A worker's next lookup (once its cache entry expires) names the new checkpoint
+    model_serving.forget()
+    served = model_serving.active_for(personas.project.pk)
+    assert served.sha256 == candidate.sha256 and served.version_id == candidate.pk
+
+
+def test_rollback_restores_the_exact_previous_checkpoint(personas, base):
+    # Given two promotions in a row: base → v1 → v2
+    client = personas.client_for("owner")
+    v1 = better(personas, base, 1, "1" * 64)
+    assert client.post(url(personas, f"{v1.pk}/promote/")).status_code == 200
+    v2 = version(personas.project, 2, "2" * 64, parent=v1, decision={"promote": True})
+    assert client.post(url(personas, f"{v2.pk}/promote/")).status_code == 200
+    # When the owner rolls back once, then again
+    first = client.post(url(personas, "rollback/")).json()
+    model_serving.forget()
+    after_first = model_serving.active_for(personas.project.pk)
+    second = client.post(url(personas, "rollback/")).json()
+    model_serving.forget()
+    after_second = model_serving.active_for(personas.project.pk)
+    # Then v1's exact checkpoint is served again, then the base model's; the rolled-back ones say so
+    assert first["active"] == v1.pk and after_first.sha256 == "1" * 64
+    assert second["active"] == base.pk and after_second.is_base
+    states = {v["number"]: v["state"] for v in second["versions"]}
+    assert states == {0: "promoted", 1: "rolled_back", 2: "rolled_back"}
+    # And the base model has nothing to roll back to
+    third = client.post(url(personas, "rollback/"))
+    assert third.status_code == 409
+    assert "base model" in third.json()["error"]["message"]
+
+
+def test_a_candidate_compared_with_another_version_than_the_active_one_is_refused(personas, base):
+    v1 = better(personas, base, 1, "1" * 64)
+    v2 = better(personas, base, 2, "2" * 64)  # also trained from the base
+    client = personas.client_for("owner")
+    assert client.post(url(personas, f"{v1.pk}/promote/")).status_code == 200
+    response = client.post(url(personas, f"{v2.pk}/promote/"))
+    assert response.status_code == 409
+    assert "train again" in response.json()["error"]["message"]
+
+
+def test_training_is_single_flight_per_project(personas):
+    client = personas.client_for("owner")
+    first = client.post(url(personas, "train/"))
+    assert first.status_code == 202
+    job_id = first.json()["job"]["id"]
+    assert Job.objects.get(pk=job_id).kind == "train"
+    # A second start while the first is pending is refused, naming the running job
+    second = client.post(url(personas, "train/"))
+    assert second.status_code == 409
+    assert second.json()["error"]["details"]["job"] == job_id
+    # Another project trains independently
+    other = ProjectFactory(created_by=personas.owner)
+    other.memberships.create(user=personas.owner, role="owner")
+    assert client.post(f"/api/projects/{other.pk}/model-versions/train/").status_code == 202
+    # Once the first is cancelled, the project can train again
+    assert client.post(f"/api/jobs/{job_id}/cancel/").status_code == 200
+    assert client.post(url(personas, "train/")).status_code == 202
+
+
+@pytest.mark.parametrize("persona", ["annotator", "reviewer"])
+def test_only_owners_train_promote_or_roll_back(personas, base, persona):
+    candidate = better(personas, base)
+    client = personas.client_for(persona)
+    assert client.get(url(personas)).status_code == 200  # members see the versions
+    assert client.post(url(personas, "train/")).status_code == 403
+    assert client.post(url(personas, f"{candidate.pk}/promote/")).status_code == 403
+    assert client.post(url(personas, "rollback/")).status_code == 403
+    assert personas.client_for("outsider").get(url(personas)).status_code == 404
+    assert not Job.objects.filter(kind="train").exists()
+
+
+def test_settings_are_validated_and_the_held_out_series_cannot_be_set(personas):
+    client = personas.client_for("owner")
+    endpoint = f"/api/projects/{personas.project.pk}/active-learning/"
+    ok = client.patch(
+        endpoint, {"changes": {"training_masks": "saved", "recipe": {"max_epochs": 2}}}, "application/json"
+    )
+    assert ok.status_code == 200
+    assert ok.json()["training_masks"] == "saved" and ok.json()["recipe"]["max_epochs"] == 2
+    assert ok.json()["recipe"]["lr"] == 5e-5  # the rest of the recipe kept
+    bad = client.patch(endpoint, {"changes": {"training_masks": "all"}}, "application/json")
+    assert bad.status_code == 400 and "training_masks" in bad.json()["error"]["message"]
+    fixed = client.patch(endpoint, {"changes": {"heldout_series": [1]}}, "application/json")
+    assert fixed.status_code == 400
+    ordering = client.patch(endpoint, {"queue_ordering": "lowest-iou"}, "application/json")
+    assert ordering.json()["queue_ordering"] == "lowest-iou"
+    assert Job.objects.filter(kind="queue-scores", project=personas.project).count() == 1
