@@ -199,13 +199,21 @@ class CaseLike(Protocol):
     """What :func:`evaluate_case` reads from a case (a :class:`Case` has it all; ``image`` is only read
     when no embedding is given)."""
 
-    case_id: str
-    source: str
-    slice_index: int | None
-    label: int
-    reference: np.ndarray
-    spacing: tuple[float, float]
-    preprocessing: str
+    # Read-only, so that frozen dataclasses (Case, EmbeddedCase) satisfy it.
+    @property
+    def case_id(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def slice_index(self) -> int | None: ...
+    @property
+    def label(self) -> int: ...
+    @property
+    def reference(self) -> np.ndarray: ...
+    @property
+    def spacing(self) -> tuple[float, float]: ...
+    @property
+    def preprocessing(self) -> str: ...
 
 
 @dataclass(frozen=True)
