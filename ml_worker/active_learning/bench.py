@@ -61,6 +61,8 @@ def default_cache_dir() -> Path:
 class BenchConfig:
     data: Path
     axes: tuple[str, ...] = ("axial",)
+    # Coronal and sagittal slices resampled to square pixels, as the app shows them to the model.
+    square_pixels: bool = True
     labels: tuple[int, ...] | None = None  # training labels (None: all but the held-out labels)
     holdout_labels: tuple[int, ...] | None = None
     holdout_series: tuple[str, ...] | None = None  # file names of held-out volumes
@@ -171,6 +173,7 @@ def load_cases(config: BenchConfig, store: EmbeddingStore, log: Log) -> list[Tra
             modality=config.modality,  # type: ignore[arg-type]
             window=config.window,
             pairs=pairs,
+            square_pixels=config.square_pixels,
         ):
             if case.case_id in seen:  # 2D images do not depend on the axis
                 continue
@@ -348,7 +351,9 @@ def run_bench(config: BenchConfig, log: Log = print) -> dict[str, Any]:
                 f"({result.stop_reason}, "
                 f"best epoch {result.best_epoch}); load average {load_before[0]:.2f} → {load_after[0]:.2f}"
             )
-            candidate_model = build_model_version(config.model, path, result.sha256)
+            candidate_model = build_model_version(
+                config.model, path, result.sha256, clicks_trained=result.clicks_trained
+            )
             candidate_predictor = _torch_predictor(config, candidate_model)
             parent_sha = str(getattr(active_model, "checkpoint_sha256", "parent"))
             parent_summary = heldout_summary(parent_sha, active_predictor)

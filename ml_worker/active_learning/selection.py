@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
+from ..evaluation.runner import DecodeOutput
 from ..training.cases import TrainingCase
 
 
@@ -34,7 +36,15 @@ class UnlabelledSlice:
 class Decoder(Protocol):
     """What queue strategies need from ``ml_worker.sam.predictor.SamPredictor``."""
 
-    def decode(self, embedding, image_size, boxes=None, points=None, point_labels=None, mask_input=None): ...
+    def decode(
+        self,
+        embedding: np.ndarray,
+        image_size: tuple[int, int],
+        boxes: npt.ArrayLike | None = None,
+        points: npt.ArrayLike | None = None,
+        point_labels: npt.ArrayLike | None = None,
+        mask_input: npt.ArrayLike | None = None,
+    ) -> DecodeOutput: ...
 
 
 class Strategy(Protocol):
@@ -51,8 +61,8 @@ class HardestCorrectedFirst:
     """Cases the team corrected most come first: score = correction effort ``1 − Dice(first, final)``.
     A mask drawn without a model proposal counts as fully corrected (1.0)."""
 
-    name = "hardest-corrected"
-    kind = "training"
+    name: ClassVar[str] = "hardest-corrected"
+    kind: ClassVar[str] = "training"
 
     def scores(self, items: Sequence[TrainingCase]) -> np.ndarray:
         return np.array(
@@ -63,8 +73,8 @@ class HardestCorrectedFirst:
 class UniformTraining:
     """Every case alike (the baseline for hard-case over-sampling)."""
 
-    name = "uniform"
-    kind = "training"
+    name: ClassVar[str] = "uniform"
+    kind: ClassVar[str] = "training"
 
     def scores(self, items: Sequence[TrainingCase]) -> np.ndarray:
         return np.zeros(len(items), dtype=np.float64)
@@ -76,8 +86,8 @@ class UniformTraining:
 class LowestPredictedIoU:
     """The model's own doubt: score = −(predicted IoU of its box mask). One decode per slice."""
 
-    name = "lowest-iou"
-    kind = "queue"
+    name: ClassVar[str] = "lowest-iou"
+    kind: ClassVar[str] = "queue"
 
     def __init__(self, decoder: Decoder) -> None:
         self.decoder = decoder
@@ -108,8 +118,8 @@ class JitteredBoxDisagreement:
     from ``n_boxes`` boxes (the given one and jittered copies, each side moved by up to ``shift_px`` pixels
     at 256², in or out). One batched decode per slice, no encoder pass."""
 
-    name = "jitter-disagreement"
-    kind = "queue"
+    name: ClassVar[str] = "jitter-disagreement"
+    kind: ClassVar[str] = "queue"
 
     def __init__(self, decoder: Decoder, n_boxes: int = 5, shift_px: float = 5.0, seed: int = 0) -> None:
         if n_boxes < 2:
@@ -143,8 +153,8 @@ class JitteredBoxDisagreement:
 class RandomOrder:
     """The baseline: a seeded random order."""
 
-    name = "random"
-    kind = "queue"
+    name: ClassVar[str] = "random"
+    kind: ClassVar[str] = "queue"
 
     def __init__(self, decoder: Decoder | None = None, seed: int = 0) -> None:
         self.seed = seed
@@ -153,7 +163,14 @@ class RandomOrder:
         return np.random.default_rng(self.seed).random(len(items))
 
 
-STRATEGIES: dict[str, type] = {
+StrategyClass = (
+    type[HardestCorrectedFirst]
+    | type[UniformTraining]
+    | type[LowestPredictedIoU]
+    | type[JitteredBoxDisagreement]
+    | type[RandomOrder]
+)
+STRATEGIES: dict[str, StrategyClass] = {
     cls.name: cls
     for cls in (
         HardestCorrectedFirst,

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from ml_worker import planes
 from ml_worker.sam.transforms import percentile_scale, window_ct
 from ml_worker.windows import WINDOW_PRESETS
 
@@ -268,7 +269,13 @@ def _wanted_labels(label_map: np.ndarray, labels: Sequence[int] | None) -> list[
 
 
 def _volume_cases(
-    pair: Pair, axis: Axis, labels: Sequence[int] | None, min_area: int, modality: Modality, window: str
+    pair: Pair,
+    axis: Axis,
+    labels: Sequence[int] | None,
+    min_area: int,
+    modality: Modality,
+    window: str,
+    square_pixels: bool = False,
 ) -> Iterator[Case]:
     image = load_volume(pair.image)
     label = load_volume(pair.label)
@@ -282,6 +289,12 @@ def _volume_cases(
     label_map = _integer_labels(label.data, pair.label)
     intensities, how = model_intensities(image.data, modality, window)
     spacing = slice_spacing(image.spacing, axis)
+    # Coronal and sagittal slices as the viewer and the workers show them to the model (ml_worker.planes).
+    grid = planes.plane_grid(label_map.shape, image.spacing, axis) if square_pixels else None
+    if grid is not None and grid.resampled:
+        spacing, how = grid.pixel_mm, f"{how}+square-pixels"
+    else:
+        grid = None
     along = _AXIS_INDEX[axis]
     others = tuple(a for a in range(3) if a != along)
     wanted = _wanted_labels(label_map, labels)
@@ -292,6 +305,9 @@ def _volume_cases(
             continue
         image_2d = np.ascontiguousarray(slice_2d(intensities, axis, index))
         labels_2d = slice_2d(label_map, axis, index)
+        if grid is not None:  # linear for the image, nearest voxel for the labels
+            image_2d = planes.resample_image(image_2d, grid.display_shape)
+            labels_2d = planes.mask_to_display(labels_2d, grid)
         key = f"{pair.name}:{axis}:{index}"
         for lab in present:
             yield Case(
@@ -393,11 +409,15 @@ def iter_cases(
     modality: Modality = "auto",
     window: str = "soft_tissue",
     pairs: Sequence[Pair] | None = None,
+    square_pixels: bool = False,
 ) -> Iterator[Case]:
     """Every case of a dataset, file by file, slice by slice, label by label (one volume in memory at a time).
 
     ``labels`` restricts to these label values (default: every non-zero value present); ``axis`` is ignored
     for 2D images. ``pairs`` skips the folder scan when :func:`find_pairs` was already called.
+    ``square_pixels`` resamples coronal and sagittal slices of anisotropic volumes to square pixels, as the
+    app does (:mod:`ml_worker.planes`; reference masks by nearest voxel, ``min_area`` still counted in
+    voxels); the metrics are then on that grid.
     """
     if axis not in AXES:
         raise ValueError(f"axis must be one of {', '.join(AXES)}, got {axis!r}")
@@ -405,6 +425,6 @@ def iter_cases(
         raise ValueError(f"min_area must be >= 1 pixel, got {min_area}")
     for pair in pairs if pairs is not None else find_pairs(root):
         if pair.is_volume:
-            yield from _volume_cases(pair, axis, labels, min_area, modality, window)
+            yield from _volume_cases(pair, axis, labels, min_area, modality, window, square_pixels)
         else:
             yield from _image_cases(pair, labels, min_area, modality, window)

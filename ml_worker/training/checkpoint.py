@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from ..sam.build import encoder_sha256
 from ..weights import sha256_of
 
 ENCODER_PREFIX = "image_encoder."
@@ -40,8 +41,9 @@ def tensor_digest(state: Mapping[str, torch.Tensor], prefixes: Iterable[str] = (
 
 
 def encoder_digest(state: Mapping[str, torch.Tensor]) -> str:
-    """Digest of the image-encoder tensors (what an embedding depends on)."""
-    return tensor_digest(state, (ENCODER_PREFIX,))
+    """Digest of the image-encoder tensors (what an embedding depends on): the serving side's
+    :func:`ml_worker.sam.build.encoder_sha256`, which keys the embedding cache."""
+    return encoder_sha256(state)
 
 
 def merge_state(

@@ -114,6 +114,23 @@ def test_coronal_cases_have_the_slice_thickness_as_row_spacing(tmp_path):
     assert all(c.reference.shape == (6, 10) for c in cases)
 
 
+def test_coronal_cases_can_be_resampled_to_square_pixels_as_the_app_shows_them(tmp_path):
+    images, labels = make_dataset(tmp_path)
+    write_nrrd_lps(images / "a.nrrd", canonical_volume())
+    write_nrrd_lps(labels / "a.nrrd", labelled_volume())
+    stored = list(iter_cases(tmp_path, axis="coronal", min_area=5))
+    square = list(iter_cases(tmp_path, axis="coronal", min_area=5, square_pixels=True))
+    # The same cases (slices chosen by voxel area); 6 rows of 3 mm and 10 columns of 0.8 mm → 0.8 mm pixels.
+    assert [c.case_id for c in square] == [c.case_id for c in stored]
+    assert all(c.spacing == pytest.approx((0.8, 0.8)) for c in square)
+    assert all(c.reference.shape == c.image.shape == (22, 10) for c in square)
+    assert all(c.preprocessing.endswith("+square-pixels") for c in square)
+    for a, b in zip(stored, square, strict=True):  # each voxel row becomes about 3.75 display rows
+        assert b.reference.sum() == pytest.approx(a.reference.sum() * 22 / 6, rel=0.25)
+    axial = list(iter_cases(tmp_path, axis="axial", min_area=5, square_pixels=True))
+    assert all(c.reference.shape == (8, 10) for c in axial)  # the axial plane is never resampled
+
+
 def test_ct_is_windowed_and_other_modalities_are_percentile_scaled():
     ct = np.array([[-1000.0, -160.0], [0.0, 240.0]])
     scaled, how = model_intensities(ct)

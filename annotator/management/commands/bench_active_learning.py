@@ -16,6 +16,7 @@ from ml_worker.evaluation.dataset import AXES, MODALITIES, DatasetError
 from ml_worker.evaluation.runner import EvaluationError
 from ml_worker.sam.errors import SamError
 from ml_worker.training.prompts import CLICK_MODES
+from ml_worker.training.recipe import GRAD_ROUNDS
 from ml_worker.training.trainer import Recipe, TrainingError
 from ml_worker.windows import WINDOW_PRESETS
 
@@ -64,6 +65,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--holdout-fraction", type=float, default=0.3, help="hash split by volume")
         parser.add_argument("--axis", type=_axes, default=("axial",), help="one or more, e.g. axial,coronal")
+        parser.add_argument(
+            "--stored-grid",
+            action="store_true",
+            help="coronal/sagittal slices on the voxel grid (default: square pixels, as the app shows them)",
+        )
         parser.add_argument("--rounds", type=int, default=1)
         parser.add_argument("--cases-per-round", type=int, default=200)
         parser.add_argument("--strategy", choices=QUEUE_STRATEGIES, default="random", help="next-case order")
@@ -76,7 +82,7 @@ class Command(BaseCommand):
         parser.add_argument("--max-clicks", type=int, default=Recipe.max_clicks)
         parser.add_argument("--click-mode", choices=CLICK_MODES, default=Recipe.click_mode)
         parser.add_argument("--box-only-fraction", type=float, default=Recipe.box_only_fraction)
-        parser.add_argument("--grad-rounds", choices=("last", "all"), default=Recipe.grad_rounds)
+        parser.add_argument("--grad-rounds", choices=GRAD_ROUNDS, default=Recipe.grad_rounds)
         parser.add_argument(
             "--train-modules", choices=("decoder", "prompt_and_decoder"), default=Recipe.train_modules
         )
@@ -94,7 +100,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--keep-checkpoints", default=None, help="write candidate checkpoints here")
 
-    def handle(self, *args: Any, **o: Any) -> None:
+    def handle(self, *args: str, **o: Any) -> None:
         try:
             recipe = Recipe(
                 lr=o["lr"],
@@ -114,6 +120,7 @@ class Command(BaseCommand):
             config = BenchConfig(
                 data=Path(o["data"]),
                 axes=o["axis"],
+                square_pixels=not o["stored_grid"],
                 labels=o["labels"],
                 holdout_labels=o["holdout_labels"],
                 holdout_series=o["holdout_volumes"],
@@ -147,7 +154,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Dice per click before: {before}")
         self.stdout.write(f"Dice per click after:  {after}")
         self.stdout.write(f"NoC@90: {result['noc90_before']:.2f} → {result['noc90_after']:.2f}")
-        self.stdout.write(f"training: {result['train_seconds']:.1f} s")
+        self.stdout.write(
+            f"training: {result['train_seconds']:.1f} s wall, {result['train_cpu_seconds']:.0f} CPU s "
+            f"(load average {result['load_average_start'][0]:.2f} at the start, "
+            f"{result['load_average_end'][0]:.2f} at the end)"
+        )
         self.stdout.write(f"report: {o['json_out']}")
         self.stdout.write(
             json.dumps({k: v for k, v in result.items() if k not in ("rounds", "config", "heldout")})
