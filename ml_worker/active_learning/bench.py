@@ -244,7 +244,7 @@ def _summary(report: Report) -> dict[str, Any]:
         "mean_nsd_final",
     )
     out = {k: s[k] for k in keys}
-    out["dice_per_click"] = s["mean_dice_per_click"]
+    out["dice_per_click"] = out["mean_dice_per_click"] = s["mean_dice_per_click"]  # the rule reads the latter
     out["by_label"] = s["by_label"]
     by_axis: dict[str, list[list[float]]] = {}
     for case in report.cases:
@@ -326,7 +326,9 @@ def run_bench(config: BenchConfig, log: Log = print) -> dict[str, Any]:
             picked = [remaining[i] for i in order]
             chosen = set(order)
             remaining = [c for i, c in enumerate(remaining) if i not in chosen]
-            labelled += [first_prediction(active_predictor, c) for c in picked]
+            # The first prediction is the served model's (OpenVINO on this CPU) while LiteMedSAM is active.
+            annotator = embedder if active_model is parent_model else active_predictor
+            labelled += [first_prediction(annotator, c) for c in picked]
             select_seconds = time.perf_counter() - t_select
             stats = summarize_cases(labelled)
             log(
@@ -358,6 +360,7 @@ def run_bench(config: BenchConfig, log: Log = print) -> dict[str, Any]:
             parent_sha = str(getattr(active_model, "checkpoint_sha256", "parent"))
             parent_summary = heldout_summary(parent_sha, active_predictor)
             candidate_summary = heldout_summary(result.sha256, candidate_predictor)
+            log(f"round {r}: held-out Dice per click {_curve(parent_summary)} → {_curve(candidate_summary)}")
             decision = decide(parent_summary, candidate_summary, config.rule)
             log(
                 f"round {r}: held-out DSC {parent_summary['mean_dsc']:.4f} → {candidate_summary['mean_dsc']:.4f}, "

@@ -410,16 +410,16 @@ def build_model(
 
 
 def build_model_version(
-    name: str, checkpoint: str | os.PathLike[str], sha256: str, *, clicks_trained: bool = True
+    name: str, checkpoint: str | os.PathLike[str], sha256: str, *, clicks_trained: bool = False
 ) -> SamModel:
     """Build ``name`` from a checkpoint at an arbitrary path (a fine-tuned model version), refusing a file
     whose SHA-256 is not the one recorded for the version; loading is strict as for every checkpoint.
 
     The returned model carries ``checkpoint_sha256 == sha256``, so backends that cache per checkpoint (the
-    OpenVINO conversion) convert each version once. ``clicks_trained`` defaults to True: a version made by
-    ``ml_worker.training`` was trained with corrective clicks (pass the run's
-    ``TrainingResult.clicks_trained``, False for a box-only recipe), so the serving side's click guard is
-    off for it.
+    OpenVINO conversion) convert each version once. ``clicks_trained``: pass the run's
+    ``TrainingResult.clicks_trained`` (True when its recipe had corrective-click rounds): the model then
+    reports it and the serving side's click guard stands down for it. The default (False) is the
+    architecture's box-only record, the safe side for a file nobody vouches for.
     """
     path = Path(checkpoint)
     if not path.is_file():

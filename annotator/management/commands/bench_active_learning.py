@@ -100,7 +100,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--keep-checkpoints", default=None, help="write candidate checkpoints here")
 
-    def handle(self, *args: str, **o: Any) -> None:
+    def handle(self, *args: Any, **o: Any) -> None:
         try:
             recipe = Recipe(
                 lr=o["lr"],
