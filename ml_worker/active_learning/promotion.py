@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..evaluation.runner import EmbeddedCase, EvalConfig, Predictor, Report, evaluate_embedded
+from ..evaluation.cases import EmbeddedCase
+from ..evaluation.runner import EvalConfig, Predictor, Report, evaluate_embedded
 from ..training.cases import TrainingCase
 
 

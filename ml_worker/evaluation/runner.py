@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -28,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..click_guard import correction_region, keeps_quality
+from .cases import CaseLike, EmbeddedCase
 from .clicks import box_from_mask, next_click
 from .dataset import Axis, Case, Modality, find_pairs, iter_cases
 from .metrics import dice, normalized_surface_dice
@@ -193,42 +193,6 @@ def noc(dice_per_click: Sequence[float], target: float = DICE_TARGET) -> tuple[i
         if value >= target:
             return k, True
     return len(dice_per_click) - 1, False
-
-
-class CaseLike(Protocol):
-    """What :func:`evaluate_case` reads from a case (a :class:`Case` has it all; ``image`` is only read
-    when no embedding is given)."""
-
-    # Read-only, so that frozen dataclasses (Case, EmbeddedCase) satisfy it.
-    @property
-    def case_id(self) -> str: ...
-    @property
-    def source(self) -> str: ...
-    @property
-    def slice_index(self) -> int | None: ...
-    @property
-    def label(self) -> int: ...
-    @property
-    def reference(self) -> np.ndarray: ...
-    @property
-    def spacing(self) -> tuple[float, float]: ...
-    @property
-    def preprocessing(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class EmbeddedCase:
-    """A case whose slice embedding is already known (e.g. cached for training): evaluated without the
-    encoder. ``reference`` ``(H, W)`` bool; ``embedding`` ``(C, h, w)`` (float16 is fine)."""
-
-    case_id: str
-    source: str
-    slice_index: int | None
-    label: int
-    reference: np.ndarray
-    spacing: tuple[float, float]
-    preprocessing: str
-    embedding: np.ndarray
 
 
 def evaluate_case(
@@ -453,52 +417,4 @@ def evaluate_embedded(
         cases=results,
         config=dataclasses.asdict(config),
         model=predictor.describe(),
-    )
-
-
-# -- terminal output -------------------------------------------------------------------------------
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
-
-
-TABLE_HEADER = (
-    f"{'case':<44} {'area':>6} {'DSC':>6} {'NSD':>6} {'DSC@N':>6} {'NSD@N':>6} {'NoC90':>6} {'s':>6}"
-)
-
-
-def format_case(result: CaseResult) -> str:
-    noc90 = f"{result.noc90}" if result.reached90 else f">{result.noc90}"
-    case_id = result.case_id if len(result.case_id) <= 44 else "…" + result.case_id[-43:]
-    return (
-        f"{case_id:<44} {result.area_px:>6} {_fmt(result.dsc):>6} {_fmt(result.nsd):>6} "
-        f"{_fmt(result.dsc_final):>6} {_fmt(result.nsd_final):>6} {noc90:>6} {_fmt(result.seconds, 2):>6}"
-    )
-
-
-def format_summary(summary: dict[str, Any]) -> str:
-    curve = " → ".join(_fmt(v) for v in summary["mean_dice_per_click"])
-    return "\n".join(
-        [
-            f"cases: {summary['n']}",
-            f"box prompt:       mean DSC {_fmt(summary['mean_dsc'])} (median {_fmt(summary['median_dsc'])}), "
-            f"mean NSD {_fmt(summary['mean_nsd'])} at {summary['nsd_tolerance_mm']:g} mm",
-            f"after {summary['max_clicks']} clicks:  mean DSC {_fmt(summary['mean_dsc_final'])}, "
-            f"mean NSD {_fmt(summary['mean_nsd_final'])}",
-            f"mean Dice per click: {curve}",
-            f"NoC@90: {_fmt(summary['noc90'], 2)} (reached by {_fmt(100 * summary['reached90'], 1)}% of cases "
-            f"within {summary['max_clicks']} clicks)",
-            f"after the clicks: {summary['worse_than_box']} cases worse than with the box alone, "
-            f"{summary['better_than_box']} better",
-            *(
-                [
-                    f"click guard: stopped {summary['guard_stops']['outside_region']} cases at a click outside "
-                    f"the mask's region, {summary['guard_stops']['iou_dropped']} at a lower predicted IoU"
-                ]
-                if summary["click_guard"]
-                else []
-            ),
-            f"time per case: {_fmt(summary['mean_seconds'], 3)} s (total {_fmt(summary['total_seconds'], 1)} s)",
-        ]
     )

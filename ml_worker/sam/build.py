@@ -12,11 +12,9 @@ must match, or :class:`CheckpointError` names the file and the first mismatching
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import tempfile
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +24,14 @@ import torch
 
 from ..weights import ENCODER_SHA256 as LITE_MEDSAM_ENCODER_SHA256
 from ..weights import SHA256 as LITE_MEDSAM_SHA256
-from ..weights import default_model_dir, sha256_of
+from ..weights import default_model_dir
 from .errors import CheckpointError, UnknownModelError
+from .identity import _SHA_LOCK
+from .identity import ENCODER_PREFIX as ENCODER_PREFIX
+from .identity import encoder_key as encoder_key
+from .identity import encoder_sha256 as encoder_sha256
+from .identity import file_sha256 as file_sha256
+from .identity import model_version as model_version
 from .modeling import (
     ImageEncoderViT,
     MaskDecoder,
@@ -174,55 +178,6 @@ def _read_registry(registry_file: Path) -> dict[str, RegistryEntry]:
     if not isinstance(data, dict):
         raise CheckpointError(f"checkpoint registry {registry_file} is not a JSON object")
     return data
-
-
-_SHA_CACHE: dict[tuple[str, int, int], str] = {}
-_SHA_LOCK = threading.Lock()
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, memoised on (path, size, mtime) so repeated builds do not re-hash 375 MB files."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    with _SHA_LOCK:
-        if key in _SHA_CACHE:
-            return _SHA_CACHE[key]
-    digest = sha256_of(path)
-    with _SHA_LOCK:
-        _SHA_CACHE[key] = digest
-    return digest
-
-
-# Identity ----------------------------------------------------------------------------------------------
-ENCODER_PREFIX = "image_encoder."
-
-
-def model_version(name: str, checkpoint_sha256: str) -> str:
-    """What a saved mask records as the model behind its first prediction: ``name@checkpoint-prefix``."""
-    return f"{name}@{checkpoint_sha256[:12]}"
-
-
-def encoder_key(name: str, encoder_sha256: str) -> str:
-    """The identity embeddings depend on (readiness keys): the model and its image encoder's weights only,
-    so a decoder-only fine-tune keeps every embedding valid."""
-    return f"{name}/encoder@{encoder_sha256[:12]}"
-
-
-def encoder_sha256(state: Mapping[str, torch.Tensor]) -> str:
-    """SHA-256 of the image encoder's weights in a state dict.
-
-    Every ``image_encoder.*`` tensor in sorted key order, each as its key, dtype, shape and raw bytes, so
-    the digest does not depend on dict order or on the other parts (prompt encoder, mask decoder).
-    """
-    keys = sorted(k for k in state if k.startswith(ENCODER_PREFIX))
-    if not keys:
-        raise CheckpointError("the state dict has no image-encoder tensors")
-    digest = hashlib.sha256()
-    for key in keys:
-        tensor = state[key].detach().to("cpu").contiguous()
-        digest.update(f"{key}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().data)
-    return digest.hexdigest()
 
 
 _ENCODER_SHA_CACHE: dict[tuple[str, int, int], str] = {}

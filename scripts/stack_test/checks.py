@@ -139,6 +139,7 @@ def verify(args, cluster: Cluster, env: dict, info: dict, stats: Stats, faults: 
         "prompts_retried": sum(p["retried"] for p in stats.prompts),
         "saves_acknowledged": len(stats.saves_acknowledged),
         "saves_refused": stats.saves_refused,
+        "saves_retried": stats.saves_retried,
         "saves_lost": len(report["lost"]),
         "worker_kill_recovered": interactive_ok and embed_ok,
         "interactive_kill_recovered": interactive_ok,

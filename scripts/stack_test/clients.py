@@ -99,6 +99,9 @@ class Stats:
     prompts: list[dict] = field(default_factory=list)  # {client, sent, ms|None, outcome, retried}
     saves_acknowledged: list[dict] = field(default_factory=list)
     saves_refused: dict = field(default_factory=dict)  # status → count
+    # status → count of attempts that got no answer from the app (a web server restarting behind nginx: 502),
+    # retried as the browser's autosave retries them
+    saves_retried: dict = field(default_factory=dict)
     in_flight: dict = field(default_factory=dict)  # (client, request_id) → sent at
     reconnects: int = 0
     connect_failures: dict = field(default_factory=dict)  # close code / error → count
@@ -310,11 +313,16 @@ class Annotator:
             self.stats.prompts.append(record)
 
     async def save(self, z: int, rle: dict) -> None:
+        """Save as the browser's autosave does: a conflict takes the new head and saves again (once); no answer
+        from the app (nginx's 502/503/504 while a web server restarts, or a dropped connection) is retried
+        after a pause. Each attempt carries its own marker, so an attempt whose answer was lost but which did
+        commit is never mistaken for the acknowledged one."""
         self.saves += 1
-        marker = f"test-stack:{self.username}:{self.saves}"
         a = self.seeded["a"]
         path = f"/api/series/{a['series']}/masks/{a['label']}/revisions/"
-        for _ in range(2):
+        conflicts = 0
+        for attempt in range(6):
+            marker = f"test-stack:{self.username}:{self.saves}:{attempt}"
             body = {
                 "base_revision": self.head,
                 "source": "model",
@@ -331,11 +339,17 @@ class Annotator:
                     {"marker": marker, "revision": self.head, "series": a["series"], "z": z, "rle": rle}
                 )
                 return
+            if status in (502, 503, 504) or not isinstance(status, int):
+                self.stats.saves_retried[str(status)] = self.stats.saves_retried.get(str(status), 0) + 1
+                await asyncio.sleep(1.0)
+                continue
             self.stats.saves_refused[str(status)] = self.stats.saves_refused.get(str(status), 0) + 1
-            if status == 409 and isinstance(reply, dict):
+            if status == 409 and isinstance(reply, dict) and conflicts == 0:
+                conflicts += 1
                 self.head = reply["error"]["details"].get("head_revision")
                 continue
             return
+        self.stats.saves_refused["no answer"] = self.stats.saves_refused.get("no answer", 0) + 1
 
     async def propagate(self, series: dict, *, wait_running: bool = False) -> int | None:
         message = {

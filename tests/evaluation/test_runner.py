@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ml_worker.evaluation.runner import (
-    EvalConfig,
-    EvaluationError,
-    evaluate,
-    format_case,
-    format_summary,
-    noc,
-)
+from ml_worker.evaluation.runner import EvalConfig, EvaluationError, evaluate, noc
+from ml_worker.evaluation.text import format_case, format_summary
 from tests.evaluation.fakes import FakePredictor
 
 SIZE = 64  # divides the fake's 256 low-res grid: masks survive the round trip through logits exactly

@@ -8,15 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ml_worker.evaluation.dataset import AXES, MODALITIES, DatasetError
-from ml_worker.evaluation.runner import (
-    TABLE_HEADER,
-    CaseResult,
-    EvalConfig,
-    EvaluationError,
-    evaluate,
-    format_case,
-    format_summary,
-)
+from ml_worker.evaluation.runner import CaseResult, EvalConfig, EvaluationError, evaluate
+from ml_worker.evaluation.text import TABLE_HEADER, format_case, format_summary
 from ml_worker.sam.errors import SamError
 from ml_worker.windows import WINDOW_PRESETS
 
