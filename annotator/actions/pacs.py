@@ -1,13 +1,8 @@
 """A project's PACS: configure and test the DICOMweb source and search it (importing chosen series is
 ``annotator.actions.pacs_import``, sending masks back ``annotator.actions.pacs_stow``).
 
-Imports retrieve each chosen series over WADO-RS into a temporary folder of the worker and hand that folder to
-the upload pipeline (``import_folder``: the same de-identification, grouping, ordering and bad-instance
-handling as an upload), then record each new series' original UIDs (``PacsSeriesOrigin``: UIDs only), by
-which a re-import is recognised and a DICOM SEG sent back references the images the PACS holds.
-
-Clear (identified) DICOM exists only in that temporary folder, deleted when the job ends; nothing from the
-PACS is stored before the pipeline has de-identified it. See docs/pacs.md.
+Searches show only what de-identification would keep, and remember each result by an opaque handle
+(``PacsHandle``) that an import names instead of UIDs. See docs/pacs.md.
 """
 
 from __future__ import annotations
