@@ -139,10 +139,17 @@ def embeddings() -> SliceEmbeddings:
     return SliceEmbeddings(serving.get_predictor(), store)
 
 
+def project_predictor(project_id: int) -> SamPredictor:
+    """The predictor serving ``project_id`` now: a promoted version's (annotator/model_serving.py), else this
+    worker's serving predictor (the one :func:`embeddings` holds)."""
+    served = model_serving.active_for(project_id)
+    return embeddings().predictor if served.is_base else model_serving.predictor_of(served)
+
+
 def project_embeddings(project_id: int) -> SliceEmbeddings:
-    """Embeddings through the project's active model version (annotator/model_serving.py): its predictor
-    over the same store, since every version of a project shares the image encoder."""
-    predictor = model_serving.predictor_for(project_id)
+    """Embeddings through the project's active model version: its predictor over the same store, since every
+    version of a project shares the image encoder."""
+    predictor = project_predictor(project_id)
     shared = embeddings()
     return shared if predictor is shared.predictor else SliceEmbeddings(predictor, shared.store)
 
@@ -241,7 +248,7 @@ def decode_prompt(request: DecodeRequest) -> PromptResult | PromptRefused | Erro
     try:
         series = cached_series(request.series_id)
         index, preset = request.slice_index, request.preset
-        predictor = model_serving.predictor_for(series.study.project_id)
+        predictor = project_predictor(series.study.project_id)
         mask_input, previous = (
             previous_prediction(request) if request.mask_input == "previous" else (None, None)
         )
@@ -375,7 +382,7 @@ def run_propagation(job_id: int) -> Job:
     try:
         request = PropagationRequest.model_validate(job.payload)
         series = series_row(request.series_id)
-        predictor = model_serving.predictor_for(series.study.project_id)
+        predictor = project_predictor(series.study.project_id)
         depth = series.num_slices if not series.is_rgb else 1
         start = request.slice_index
 
