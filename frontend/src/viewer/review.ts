@@ -96,11 +96,6 @@ export class Review {
     this.review.agreement = await this.deps.api.get<AgreementInfo>(teamEndpoints.agreement(task.task));
   }
 
-  /** Draw the case panels again (their per-slice numbers follow the slice shown). */
-  redraw(): void {
-    this.deps.view.review();
-  }
-
   execute(command: ReviewCommand): void {
     switch (command.type) {
       case "review.layer.toggle": {
