@@ -171,9 +171,14 @@ def announce_ready(series_id: int, preset: str, index: int, plane: Plane = plane
 
 
 # Prompts -------------------------------------------------------------------------------------------------
-def logits_key(user_id: int, series_id: int, index: int, plane: Plane = planes.AXIAL) -> str:
-    key = f"prompt:logits:{user_id}:{series_id}:{index}"
+def _prompt_key(kind: str, user_id: int, series_id: int, index: int, plane: Plane) -> str:
+    """A user's per-slice prompt state in Redis; axial keys are those of before planes existed."""
+    key = f"prompt:{kind}:{user_id}:{series_id}:{index}"
     return key if plane == planes.AXIAL else f"{key}:{plane}"
+
+
+def logits_key(user_id: int, series_id: int, index: int, plane: Plane = planes.AXIAL) -> str:
+    return _prompt_key("logits", user_id, series_id, index, plane)
 
 
 def superseded(request: DecodeRequest) -> bool:
@@ -184,8 +189,7 @@ def superseded(request: DecodeRequest) -> bool:
 
 def previous_key(user_id: int, series_id: int, index: int, plane: Plane = planes.AXIAL) -> str:
     """What the corrective-point guard knows of the user's last mask on a slice (JSON: iou, region)."""
-    key = f"prompt:previous:{user_id}:{series_id}:{index}"
-    return key if plane == planes.AXIAL else f"{key}:{plane}"
+    return _prompt_key("previous", user_id, series_id, index, plane)
 
 
 @dataclass(frozen=True)
