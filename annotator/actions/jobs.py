@@ -37,7 +37,7 @@ JOB_ROUTES: dict[str, JobRoute] = {
     "import": JobRoute("annotator.tasks.run_import_job", QUEUE_EMBED),
     "export": JobRoute("annotator.tasks.run_export_job", QUEUE_EMBED),
     "propagate": JobRoute("annotator.tasks.run_propagation_job", QUEUE_EMBED),
-    # A project's PACS (annotator/actions/pacs.py, pacs_stow.py): retrieve and import, send SEGs back.
+    # A project's PACS (annotator/actions/pacs_import.py, pacs_stow.py): retrieve and import, send SEGs back.
     "pacs-import": JobRoute("annotator.pacs.tasks.run_pacs_import_job", QUEUE_EMBED),
     "pacs-export": JobRoute("annotator.pacs.tasks.run_pacs_export_job", QUEUE_EMBED),
     # Active learning (annotator/learning/): a fine-tuning run, and scoring the open tasks by the model.
