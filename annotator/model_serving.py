@@ -1,7 +1,8 @@
 """Which model serves a project's prompts, on a worker: the project's active version, swapped in without a
 restart.
 
-Every prompt asks :func:`predictor_for` (project id). The active version's row is read from the database at
+Prompts, embeddings and queue scoring ask ``annotator.inference.project_predictor`` (project id), which
+reads :func:`active_for` and :func:`predictor_of`. The active version's row is read from the database at
 most once per ``ACTIVE_TTL_S`` per project; a promotion or rollback therefore reaches every worker within
 that time. Predictors of trained versions are built on first use (strict load, SHA-256 checked against the
 row) and kept in a small LRU, so switching back and forth costs nothing; the base model is the process's

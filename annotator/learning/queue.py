@@ -16,7 +16,7 @@ import logging
 import numpy as np
 from django.db import transaction
 
-from annotator import inference, model_serving
+from annotator import inference
 from annotator.actions import jobs, masks
 from annotator.actions.tasks import open_tasks
 from annotator.imaging.volumes import load_reference_labels, mask_shape
@@ -78,7 +78,7 @@ def score_queue(job: Job) -> None:
     project = job.project
     assert project is not None
     name = str(job.payload.get("strategy", "random"))
-    predictor = model_serving.predictor_for(project.pk)
+    predictor = inference.project_predictor(project.pk)
     strategy = get_strategy(name, decoder=predictor)  # random ignores the decoder
     embeddings = inference.project_embeddings(project.pk)
     version = ModelVersion.objects.filter(project=project, active=True).first()
