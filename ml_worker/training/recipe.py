@@ -39,7 +39,10 @@ class Recipe:
     max_seconds: float | None = None  # time budget; the best epoch so far is kept
     box_jitter_px: float = 5.0  # outward jitter per box side, pixels at 256² (scaled for other inputs)
     max_clicks: int = 5  # corrective rounds (SAM: 8; the evaluation and the promotion rule use 5 and 3)
-    click_mode: ClickMode = "weighted"  # clicks inside errors, as annotators click (see .prompts)
+    # The deepest error pixel, the evaluation's simulated user (see .prompts). On a dev split carved from
+    # the training side (slicerio thoracic → cervical vertebrae, 2 epochs) it beat depth²-weighted clicks:
+    # held-out box Dice 0.736 vs 0.729, after 5 clicks 0.719 vs 0.663.
+    click_mode: ClickMode = "deepest"
     # Corrective rounds per click batch: 1..max_clicks drawn per batch (random, SAM-Med2D), or all of them
     # (SAM), which trains the late clicks as often as the first (with grad_rounds "each" only).
     click_rounds: ClickRounds = "random"
