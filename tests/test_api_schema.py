@@ -59,7 +59,30 @@ def test_the_schema_and_the_docs_page_are_served_to_signed_in_users_without_a_cd
     page = docs.content.decode()
     assert "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
     assert "cdn" not in page.lower() and "https://" not in page
-    assert personas.client_for("anonymous").get("/api/schema/").status_code == 403
+
+
+@pytest.mark.parametrize("accept", ["", "application/vnd.oai.openapi", "application/vnd.oai.openapi+json"])
+def test_an_anonymous_request_for_the_schema_gets_the_apis_json_error_whatever_it_accepts(personas, accept):
+    # Given a visitor who is not signed in
+    anonymous = personas.client_for("anonymous")
+    # When they ask for the schema (as YAML, the default, or as JSON)
+    response = anonymous.get("/api/schema/", HTTP_ACCEPT=accept) if accept else anonymous.get("/api/schema/")
+    # Then they get a 403 in the API's JSON error body, not a YAML one
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "error": {
+            "code": "not_authenticated",
+            "message": "Authentication credentials were not provided.",
+            "details": {},
+        }
+    }
+
+
+def test_an_anonymous_visitor_of_the_docs_page_is_sent_to_the_login_page_like_every_page(personas):
+    response = personas.client_for("anonymous").get("/api/docs/")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/api/docs/"
 
 
 # -- schemathesis against a live server ---------------------------------------------------------------------------
