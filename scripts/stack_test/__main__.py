@@ -46,7 +46,7 @@ from scripts.stack_test.faults import Fault, inject
 from scripts.stack_test.processes import Cluster, ensure_packages, start_stack
 from scripts.stack_test.ramp import ramp
 
-DEFAULT_RATES = "4,8,12,16,20,24,28,32,40"
+DEFAULT_RATES = "1,2,4,6,8,12,16,24,32"
 
 
 async def warm_up(owner: Annotator, seeded: dict) -> None:
