@@ -69,6 +69,17 @@ class Step:
         }
 
 
+def load_held(reports: list[dict]) -> dict | None:
+    """The highest step that holds with every lower step holding too (a step that holds above one that did
+    not is luck, not capacity); None when the lowest does not hold."""
+    held = None
+    for report in reports:
+        if not report["holds"]:
+            break
+        held = report
+    return held
+
+
 async def annotate(client: Annotator, steps: list[Step], stats: Stats, users: int) -> None:
     """One annotator over every step: Poisson arrivals of the step's rate / users, one prompt in flight."""
     saving: asyncio.Task | None = None
@@ -102,8 +113,8 @@ async def ramp(clients: list[Annotator], stats: Stats, rates: list[float], step_
     # belongs to the step that offered it).
     await asyncio.gather(*(annotate(client, steps, stats, users) for client in clients))
     reports = [step.report() for step in steps]
-    held = None
-    for n, report in enumerate(reports):
+    held = load_held(reports)
+    for report in reports:
         log(
             f"step {report['rate']:5.1f}/s: offered {report['offered_per_s']:5.2f}/s, "
             f"sent {report['sent_per_s']:5.2f}/s, answered {report['answered_per_s']:5.2f}/s, "
@@ -111,8 +122,6 @@ async def ramp(clients: list[Annotator], stats: Stats, rates: list[float], step_
             f"workers' own p50 {report['worker_p50_ms']} / p99 {report['worker_p99_ms']} ms"
             f"{'' if report['holds'] else '  (does not hold)'}"
         )
-        if report["holds"] and all(r["holds"] for r in reports[:n]):
-            held = report
     log(
         f"load held at p99 <= {P99_TARGET_MS:.0f} ms: "
         + (f"{held['answered_per_s']} prompts/s (step {held['rate']}/s)" if held else "none of the steps")
