@@ -7,15 +7,13 @@ test-artifacts/model-versions/."""
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from scripts.livestack import ROOT, LiveStack
-from tests.browser.conftest import LONG_MS
+from tests.browser.conftest import LONG_MS, live_stack, log_in, run_seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -40,21 +38,9 @@ def private_model_dir(live: LiveStack) -> Path:
 def stack():
     live = LiveStack()
     live.extra_env["MODEL_DIR"] = str(private_model_dir(live))
-    try:
-        live.start_redis()
-        live.start_web()
-        live.start_workers()
-        for name, password in PASSWORDS.items():
-            live.create_user(name, password)
-        code = "import scripts.seed_al as s; s.main('olivia', 'anna', 'rui')"
-        live.seeded = json.loads(live.manage("shell", "-c", code).strip().splitlines()[-1])
+    with live_stack(ARTIFACTS, PASSWORDS, live=live) as live:
+        live.seeded = run_seed(live, "import scripts.seed_al as s; s.main('olivia', 'anna', 'rui')")
         yield live
-    finally:
-        logs = ARTIFACTS / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        for path in live.workdir.glob("*.log"):
-            shutil.copy(path, logs / path.name)
-        live.stop_all()
 
 
 def shot(page, name: str) -> None:
@@ -74,11 +60,7 @@ def test_owner_trains_watches_promotes_and_rolls_back(browser, stack):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
-        page.goto("/login/")
-        page.fill("#id_username", "olivia")
-        page.fill("#id_password", PASSWORDS["olivia"])
-        page.click("button[type=submit]")
-        page.wait_for_selector(".project-card")
+        log_in(page, "olivia", PASSWORDS["olivia"])
         # The project page links to the versions page
         page.goto(f"/projects/{project}/")
         page.click(".models-link")
