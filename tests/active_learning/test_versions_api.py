@@ -222,3 +222,38 @@ def test_a_page_opened_mid_run_gets_the_loss_curve_so_far_and_a_finished_run_kee
     finished.save()
     listed = {v["number"]: v for v in owner.get(url(personas)).json()["versions"]}
     assert [p["loss"] for p in listed[1]["loss_curve"]] == [0.5, 0.4]
+
+
+def test_a_saved_mask_names_the_version_that_made_it(personas, base):
+    import numpy as np
+
+    from annotator.actions.masks import SaveRequest, do_save_revision
+    from annotator.models import Role
+    from ml_worker.sam.build import LITE_MEDSAM_SHA256
+    from tests.factories import LabelFactory
+    from tests.segmentation.conftest import make_series
+
+    project = personas.project
+    better(personas, base, number=3, sha="c" * 64)
+    series = make_series(project, np.zeros((2, 8, 8), dtype=np.int16))
+    label = LabelFactory(project=project)
+    square = np.zeros((8, 8), dtype=bool)
+    square[2:5, 2:5] = True
+
+    head: list[int | None] = [None]
+
+    def saved_with(model: str) -> dict:
+        request = SaveRequest(head[0], "model", {0: square}, model, {0: square})
+        saved = do_save_revision(personas.annotator, series, label, Role.ANNOTATOR, request)
+        head[0] = (saved[0] if isinstance(saved, tuple) else saved).pk
+        history = personas.client_for("annotator").get(f"/api/series/{series.pk}/masks/{label.pk}/revisions/")
+        return history.json()[0]
+
+    # A mask made by trained version 3 says "v3", the full model string beside it
+    latest = saved_with("lite_medsam@" + "c" * 12)
+    assert latest["model_label"] == "v3" and latest["model_version"] == "lite_medsam@" + "c" * 12
+    # The project's base row, and the shipped checkpoint before any run, are "base LiteMedSAM"
+    assert saved_with("lite_medsam@" + "b" * 12)["model_label"] == "base LiteMedSAM"
+    assert saved_with(f"lite_medsam@{LITE_MEDSAM_SHA256[:12]}")["model_label"] == "base LiteMedSAM"
+    # A model the project does not know keeps its string
+    assert saved_with("other@123456789abc")["model_label"] == "other@123456789abc"
