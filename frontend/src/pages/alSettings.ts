@@ -51,9 +51,9 @@ export const FIELDS: Field[] = [
   { key: "recipe.max_clicks", label: "Corrective clicks per case", kind: "number", step: "1" },
   { key: "recipe.max_seconds", label: "Time limit (s, empty: none)", kind: "optional-number", step: "any" },
   { key: "promotion.dsc_margin", label: "Promote if held-out DSC ≥ active +", kind: "number", step: "any" },
-  { key: "promotion.clicks", label: "… and Dice after clicks", kind: "number", step: "1" },
-  { key: "promotion.click_margin", label: "… higher than active by more than", kind: "number", step: "any" },
-  { key: "promotion.min_cases", label: "… on at least held-out cases", kind: "number", step: "1" },
+  { key: "promotion.clicks", label: "… and Dice after this many clicks", kind: "number", step: "1" },
+  { key: "promotion.click_margin", label: "… above active's by more than", kind: "number", step: "any" },
+  { key: "promotion.min_cases", label: "… on at least this many held-out cases", kind: "number", step: "1" },
   { key: "auto_promote", label: "Promote automatically when better", kind: "checkbox" },
 ];
 
