@@ -14,7 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from annotator.errors import InvalidInput
 from annotator.models import Project
-from ml_worker.active_learning.selection import QUEUE_STRATEGIES, TRAINING_STRATEGIES
+from ml_worker.active_learning.selection import QUEUE_STRATEGIES
+from ml_worker.active_learning.selection import TRAINING_STRATEGIES as TRAINING_STRATEGIES
 
 SETTINGS_KEY = "active_learning"
 QUEUE_ORDERING_KEY = "queue_ordering"
