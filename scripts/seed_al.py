@@ -19,10 +19,9 @@ import numpy as np
 
 from annotator.actions.masks import SaveRequest, do_save_revision
 from annotator.actions.tasks import do_transition
-from annotator.imaging.volumes import save_array, series_folder
-from annotator.imaging.windows import CT_PRESETS
-from annotator.models import Assignment, Label, Membership, Project, Role, Series, Study, Task
+from annotator.models import Assignment, Label, Membership, Project, Role, Study, Task
 from scripts.fetch_data import pyradiomics
+from scripts.seed_lung import ct_series
 
 
 def nodule_slices(case: str, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -67,22 +66,8 @@ def seed(
     for n, case in enumerate(("lung1", "lung2")):
         volume, reference = nodule_slices(case, slices)
         study = Study.objects.create(project=project, uid=f"2.25.9911{n}", source="nrrd")
-        name, digest = save_array(f"{series_folder(project.id)}/{case}.npy", volume)
-        series = Series.objects.create(
-            study=study,
-            uid=f"2.25.9922{n}",
-            kind="volume",
-            modality="CT",
-            description=f"Lung CT ({case})",
-            shape=list(volume.shape),
-            spacing=[2.5, 0.7, 0.7],
-            affine=np.eye(4).tolist(),
-            dtype="int16",
-            num_slices=volume.shape[0],
-            window_presets=CT_PRESETS,
-            default_window="lung",
-            content_hash=digest,
-            volume=name,
+        series = ct_series(
+            study, f"{case}.npy", volume, f"2.25.9922{n}", [2.5, 0.7, 0.7], description=f"Lung CT ({case})"
         )
         task = Task.objects.create(project=project, series=series, instructions="Outline the nodule.")
         task.labels.set([label])

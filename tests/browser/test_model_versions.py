@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from scripts.livestack import ROOT, LiveStack
-from tests.browser.conftest import LONG_MS
+from tests.browser.conftest import LONG_MS, PageOpener, live_stack, log_in, run_seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -41,38 +40,14 @@ def private_model_dir(live: LiveStack) -> Path:
 def stack():
     live = LiveStack()
     live.extra_env["MODEL_DIR"] = str(private_model_dir(live))
-    try:
-        live.start_redis()
-        live.start_web()
-        live.start_workers()
-        for name, password in PASSWORDS.items():
-            live.create_user(name, password)
-        code = "import scripts.seed_al as s; s.main('olivia', 'anna', 'rui')"
-        live.seeded = json.loads(live.manage("shell", "-c", code).strip().splitlines()[-1])
+    with live_stack(ARTIFACTS, PASSWORDS, live=live) as live:
+        live.seeded = run_seed(live, "import scripts.seed_al as s; s.main('olivia', 'anna', 'rui')")
         yield live
-    finally:
-        logs = ARTIFACTS / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        for path in live.workdir.glob("*.log"):
-            shutil.copy(path, logs / path.name)
-        live.stop_all()
 
 
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(browser, stack, username: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=stack.base_url)
-    context.set_default_timeout(LONG_MS)
-    page = context.new_page()
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORDS[username])
-    page.click("button[type=submit]")
-    page.wait_for_selector(".project-card")
-    return context, page
 
 
 def shell(stack, code: str) -> str:
@@ -91,11 +66,7 @@ def test_owner_trains_watches_promotes_and_rolls_back(browser, stack):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
-        page.goto("/login/")
-        page.fill("#id_username", "olivia")
-        page.fill("#id_password", PASSWORDS["olivia"])
-        page.click("button[type=submit]")
-        page.wait_for_selector(".project-card")
+        log_in(page, "olivia", PASSWORDS["olivia"])
         # The project page links to the versions page
         page.goto(f"/projects/{project}/")
         page.click(".models-link")
@@ -181,11 +152,9 @@ def test_owner_changes_the_settings_in_the_form_and_the_queue_follows_them(brows
             "print(json.dumps(made))",
         )
     )
-    context, page = sign_in(browser, stack, "olivia")
-    anna_context = None
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_page = PageOpener(browser, stack, PASSWORDS)
     try:
+        page = open_page("olivia")
         page.goto(f"/projects/{project}/models/")
         page.wait_for_selector(".al-settings-form select[name=al-queue_ordering]")
         # Then the page says which stored value is invalid and that the defaults are in use
@@ -226,15 +195,13 @@ def test_owner_changes_the_settings_in_the_form_and_the_queue_follows_them(brows
         doubted = max(scores, key=lambda t: scores[t])
         expected_series = series[tasks.index(int(doubted))]
         # ... and the annotator, who sees the settings read-only, gets the case the model doubts most next
-        anna_context, anna = sign_in(browser, stack, "anna")
+        anna = open_page("anna")
         anna.goto(f"/projects/{project}/models/")
         anna.wait_for_selector(".al-settings-form select[name=al-queue_ordering]")
         assert anna.is_disabled("select[name=al-queue_ordering]") and anna.is_hidden(".save-al-settings")
         anna.goto(f"/projects/{project}/")
         anna.click("button.next-case")
         anna.wait_for_url(re.compile(rf"/series/{expected_series}/\?assignment=\d+"))
-        assert errors == []
+        assert open_page.errors == {"olivia": [], "anna": []}
     finally:
-        context.close()
-        if anna_context is not None:
-            anna_context.close()
+        open_page.close()
