@@ -166,7 +166,7 @@ def test_owner_changes_the_settings_in_the_form_and_the_queue_follows_them(brows
         page.click(".save-al-settings")
         page.wait_for_selector(".al-settings-saved:not([hidden])")
         assert page.is_hidden(".al-settings-warning")  # a valid whole was written
-        assert "lowest-iou" in page.inner_text(".al-settings")
+        page.wait_for_selector(".al-settings:has-text('ordered by lowest-iou')")  # the page reloads its data
         # When she enters a held-out share the server refuses, its message shows beside the form
         page.fill("input[name=al-heldout_fraction]", "1.5")
         page.click(".save-al-settings")
