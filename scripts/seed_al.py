@@ -4,7 +4,9 @@
 and two real CT series: ``slices`` axial slices around the nodule of pyradiomics lung1 and of lung2. On each
 series a task whose copy the annotator saved with the nodule's reference mask (standing in for the team's
 corrected mask; saved as drawn by hand, so without a first prediction), submitted, and the reviewer
-approved: approved masks of a small real case, ready to train on. ``approve=False`` leaves them submitted.
+approved: approved masks of a small real case, ready to train on. ``approve=False`` leaves them submitted;
+``annotate=False`` leaves the copies in progress with nothing saved, for a test that annotates in the browser
+(the nodule's box on each of its slices is in the printed ids).
 The promotion rule is set permissive (any candidate passes) when ``permissive`` is true, so that a test of
 the page can promote what a one-epoch run makes. Prints the ids as JSON on its last line.
 """
@@ -17,11 +19,12 @@ from typing import Any
 import nrrd
 import numpy as np
 
+from annotator import rle
 from annotator.actions.masks import SaveRequest, do_save_revision
 from annotator.actions.tasks import do_transition
 from annotator.models import Assignment, Label, Membership, Project, Role, Study, Task
 from scripts.fetch_data import pyradiomics
-from scripts.seed_lung import ct_series
+from scripts.seed_lung import box_of, ct_series
 
 
 def nodule_slices(case: str, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,6 +47,7 @@ def seed(
     *,
     slices: int = 3,
     approve: bool = True,
+    annotate: bool = True,
     permissive: bool = True,
     epochs: int = 1,
 ) -> dict[str, Any]:
@@ -73,15 +77,27 @@ def seed(
         task.labels.set([label])
         copy = Assignment.objects.create(task=task, annotator=annotator, state=Assignment.State.IN_PROGRESS)
         painted = {z: reference[z] for z in range(volume.shape[0]) if reference[z].any()}
-        do_save_revision(annotator, series, label, Role.ANNOTATOR, SaveRequest(None, "manual", painted))
-        do_transition(annotator, memberships[Role.ANNOTATOR], copy, "submit")
-        if approve:
-            do_transition(reviewer, memberships[Role.REVIEWER], copy, "approve")
-        made.append({"series": series.pk, "task": task.pk, "assignment": copy.pk, "slices": sorted(painted)})
+        if annotate:
+            do_save_revision(annotator, series, label, Role.ANNOTATOR, SaveRequest(None, "manual", painted))
+            do_transition(annotator, memberships[Role.ANNOTATOR], copy, "submit")
+            if approve:
+                do_transition(reviewer, memberships[Role.REVIEWER], copy, "approve")
+        made.append(
+            {
+                "series": series.pk,
+                "task": task.pk,
+                "assignment": copy.pk,
+                "slices": sorted(painted),
+                "boxes": {str(z): box_of(mask) for z, mask in painted.items()},
+                "references": {str(z): rle.encode(mask) for z, mask in painted.items()},
+            }
+        )
     return {"project": project.pk, "label": label.pk, "series": made}
 
 
-def main(owner: str, annotator: str, reviewer: str, slices: int = 3, epochs: int = 1) -> None:
+def main(
+    owner: str, annotator: str, reviewer: str, slices: int = 3, epochs: int = 1, annotate: bool = True
+) -> None:
     from django.contrib.auth import get_user_model
 
     users = get_user_model().objects
@@ -91,5 +107,6 @@ def main(owner: str, annotator: str, reviewer: str, slices: int = 3, epochs: int
         users.get(username=reviewer),
         slices=slices,
         epochs=epochs,
+        annotate=annotate,
     )
     print(json.dumps(ids))

@@ -212,6 +212,15 @@ def to_screen(page, x: float, y: float) -> tuple[float, float]:
     return sx, sy
 
 
+def box_to_candidate(page, box: list[int]) -> dict:
+    """Box tool (B), drag the box with the mouse, wait for the model's candidate."""
+    page.keyboard.press("b")
+    before = page.evaluate("() => window.__delineate.perf.boxToMaskMs.length")
+    drag(page, to_screen(page, box[0], box[1]), to_screen(page, box[2], box[3]))
+    page.wait_for_function("n => window.__delineate.perf.boxToMaskMs.length > n", arg=before)
+    return page.evaluate("() => window.__delineate.candidate()")
+
+
 def mask_of(probe: dict) -> np.ndarray:
     """A probe mask ({rle: {size, counts}}) as a boolean array."""
     return rle.decode(probe["rle"]).astype(bool)
