@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-stack lint install weights data bench bench-model bench-ws bench-import bench-al bench-planes clean frontend protocol
+.PHONY: run test test-stack lint install weights data bench bench-model bench-ws bench-load bench-import bench-al bench-planes clean frontend protocol
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV)
@@ -66,7 +66,7 @@ test-stack: install weights data
 	$(PY) -m scripts.stack_test
 
 # Benchmarks print numbers (compared with the plain PyTorch reference in the same run); the last line is JSON.
-bench: bench-model bench-import bench-ws
+bench: bench-model bench-import bench-ws bench-load
 
 bench-model: install weights data
 	$(PY) -m scripts.bench_model
@@ -76,6 +76,11 @@ bench-import: install data
 
 bench-ws: install weights data
 	$(PY) -m scripts.bench_ws
+
+# The load the production stack holds: the stack of `make test-stack`, 20 annotators at rising prompt rates
+# (no faults), the highest rate with p99 <= 250 ms (about 9 minutes: start, embedding, nine 30 s steps).
+bench-load: install weights data
+	$(PY) -m scripts.stack_test --ramp
 
 # Active learning on real data (not part of `make bench`: it trains for minutes). Each run prints the held-out
 # numbers before and after fine-tuning; the JSON reports go to var/bench-al-*.json.

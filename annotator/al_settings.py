@@ -14,7 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from annotator.errors import InvalidInput
 from annotator.models import Project
-from ml_worker.active_learning.selection import QUEUE_STRATEGIES, TRAINING_STRATEGIES
+from ml_worker.active_learning.selection import QUEUE_STRATEGIES
+from ml_worker.active_learning.selection import TRAINING_STRATEGIES as TRAINING_STRATEGIES
 from ml_worker.training.recipe import Recipe
 
 SETTINGS_KEY = "active_learning"
@@ -72,18 +73,51 @@ class ActiveLearningSettings(BaseModel):
     heldout_series: list[int] = Field(default_factory=list)
 
 
-def al_settings(project: Project) -> ActiveLearningSettings:
-    """The project's settings; a stored value that no longer validates falls back to the defaults."""
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
+
+
+def load(project: Project) -> tuple[ActiveLearningSettings, str | None]:
+    """The project's settings and, when the stored value no longer validates (written by an older version,
+    or edited by hand), the defaults in their place with a warning naming what was invalid. The frozen
+    held-out series survive the fallback when they are themselves valid: forgetting them would let a later
+    run train on series earlier versions were measured on."""
     raw = project.settings.get(SETTINGS_KEY) or {}
     try:
-        return ActiveLearningSettings.model_validate(raw)
-    except ValidationError:
-        return ActiveLearningSettings()
+        return ActiveLearningSettings.model_validate(raw), None
+    except ValidationError as exc:
+        problems = _problems(exc)
+    fallback = ActiveLearningSettings()
+    if isinstance(raw, dict):
+        try:
+            fallback = ActiveLearningSettings(heldout_series=raw.get("heldout_series", []))
+        except ValidationError:
+            pass
+    warning = (
+        f"The stored active-learning settings are invalid ({problems}); the defaults are in use until an "
+        "owner saves the settings."
+    )
+    return fallback, warning
+
+
+def al_settings(project: Project) -> ActiveLearningSettings:
+    """The project's settings; a stored value that no longer validates falls back to the defaults (:func:`load`
+    says so)."""
+    return load(project)[0]
 
 
 def queue_ordering(project: Project) -> str:
     value = project.settings.get(QUEUE_ORDERING_KEY, "priority")
     return value if value in QUEUE_ORDERINGS else "priority"
+
+
+def queue_ordering_warning(project: Project) -> str | None:
+    value = project.settings.get(QUEUE_ORDERING_KEY, "priority")
+    if value in QUEUE_ORDERINGS:
+        return None
+    return (
+        f"The stored queue ordering {value!r} is not one of {', '.join(QUEUE_ORDERINGS)}; priority is in use."
+    )
 
 
 def check_update(current: ActiveLearningSettings, changes: dict[str, Any]) -> ActiveLearningSettings:

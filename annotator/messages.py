@@ -26,13 +26,10 @@ from typing_extensions import TypeAliasType
 from annotator.messages_al import ActiveLearningMessage  # active learning (issue 11): training, versions
 from annotator.messages_base import ClientMessageBase, PlaneName, ServerMessageBase
 
-# Planes (issue 15): what is ready on a plane a viewer turned to.
+# Issue 15: what is ready on a plane a viewer turned to; a corrective point the guard for models not
+# trained on clicks did not apply; review comments pinned to a slice and a position of a case.
 from annotator.messages_planes import PlaneEmbeddings
-
-# Corrective points (issue 15): a point the guard for models not trained on clicks did not apply.
 from annotator.messages_points import PromptRefused
-
-# Review (issue 15): comments pinned to a slice and a position of a case.
 from annotator.messages_review import CommentCreated, CommentUpdated
 from annotator.messages_timing import LogAck, LogMessage  # annotation time (issue 12): the interaction log
 
@@ -285,6 +282,8 @@ class RevisionSummary(BaseModel):
     source: str
     slices: list[int]
     model_version: str = ""
+    # the project's name for that model: "v3", "base LiteMedSAM" (model_version when it is not one of them)
+    model_label: str = ""
     # slices saved with the model's first prediction and its predicted IoU (active learning)
     predicted_slices: list[int] = Field(default_factory=list)
     voxel_count: int = 0

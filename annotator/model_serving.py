@@ -33,6 +33,11 @@ ACTIVE_TTL_S = 1.0
 # Predictors of trained versions kept per process: each holds the model (~40 MB for LiteMedSAM) and its
 # compiled runtime; two covers "promote, then roll back" without a reload.
 MAX_VERSION_PREDICTORS = 3
+# OpenVINO precision of a trained version's prompt decoder. bf16 rounds a fine-tuned decoder's logits visibly:
+# its masks agreed 0.946 (mean Dice) with its own torch fp32 masks, against >= 0.99 in f32
+# (tests/training/test_training_real.py; scripts/bench_decoder_precision.py measures both and their cost).
+# The image encoder, shared with the base model, keeps the worker's precision.
+TRAINED_DECODER_PRECISION = "f32"
 
 
 @dataclass(frozen=True)
@@ -107,8 +112,8 @@ def predictor_of(served: ServedVersion) -> SamPredictor:
 
 
 def build_predictor(model_name: str, path: Path, sha256: str, clicks_trained: bool = False) -> SamPredictor:
-    """A predictor of a trained version on this worker's backend and device (refuses a file whose SHA-256
-    is not the recorded one). ``clicks_trained``: the version learnt corrective clicks (the predictor's
+    """A predictor of a trained version on this worker's backend and device, its decoder in
+    ``TRAINED_DECODER_PRECISION`` on OpenVINO (refuses a file whose SHA-256 is not the recorded one). ``clicks_trained``: the version learnt corrective clicks (the predictor's
     ``clicks_trained`` reads the model's attribute; the base LiteMedSAM's spec says it did not)."""
     from ml_worker import serving
     from ml_worker.sam.build import build_model_version
@@ -119,7 +124,12 @@ def build_predictor(model_name: str, path: Path, sha256: str, clicks_trained: bo
     if clicks_trained:
         model.clicks_trained = True
     return SamPredictor(
-        model_name, backend=config.backend, device=config.device, model_dir_path=config.model_dir, model=model
+        model_name,
+        backend=config.backend,
+        device=config.device,
+        model_dir_path=config.model_dir,
+        model=model,
+        decoder_precision=TRAINED_DECODER_PRECISION,
     )
 
 

@@ -4,7 +4,9 @@
 and two real CT series: ``slices`` axial slices around the nodule of pyradiomics lung1 and of lung2. On each
 series a task whose copy the annotator saved with the nodule's reference mask (standing in for the team's
 corrected mask; saved as drawn by hand, so without a first prediction), submitted, and the reviewer
-approved: approved masks of a small real case, ready to train on. ``approve=False`` leaves them submitted.
+approved: approved masks of a small real case, ready to train on. ``approve=False`` leaves them submitted;
+``annotate=False`` leaves the copies in progress with nothing saved, for a test that annotates in the browser
+(the nodule's box on each of its slices is in the printed ids).
 The promotion rule is set permissive (any candidate passes) when ``permissive`` is true, so that a test of
 the page can promote what a one-epoch run makes. Prints the ids as JSON on its last line.
 """
@@ -17,12 +19,12 @@ from typing import Any
 import nrrd
 import numpy as np
 
+from annotator import rle
 from annotator.actions.masks import SaveRequest, do_save_revision
 from annotator.actions.tasks import do_transition
-from annotator.imaging.volumes import save_array, series_folder
-from annotator.imaging.windows import CT_PRESETS
-from annotator.models import Assignment, Label, Membership, Project, Role, Series, Study, Task
+from annotator.models import Assignment, Label, Membership, Project, Role, Study, Task
 from scripts.fetch_data import pyradiomics
+from scripts.seed_lung import box_of, ct_series
 
 
 def nodule_slices(case: str, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -45,6 +47,7 @@ def seed(
     *,
     slices: int = 3,
     approve: bool = True,
+    annotate: bool = True,
     permissive: bool = True,
     epochs: int = 1,
 ) -> dict[str, Any]:
@@ -67,36 +70,34 @@ def seed(
     for n, case in enumerate(("lung1", "lung2")):
         volume, reference = nodule_slices(case, slices)
         study = Study.objects.create(project=project, uid=f"2.25.9911{n}", source="nrrd")
-        name, digest = save_array(f"{series_folder(project.id)}/{case}.npy", volume)
-        series = Series.objects.create(
-            study=study,
-            uid=f"2.25.9922{n}",
-            kind="volume",
-            modality="CT",
-            description=f"Lung CT ({case})",
-            shape=list(volume.shape),
-            spacing=[2.5, 0.7, 0.7],
-            affine=np.eye(4).tolist(),
-            dtype="int16",
-            num_slices=volume.shape[0],
-            window_presets=CT_PRESETS,
-            default_window="lung",
-            content_hash=digest,
-            volume=name,
+        series = ct_series(
+            study, f"{case}.npy", volume, f"2.25.9922{n}", [2.5, 0.7, 0.7], description=f"Lung CT ({case})"
         )
         task = Task.objects.create(project=project, series=series, instructions="Outline the nodule.")
         task.labels.set([label])
         copy = Assignment.objects.create(task=task, annotator=annotator, state=Assignment.State.IN_PROGRESS)
         painted = {z: reference[z] for z in range(volume.shape[0]) if reference[z].any()}
-        do_save_revision(annotator, series, label, Role.ANNOTATOR, SaveRequest(None, "manual", painted))
-        do_transition(annotator, memberships[Role.ANNOTATOR], copy, "submit")
-        if approve:
-            do_transition(reviewer, memberships[Role.REVIEWER], copy, "approve")
-        made.append({"series": series.pk, "task": task.pk, "assignment": copy.pk, "slices": sorted(painted)})
+        if annotate:
+            do_save_revision(annotator, series, label, Role.ANNOTATOR, SaveRequest(None, "manual", painted))
+            do_transition(annotator, memberships[Role.ANNOTATOR], copy, "submit")
+            if approve:
+                do_transition(reviewer, memberships[Role.REVIEWER], copy, "approve")
+        made.append(
+            {
+                "series": series.pk,
+                "task": task.pk,
+                "assignment": copy.pk,
+                "slices": sorted(painted),
+                "boxes": {str(z): box_of(mask) for z, mask in painted.items()},
+                "references": {str(z): rle.encode(mask) for z, mask in painted.items()},
+            }
+        )
     return {"project": project.pk, "label": label.pk, "series": made}
 
 
-def main(owner: str, annotator: str, reviewer: str, slices: int = 3, epochs: int = 1) -> None:
+def main(
+    owner: str, annotator: str, reviewer: str, slices: int = 3, epochs: int = 1, annotate: bool = True
+) -> None:
     from django.contrib.auth import get_user_model
 
     users = get_user_model().objects
@@ -106,5 +107,6 @@ def main(owner: str, annotator: str, reviewer: str, slices: int = 3, epochs: int
         users.get(username=reviewer),
         slices=slices,
         epochs=epochs,
+        annotate=annotate,
     )
     print(json.dumps(ids))

@@ -65,6 +65,34 @@ def box_of(mask: np.ndarray) -> list[int]:
     return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
 
 
+def ct_series(
+    study: Study,
+    file_name: str,
+    volume: np.ndarray,
+    uid: str,
+    spacing: list[float],
+    **fields: object,
+) -> Series:
+    """Store ``volume`` (Z, Y, X int16 HU) in the project's series folder and record it as a CT series of
+    ``study`` with the CT window presets; ``fields`` set the rest (description, default_window, kind)."""
+    name, digest = save_array(f"{series_folder(study.project_id)}/{file_name}", volume)
+    values: dict[str, object] = {"kind": "volume", "default_window": "lung", **fields}
+    return Series.objects.create(
+        study=study,
+        uid=uid,
+        modality="CT",
+        shape=list(volume.shape),
+        spacing=spacing,
+        affine=np.eye(4).tolist(),
+        dtype="int16",
+        num_slices=volume.shape[0],
+        window_presets=CT_PRESETS,
+        content_hash=digest,
+        volume=name,
+        **values,
+    )
+
+
 def main(
     usernames: list[str], slices: int = 5, image2d: bool = False, soft_tissue_label: bool = False
 ) -> None:
@@ -79,22 +107,7 @@ def main(
     )
     volume, reference, centre = lung_slices(slices)
     study = Study.objects.create(project=project, uid="2.25.1001", source="nrrd")
-    name, digest = save_array(f"{series_folder(project.id)}/volume.npy", volume)
-    series = Series.objects.create(
-        study=study,
-        uid="2.25.1002",
-        kind="volume",
-        modality="CT",
-        shape=list(volume.shape),
-        spacing=lung_spacing(),
-        affine=np.eye(4).tolist(),
-        dtype="int16",
-        num_slices=volume.shape[0],
-        window_presets=CT_PRESETS,
-        default_window="soft_tissue",
-        content_hash=digest,
-        volume=name,
-    )
+    series = ct_series(study, "volume.npy", volume, "2.25.1002", lung_spacing(), default_window="soft_tissue")
     ys, xs = np.nonzero(reference[centre])
     seeded = {
         "project": project.id,
@@ -118,22 +131,15 @@ def main(
     if image2d:
         image, mask = upsampled_slice(volume[centre], reference[centre])
         flat = Study.objects.create(project=project, uid="2.25.1003", source="image")
-        name, digest = save_array(f"{series_folder(project.id)}/large.npy", image[None])
-        large = Series.objects.create(
-            study=flat,
-            uid="2.25.1004",
+        large = ct_series(
+            flat,
+            "large.npy",
+            image[None],
+            "2.25.1004",
+            [1.0, 0.7 / 4, 0.7 / 4],
             kind="image",
-            modality="CT",
             description=f"lung1 slice upsampled to {LARGE}x{LARGE}",
-            shape=[1, LARGE, LARGE],
-            spacing=[1.0, 0.7 / 4, 0.7 / 4],
-            affine=np.eye(4).tolist(),
-            dtype="int16",
-            num_slices=1,
-            window_presets=CT_PRESETS,
             default_window="soft_tissue",
-            content_hash=digest,
-            volume=name,
         )
         seeded["image2d"] = {
             "series": large.id,

@@ -14,10 +14,8 @@ import json
 import numpy as np
 
 from annotator.actions.masks import SaveRequest, do_save_revision
-from annotator.imaging.volumes import save_array, series_folder
-from annotator.imaging.windows import CT_PRESETS
-from annotator.models import Assignment, Label, Membership, Project, Role, Series, Study, Task
-from scripts.seed_lung import lung_slices
+from annotator.models import Assignment, Label, Membership, Project, Role, Study, Task
+from scripts.seed_lung import ct_series, lung_slices
 
 SQUARE = 20
 OFFSET = 5
@@ -44,23 +42,14 @@ def main(owner: str, annotators: list[str], reviewer: str) -> None:
     made = []
     for letter in "AB":
         study = Study.objects.create(project=project, uid=f"2.25.77{len(made)}", source="nrrd")
-        name, digest = save_array(f"{series_folder(project.id)}/volume-{letter}.npy", volume)
         made.append(
-            Series.objects.create(
-                study=study,
-                uid=f"2.25.88{len(made)}",
-                kind="volume",
-                modality="CT",
+            ct_series(
+                study,
+                f"volume-{letter}.npy",
+                volume,
+                f"2.25.88{len(made)}",
+                [2.5, 0.7, 0.7],
                 description=f"Lung CT {letter}",
-                shape=list(volume.shape),
-                spacing=[2.5, 0.7, 0.7],
-                affine=np.eye(4).tolist(),
-                dtype="int16",
-                num_slices=volume.shape[0],
-                window_presets=CT_PRESETS,
-                default_window="lung",
-                content_hash=digest,
-                volume=name,
             )
         )
     series_a, series_b = made

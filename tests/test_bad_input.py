@@ -7,11 +7,13 @@ import struct
 import tempfile
 import zipfile
 import zlib
+from unittest import mock
 
 import numpy as np
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import ImageFile
 
 from annotator import rle
 from annotator.models import Label, MaskRevision, Series, Study
@@ -160,14 +162,28 @@ def test_a_series_without_masks_is_still_deleted(personas, client, series):
     assert not Series.objects.filter(pk=series.pk).exists()
 
 
-def test_a_reference_label_zip_holding_a_png_bomb_is_refused(personas, client, series, media):
+def test_a_reference_label_zip_holding_a_png_bomb_is_refused_before_any_pixel_is_decoded(
+    personas, client, series, media
+):
+    # Given a label zip whose slice is a 6000×6000 PNG (36 M pixels, a few KB) for a series of 8×8 slices
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("slice-0001.png", png_bomb(6000, 6000))
-    response = client.post(
-        f"/api/series/{series.id}/reference-labels/",
-        {"file": SimpleUploadedFile("labels.zip", buffer.getvalue())},
-    )
+    decoded: list[tuple[int, int]] = []
+    load = ImageFile.ImageFile.load
+
+    def counting_load(image):
+        decoded.append(image.size)
+        return load(image)
+
+    # When it is uploaded
+    with mock.patch.object(ImageFile.ImageFile, "load", counting_load):
+        response = client.post(
+            f"/api/series/{series.id}/reference-labels/",
+            {"file": SimpleUploadedFile("labels.zip", buffer.getvalue())},
+        )
+    # Then it is refused naming the slice, from the PNG's header alone (before the fix: decoded, then refused)
     assert "slice 1" in error_of(response, 400)["message"]
+    assert decoded == []
     series.refresh_from_db()
     assert not series.reference_labels

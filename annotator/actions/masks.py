@@ -17,7 +17,17 @@ from annotator import access, events, rle, visibility
 from annotator.errors import Conflict, Forbidden, InvalidInput, NotFound
 from annotator.imaging.volumes import mask_shape as mask_shape  # re-exported: views and exports use it
 from annotator.messages import RevisionCreated, RevisionSummary
-from annotator.models import Label, MaskRevision, MaskSource, MaskTrack, Membership, Role, Series
+from annotator.models import (
+    Label,
+    MaskRevision,
+    MaskSource,
+    MaskTrack,
+    Membership,
+    ModelVersion,
+    Role,
+    Series,
+)
+from ml_worker.sam.build import MODEL_REGISTRY
 
 
 def pack(volume: np.ndarray) -> bytes:
@@ -392,6 +402,23 @@ def label_mask(
     }
 
 
+def model_label(project_id: int, model_version: str) -> str:
+    """The project's short name for the model a mask records (``name@checkpoint-prefix``): "v3" for a
+    trained version, "base LiteMedSAM" for the shipped model; the string itself for any other."""
+    name, _, prefix = model_version.partition("@")
+    if not prefix:
+        return model_version
+    row = ModelVersion.objects.filter(
+        project_id=project_id, model_name=name, sha256__startswith=prefix
+    ).first()
+    spec = MODEL_REGISTRY.get(name)
+    title = (spec.title if spec else "") or name
+    if row is not None:
+        return f"base {title}" if row.is_base else f"v{row.number}"
+    shipped = spec is not None and spec.sha256 is not None and spec.sha256.startswith(prefix)
+    return f"base {title}" if shipped else model_version
+
+
 def revision_summary(revision: MaskRevision) -> dict:
     return {
         "id": revision.id,
@@ -400,6 +427,7 @@ def revision_summary(revision: MaskRevision) -> dict:
         "created_at": revision.created_at.isoformat(),
         "source": revision.source,
         "model_version": revision.model_version,
+        "model_label": model_label(revision.track.label.project_id, revision.model_version),
         # slices saved with the model's first prediction and its predicted IoU (active learning)
         "predicted_slices": sorted(int(z) for z in revision.predicted_iou),
         "slices": revision.changed_slices,

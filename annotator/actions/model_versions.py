@@ -239,10 +239,16 @@ def do_score_queue(user: AnyUser, project: Project) -> Job | None:
 
 
 def settings_info(project: Project) -> dict[str, Any]:
+    """The settings in use; ``warning`` names what was stored invalid (the defaults stand in for it) or is
+    None."""
+    current, warning = al_settings.load(project)
+    warnings = [w for w in (warning, al_settings.queue_ordering_warning(project)) if w]
     return {
-        **al_settings.al_settings(project).model_dump(),
+        **current.model_dump(),
         "queue_ordering": al_settings.queue_ordering(project),
         "queue_orderings": list(al_settings.QUEUE_ORDERINGS),
+        "training_strategies": list(al_settings.TRAINING_STRATEGIES),
+        "warning": " ".join(warnings) or None,
     }
 
 
@@ -251,15 +257,20 @@ def do_update_settings(
     user: AnyUser, project: Project, changes: dict[str, Any], queue_ordering: str | None = None
 ) -> Project:
     """Change the project's active-learning settings (owner); choosing a model strategy for the queue
-    scores the open tasks in the background."""
+    scores the open tasks in the background (when it changes: the form sends every field). Always writes a valid whole: settings stored invalid are
+    replaced by the defaults in use with ``changes`` applied."""
     project = Project.objects.select_for_update().get(pk=project.pk)
     updated = al_settings.check_update(al_settings.al_settings(project), changes)
-    stored = {**project.settings, al_settings.SETTINGS_KEY: updated.model_dump()}
+    previous = ordering = al_settings.queue_ordering(project)
     if queue_ordering is not None:
-        stored[al_settings.QUEUE_ORDERING_KEY] = al_settings.check_queue_ordering(queue_ordering)
-    project.settings = stored
+        ordering = al_settings.check_queue_ordering(queue_ordering)
+    project.settings = {
+        **project.settings,
+        al_settings.SETTINGS_KEY: updated.model_dump(),
+        al_settings.QUEUE_ORDERING_KEY: ordering,
+    }
     project.save(update_fields=["settings"])
-    if queue_ordering not in (None, "priority"):
+    if ordering not in (previous, "priority"):
         start_scoring(user, project)
     return project
 

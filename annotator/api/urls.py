@@ -1,7 +1,7 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from annotator.api import (
+    described,
     exports,
     labels,
     masks,
@@ -20,8 +20,8 @@ describe_views()  # the OpenAPI description of every view (annotator/api/schema.
 
 urlpatterns = [
     # the API described (OpenAPI 3, drf-spectacular) and browsable (Swagger UI from the sidecar package)
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("schema/", described.SchemaView.as_view(), name="api-schema"),
+    path("docs/", described.DocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("projects/", views.ProjectListView.as_view(), name="api-projects"),
     path("projects/<int:project_id>/", views.ProjectDetailView.as_view(), name="api-project"),
     path("window-presets/", views.WindowPresetsView.as_view(), name="api-window-presets"),

@@ -59,6 +59,8 @@ class Reporter:
         self.job = job
         self.members = list(job.project.memberships.values_list("user_id", flat=True)) if job.project else []
         self.points: list[LossPoint] = []
+        # Every point so far: kept on the job row, so a page opened (or reloaded) mid-run draws the curve.
+        self.curve: list[dict[str, Any]] = []
         self.last_report = 0.0
         self.last_check = 0.0
         self.cancelled = False
@@ -68,6 +70,10 @@ class Reporter:
             self.cancelled = True
             raise TrainingCancelled("the job is no longer running")
         self.last_report = time.monotonic()
+        if self.points:
+            self.curve.extend(p.model_dump() for p in self.points)
+            stored = [p.model_dump() for p in model_versions.thin_curve(self.curve)]
+            Job.objects.filter(pk=self.job.pk, state=Job.State.RUNNING).update(result={"loss_curve": stored})
         update = TrainingProgressMessage(
             project=self.job.project_id or 0,
             job_id=self.job.pk,

@@ -338,6 +338,7 @@ export interface RevisionSummary {
   source: string;
   slices: number[];
   model_version?: string;
+  model_label?: string;
   predicted_slices?: number[];
   voxel_count?: number;
   restored_from?: number | null;

@@ -75,6 +75,7 @@ class ModelSpec:
     sha256: str | None = None
     encoder_sha256: str | None = None
     description: str = ""
+    title: str = ""  # what people call it ("LiteMedSAM"): the viewer's "base LiteMedSAM"
     # Whether the model was trained to follow corrective clicks (SAM's interactive training). When False,
     # the serving side guards point prompts (ml_worker/click_guard.py): LiteMedSAM and MedSAM learnt from
     # boxes only. A fine-tuned version says otherwise through build_model(..., clicks_trained=True) or its
@@ -123,18 +124,21 @@ MODEL_REGISTRY: dict[str, ModelSpec] = {
         checkpoint_filename="lite_medsam.pth",
         sha256=LITE_MEDSAM_SHA256,
         encoder_sha256=LITE_MEDSAM_ENCODER_SHA256,
+        title="LiteMedSAM",
         description="LiteMedSAM: TinyViT encoder distilled from MedSAM, 256×256 input",
     ),
     "medsam_vit_b": ModelSpec(
         name="medsam_vit_b",
         encoder=ViTConfig(),
         preprocessing=MEDSAM_PREPROCESSING,
+        title="MedSAM ViT-B",
         description="MedSAM ViT-B (user-supplied medsam_vit_b.pth), 1024×1024 input",
     ),
     "sam_vit_b": ModelSpec(
         name="sam_vit_b",
         encoder=ViTConfig(),
         preprocessing=SAM_PREPROCESSING,
+        title="SAM ViT-B",
         description="SAM ViT-B (user-supplied sam_vit_b_01ec64.pth), 1024 longest side",
         clicks_trained=True,  # SAM's own interactive training: 11 rounds of clicks per mask
     ),

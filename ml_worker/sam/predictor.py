@@ -63,11 +63,14 @@ class SamPredictor:
         model_dir_path: str | os.PathLike[str] | None = None,
         registry_file: str | os.PathLike[str] | None = None,
         model: SamModel | None = None,
+        decoder_precision: str | None = None,
     ) -> None:
         """Build (or take) the model and pick the backend.
 
         ``backend``: ``auto`` (OpenVINO on CPU, torch on CUDA), ``torch`` or ``openvino``; an unavailable
         OpenVINO falls back to torch with a logged reason (see :meth:`describe`). ``device``: auto|cpu|cuda.
+        ``decoder_precision``: OpenVINO's inference precision for the prompt decoder (``f32`` / ``bf16``;
+        None: the CPU's default, :func:`~ml_worker.sam.runtime.openvino_precision`).
         """
         if backend not in BACKENDS:
             raise ValueError(f"INFERENCE_BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -86,6 +89,7 @@ class SamPredictor:
             self.model.state_dict()
         )
         self.fallback_reason: str | None = None
+        self._decoder_precision = decoder_precision
         try:
             dev = resolve_device(device)
         except BackendUnavailable as exc:
@@ -99,7 +103,10 @@ class SamPredictor:
         if want_openvino:
             try:
                 return OpenVINORunner(
-                    self.model, cache_root=cache_root, key=f"{self.model_name}-{self.checkpoint_sha256[:16]}"
+                    self.model,
+                    cache_root=cache_root,
+                    key=f"{self.model_name}-{self.checkpoint_sha256[:16]}",
+                    decoder_precision=self._decoder_precision,
                 )
             except BackendUnavailable as exc:
                 self.fallback_reason = str(exc)
@@ -134,6 +141,7 @@ class SamPredictor:
             "device": self.runner.device,
             "backend": self.runner.name,
             "precision": self.runner.precision,
+            "decoder_precision": getattr(self.runner, "decoder_precision", self.runner.precision),
             "preprocessing_version": self.preprocessing_version,
             "clicks_trained": self.clicks_trained,
             "fallback_reason": self.fallback_reason,

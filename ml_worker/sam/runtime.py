@@ -176,7 +176,8 @@ class OpenVINORunner:
     at ``precision`` (default :func:`openvino_precision`). Measured on pyradiomics lung1/brain1 box prompts
     vs the PyTorch fp32 reference: all-bf16 encoder → mask Dice mean 0.992 (min 0.90); f32 head + bf16 tail
     → 0.996 (min 0.96) for ~+25 ms (~+13%). The bf16 decoder alone costs ~0.01 Dice but keeps it near 20 ms
-    (f32: ~1.5x slower); pass ``decoder_precision="f32"`` to trade speed for fidelity.
+    (f32: ~1.5x slower); pass ``decoder_precision="f32"`` to trade speed for fidelity, as the serving side
+    does for fine-tuned versions (annotator/model_serving.py: their bf16 masks agree visibly less).
     """
 
     name = "openvino"

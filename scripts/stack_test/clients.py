@@ -134,6 +134,7 @@ class Annotator:
         self.prefixes: dict[str, str] = {}  # shared: username → socket prefix (set by the runner)
         self.extra: list[int] = []  # series subscribed to besides A (the owner's B, from the embed fault on)
         self.last_message = 0.0
+        self.last_record: dict = {}  # the record of the last prompt (its outcome and timings)
 
     # connection ----------------------------------------------------------------------------------
     async def connect(self, deadline: float) -> None:
@@ -284,6 +285,7 @@ class Annotator:
             "outcome": "lost",
             "retried": False,
         }
+        self.last_record = record
         try:
             for attempt in (1, 2):
                 try:

@@ -256,8 +256,10 @@ def start_stack(workdir: Path, pg_url: str, users: int) -> tuple[Cluster, dict, 
     for port in web_ports:
         wait_until(lambda port=port: port_open(port), f"Daphne on {port}", 60)
     wait_until(lambda: port_open(https_port), "nginx", 20)
+    # A worker is ready once it has loaded and warmed up the model. The embed worker runs at nice 10: on this
+    # shared 2-core machine with a test suite and a browser running beside it, it once took over 180 s.
     for name in ("worker-interactive-1", "worker-interactive-2", "worker-embed"):
-        wait_until(lambda name=name: "ready." in cluster.procs[name].log(), name, 180)
+        wait_until(lambda name=name: "ready." in cluster.procs[name].log(), name, 600)
     cluster.watch()
     info = {"redis_port": redis_port, "https": f"https://127.0.0.1:{https_port}", "web_ports": web_ports}
     return cluster, env, {"seeded": seeded, "names": names, **info}

@@ -161,3 +161,99 @@ def test_settings_are_validated_and_the_held_out_series_cannot_be_set(personas):
     ordering = client.patch(endpoint, {"queue_ordering": "lowest-iou"}, "application/json")
     assert ordering.json()["queue_ordering"] == "lowest-iou"
     assert Job.objects.filter(kind="queue-scores", project=personas.project).count() == 1
+
+
+def test_stored_settings_that_no_longer_validate_are_named_and_a_save_writes_a_valid_whole(personas):
+    # Given settings stored by hand (or an older release) that no longer validate, with held-out series fixed
+    project = personas.project
+    project.settings = {
+        **project.settings,
+        "active_learning": {"training_masks": "all", "recipe": {"lr": -1}, "heldout_series": [7, 9]},
+        "queue_ordering": "newest-first",
+    }
+    project.save()
+    owner, annotator = personas.client_for("owner"), personas.client_for("annotator")
+    endpoint = f"/api/projects/{project.pk}/active-learning/"
+    # When anyone on the project reads them, they get the defaults in use and a warning naming each bad field
+    shown = annotator.get(endpoint).json()
+    assert shown["training_masks"] == "approved" and shown["queue_ordering"] == "priority"
+    assert "training_masks" in shown["warning"] and "recipe.lr" in shown["warning"]
+    assert "newest-first" in shown["warning"] and "defaults are in use" in shown["warning"]
+    assert shown["heldout_series"] == [7, 9]  # the frozen held-out set is not forgotten
+    assert "warning" in owner.get(f"/api/projects/{project.pk}/model-versions/").json()["settings"]
+    # When the owner saves one change, a valid whole is written and the warning is gone
+    saved = owner.patch(endpoint, {"changes": {"auto_promote": True}}, "application/json")
+    assert saved.status_code == 200 and saved.json()["warning"] is None
+    project.refresh_from_db()
+    stored = project.settings["active_learning"]
+    assert stored["training_masks"] == "approved" and stored["recipe"]["lr"] > 0 and stored["auto_promote"]
+    assert stored["heldout_series"] == [7, 9] and project.settings["queue_ordering"] == "priority"
+    # A bad change on top of valid settings is refused with the field named, and nothing changes
+    refused = owner.patch(endpoint, {"changes": {"heldout_fraction": 1.5}}, "application/json")
+    assert refused.status_code == 400 and "heldout_fraction" in refused.json()["error"]["message"]
+    project.refresh_from_db()
+    assert project.settings["active_learning"] == stored
+
+
+def test_a_page_opened_mid_run_gets_the_loss_curve_so_far_and_a_finished_run_keeps_it(personas, base):
+    from annotator.learning.training import Reporter
+    from ml_worker.training.trainer import TrainingProgress
+
+    owner = personas.client_for("owner")
+    # Given a training run that has made three steps and reported them
+    assert owner.post(url(personas, "train/")).status_code == 202
+    job = Job.objects.get(kind="train", project=personas.project)
+    assert job.claim()
+    reporter = Reporter(job)
+    for step, loss in enumerate([0.9, 0.7, 0.6], start=1):
+        reporter.training(TrainingProgress(1, 1, step, 3, 0.1, loss))
+    reporter.phase("training", 0.5, "Epoch 1 of 1, step 3")
+    # When a member opens (or reloads) the versions page, the running job carries the curve so far
+    body = personas.client_for("annotator").get(url(personas)).json()
+    assert body["training"]["id"] == job.pk
+    assert [(p["step"], p["loss"]) for p in body["training"]["result"]["loss_curve"]] == [
+        (1, 0.9),
+        (2, 0.7),
+        (3, 0.6),
+    ]
+    # And a finished run's curve is the version row's, in the versions list
+    finished = better(personas, base)
+    finished.loss_curve = [{"step": 1, "epoch": 1, "loss": 0.5}, {"step": 2, "epoch": 1, "loss": 0.4}]
+    finished.save()
+    listed = {v["number"]: v for v in owner.get(url(personas)).json()["versions"]}
+    assert [p["loss"] for p in listed[1]["loss_curve"]] == [0.5, 0.4]
+
+
+def test_a_saved_mask_names_the_version_that_made_it(personas, base):
+    import numpy as np
+
+    from annotator.actions.masks import SaveRequest, do_save_revision
+    from annotator.models import Role
+    from ml_worker.sam.build import LITE_MEDSAM_SHA256
+    from tests.factories import LabelFactory
+    from tests.segmentation.conftest import make_series
+
+    project = personas.project
+    better(personas, base, number=3, sha="c" * 64)
+    series = make_series(project, np.zeros((2, 8, 8), dtype=np.int16))
+    label = LabelFactory(project=project)
+    square = np.zeros((8, 8), dtype=bool)
+    square[2:5, 2:5] = True
+
+    head: list[int | None] = [None]
+
+    def saved_with(model: str) -> dict:
+        request = SaveRequest(head[0], "model", {0: square}, model, {0: square})
+        saved = do_save_revision(personas.annotator, series, label, Role.ANNOTATOR, request)
+        head[0] = (saved[0] if isinstance(saved, tuple) else saved).pk
+        history = personas.client_for("annotator").get(f"/api/series/{series.pk}/masks/{label.pk}/revisions/")
+        return history.json()[0]
+
+    # A mask made by trained version 3 says "v3", the full model string beside it
+    latest = saved_with("lite_medsam@" + "c" * 12)
+    assert latest["model_label"] == "v3" and latest["model_version"] == "lite_medsam@" + "c" * 12
+    # The project's base row, and the shipped checkpoint before any run, are "base LiteMedSAM"
+    assert saved_with("lite_medsam@" + "b" * 12)["model_label"] == "base LiteMedSAM"
+    assert saved_with(f"lite_medsam@{LITE_MEDSAM_SHA256[:12]}")["model_label"] == "base LiteMedSAM"
+    # A model the project does not know keeps its string
+    assert saved_with("other@123456789abc")["model_label"] == "other@123456789abc"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,23 +41,47 @@ LONG_MS = 180_000
 PERF: dict = {}
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LiveStack]:
-    live = LiveStack()
+@contextmanager
+def live_stack(
+    artifacts: Path,
+    passwords: dict[str, str],
+    *,
+    workers: bool | Callable[[LiveStack], None] = True,
+    live: LiveStack | None = None,
+) -> Iterator[LiveStack]:
+    """Redis, the web server and the workers as `make run` starts them (or ``workers(live)`` starting a
+    chosen set, or none), with a user per ``passwords`` entry; on the way out the process logs are copied to
+    ``artifacts``/logs and every process is stopped. Pass ``live`` to set its environment beforehand."""
+    live = live or LiveStack()
     try:
         live.start_redis()
         live.start_web()
-        live.start_workers()
-        for name, password in USERS.items():
+        if workers is True:
+            live.start_workers()
+        elif callable(workers):
+            workers(live)
+        for name, password in passwords.items():
             live.create_user(name, password)
-        live.seeded = live.seed(list(USERS))
         yield live
     finally:
-        logs = ARTIFACTS / "logs"
+        logs = artifacts / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         for path in live.workdir.glob("*.log"):
             shutil.copy(path, logs / path.name)
         live.stop_all()
+
+
+def run_seed(live: LiveStack, code: str) -> dict:
+    """Run a seed script's ``main`` in the stack's Django (``code`` is Python for `manage.py shell -c`); its
+    last printed line is the JSON of what it made."""
+    return json.loads(live.manage("shell", "-c", code).strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LiveStack]:
+    with live_stack(ARTIFACTS, USERS) as live:
+        live.seeded = live.seed(list(USERS))
+        yield live
 
 
 @pytest.fixture(scope="module")
@@ -113,12 +137,45 @@ def sessions(browser, stack):
 
 
 def login(page, username: str) -> None:
-    """Log in through the login form; Django redirects to the project list."""
+    """Log in as one of this module's users; Django redirects to the project list."""
+    log_in(page, username, USERS[username])
+
+
+def log_in(page, username: str, password: str, ready: str = ".project-card") -> None:
+    """Log in through the login form and wait for ``ready`` on the page Django redirects to."""
     page.goto("/login/")
     page.fill("#id_username", username)
-    page.fill("#id_password", USERS[username])
+    page.fill("#id_password", password)
     page.click("button[type=submit]")
-    page.wait_for_selector(".project-card")
+    page.wait_for_selector(ready)
+
+
+class PageOpener:
+    """Logged-in pages, each in its own browser context, with each user's uncaught page errors kept:
+    ``open_page("olivia")``; ``open_page.errors["olivia"]``. ``close()`` closes every context."""
+
+    def __init__(self, browser, stack: LiveStack, passwords: dict[str, str], **options) -> None:
+        self.browser, self.stack, self.passwords = browser, stack, passwords
+        self.height: int = options.get("height", 1000)
+        self.ready: str = options.get("ready", ".project-card")
+        self.contexts: list = []
+        self.errors: dict[str, list[str]] = {}
+
+    def __call__(self, username: str):
+        context = self.browser.new_context(
+            viewport={"width": 1400, "height": self.height}, base_url=self.stack.base_url
+        )
+        self.contexts.append(context)
+        context.set_default_timeout(LONG_MS)
+        page = context.new_page()
+        errors = self.errors.setdefault(username, [])
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        log_in(page, username, self.passwords[username], self.ready)
+        return page
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
 
 
 def open_viewer(page, series_id: int) -> None:
@@ -155,6 +212,15 @@ def to_screen(page, x: float, y: float) -> tuple[float, float]:
     return sx, sy
 
 
+def box_to_candidate(page, box: list[int]) -> dict:
+    """Box tool (B), drag the box with the mouse, wait for the model's candidate."""
+    page.keyboard.press("b")
+    before = page.evaluate("() => window.__delineate.perf.boxToMaskMs.length")
+    drag(page, to_screen(page, box[0], box[1]), to_screen(page, box[2], box[3]))
+    page.wait_for_function("n => window.__delineate.perf.boxToMaskMs.length > n", arg=before)
+    return page.evaluate("() => window.__delineate.candidate()")
+
+
 def mask_of(probe: dict) -> np.ndarray:
     """A probe mask ({rle: {size, counts}}) as a boolean array."""
     return rle.decode(probe["rle"]).astype(bool)
@@ -186,25 +252,12 @@ def pytest_terminal_summary(terminalreporter) -> None:
 def seed_with(live: LiveStack, usernames: list[str], **options) -> dict:
     """scripts/seed_lung.py's ``main`` with keyword options (slices, image2d, soft_tissue_label)."""
     args = "".join(f", {key}={value!r}" for key, value in options.items())
-    code = f"import scripts.seed_lung as s; s.main({usernames!r}{args})"
-    return json.loads(live.manage("shell", "-c", code).strip().splitlines()[-1])
+    return run_seed(live, f"import scripts.seed_lung as s; s.main({usernames!r}{args})")
 
 
 @contextmanager
 def running_stack(artifacts: Path, **seed_options) -> Iterator[LiveStack]:
     """Like the ``stack`` fixture, seeded with ``seed_options``; the process logs go to ``artifacts``/logs."""
-    live = LiveStack()
-    try:
-        live.start_redis()
-        live.start_web()
-        live.start_workers()
-        for name, password in USERS.items():
-            live.create_user(name, password)
+    with live_stack(artifacts, USERS) as live:
         live.seeded = seed_with(live, list(USERS), **seed_options)
         yield live
-    finally:
-        logs = artifacts / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        for path in live.workdir.glob("*.log"):
-            shutil.copy(path, logs / path.name)
-        live.stop_all()

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import re
 from pathlib import Path
 
 import pytest
 
 from scripts.livestack import ROOT, LiveStack
-from tests.browser.conftest import LONG_MS
+from tests.browser.conftest import LONG_MS, PageOpener, live_stack, log_in, run_seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -40,26 +40,18 @@ def private_model_dir(live: LiveStack) -> Path:
 def stack():
     live = LiveStack()
     live.extra_env["MODEL_DIR"] = str(private_model_dir(live))
-    try:
-        live.start_redis()
-        live.start_web()
-        live.start_workers()
-        for name, password in PASSWORDS.items():
-            live.create_user(name, password)
-        code = "import scripts.seed_al as s; s.main('olivia', 'anna', 'rui')"
-        live.seeded = json.loads(live.manage("shell", "-c", code).strip().splitlines()[-1])
+    with live_stack(ARTIFACTS, PASSWORDS, live=live) as live:
+        live.seeded = run_seed(live, "import scripts.seed_al as s; s.main('olivia', 'anna', 'rui')")
         yield live
-    finally:
-        logs = ARTIFACTS / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        for path in live.workdir.glob("*.log"):
-            shutil.copy(path, logs / path.name)
-        live.stop_all()
 
 
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def shell(stack, code: str) -> str:
+    return stack.manage("shell", "-c", code).strip().splitlines()[-1]
 
 
 def row_state(page, number: int) -> str:
@@ -74,11 +66,7 @@ def test_owner_trains_watches_promotes_and_rolls_back(browser, stack):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
-        page.goto("/login/")
-        page.fill("#id_username", "olivia")
-        page.fill("#id_password", PASSWORDS["olivia"])
-        page.click("button[type=submit]")
-        page.wait_for_selector(".project-card")
+        log_in(page, "olivia", PASSWORDS["olivia"])
         # The project page links to the versions page
         page.goto(f"/projects/{project}/")
         page.click(".models-link")
@@ -113,6 +101,18 @@ def test_owner_trains_watches_promotes_and_rolls_back(browser, stack):
         dsc = page.inner_text(".versions-table tr[data-version='1'] .dsc")
         assert dsc[0].isdigit() and "(" in dsc  # its DSC and the difference to the base model's
         assert page.locator(".dice-plot path").count() == 2  # the base model's and v1's curves
+        # When she reloads the page, the finished run's loss curve is drawn from the stored version row
+        points = page.evaluate(
+            "document.querySelector('.loss-plot path[data-series=loss]').getAttribute('d')"
+        )
+        page.reload()
+        page.wait_for_selector(".versions-table tr[data-version='1']")
+        page.wait_for_selector(".loss-plot path[data-series=loss]")
+        assert "v1" in page.inner_text(".loss-caption")
+        stored = page.evaluate(
+            "document.querySelector('.loss-plot path[data-series=loss]').getAttribute('d')"
+        )
+        assert stored.count("L") >= 1 and stored.count("L") >= points.count("L")  # every step, not a stub
         # When she promotes it, it becomes the active version
         page.click(".versions-table tr[data-version='1'] .promote")
         page.wait_for_function(
@@ -133,3 +133,75 @@ def test_owner_trains_watches_promotes_and_rolls_back(browser, stack):
         assert errors == []
     finally:
         context.close()
+
+
+def test_owner_changes_the_settings_in_the_form_and_the_queue_follows_them(browser, stack):
+    project, label = stack.seeded["project"], stack.seeded["label"]
+    series = [s["series"] for s in stack.seeded["series"]]
+    # Given settings stored invalid (a negative learning rate) and two open cases, one per series
+    tasks = json.loads(
+        shell(
+            stack,
+            "import json; from annotator.models import Project, Task; "
+            f"p = Project.objects.get(pk={project}); al = dict(p.settings.get('active_learning') or {{}}); "
+            "al['recipe'] = {**al.get('recipe', {}), 'lr': -1}; p.settings = {**p.settings, 'active_learning': al}; "
+            "p.save(); made = []\n"
+            f"for s in {series}:\n"
+            "    t = Task.objects.create(project=p, series_id=s, instructions='Outline the nodule again.')\n"
+            f"    t.labels.set([{label}]); made.append(t.pk)\n"
+            "print(json.dumps(made))",
+        )
+    )
+    open_page = PageOpener(browser, stack, PASSWORDS)
+    try:
+        page = open_page("olivia")
+        page.goto(f"/projects/{project}/models/")
+        page.wait_for_selector(".al-settings-form select[name=al-queue_ordering]")
+        # Then the page says which stored value is invalid and that the defaults are in use
+        warning = page.inner_text(".al-settings-warning")
+        assert "recipe.lr" in warning and "defaults are in use" in warning
+        # When she orders Next case by the model's predicted IoU, sets two epochs and saves
+        page.select_option("select[name=al-queue_ordering]", "lowest-iou")
+        page.fill("input[name=al-recipe-max_epochs]", "2")
+        page.click(".save-al-settings")
+        page.wait_for_selector(".al-settings-saved:not([hidden])")
+        assert page.is_hidden(".al-settings-warning")  # a valid whole was written
+        page.wait_for_selector(".al-settings:has-text('ordered by lowest-iou')")  # the page reloads its data
+        # When she enters a held-out share the server refuses, its message shows beside the form
+        page.fill("input[name=al-heldout_fraction]", "1.5")
+        page.click(".save-al-settings")
+        page.wait_for_selector(".al-settings-error:not([hidden])")
+        assert "heldout_fraction" in page.inner_text(".al-settings-error")
+        shot(page, "5-settings-refused")
+        # Then after a reload the saved values stand and the refused one changed nothing
+        page.reload()
+        page.wait_for_selector(".al-settings-form select[name=al-queue_ordering]")
+        assert page.input_value("select[name=al-queue_ordering]") == "lowest-iou"
+        assert page.input_value("input[name=al-recipe-max_epochs]") == "2"
+        assert page.input_value("input[name=al-heldout_fraction]") == "0.2"
+        # The new ordering scored the open cases on a worker with the project's model ...
+        scores = {}
+        for _ in range(120):
+            scores = json.loads(
+                shell(
+                    stack,
+                    "import json; from annotator.models import QueueScore; print(json.dumps({s.task_id: s.score "
+                    f"for s in QueueScore.objects.filter(task_id__in={tasks}, strategy='lowest-iou')}}))",
+                )
+            )
+            if len(scores) == len(tasks):
+                break
+        assert len(scores) == len(tasks), scores
+        doubted = max(scores, key=lambda t: scores[t])
+        expected_series = series[tasks.index(int(doubted))]
+        # ... and the annotator, who sees the settings read-only, gets the case the model doubts most next
+        anna = open_page("anna")
+        anna.goto(f"/projects/{project}/models/")
+        anna.wait_for_selector(".al-settings-form select[name=al-queue_ordering]")
+        assert anna.is_disabled("select[name=al-queue_ordering]") and anna.is_hidden(".save-al-settings")
+        anna.goto(f"/projects/{project}/")
+        anna.click("button.next-case")
+        anna.wait_for_url(re.compile(rf"/series/{expected_series}/\?assignment=\d+"))
+        assert open_page.errors == {"olivia": [], "anna": []}
+    finally:
+        open_page.close()

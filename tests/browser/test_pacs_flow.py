@@ -7,15 +7,13 @@ Screenshots go to test-artifacts/pacs-flow/."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
 from annotator import rle
 from scripts import orthanc
 from scripts.livestack import ROOT, LiveStack, free_port
-from tests.browser.conftest import LONG_MS
+from tests.browser.conftest import LONG_MS, live_stack, log_in
 from tests.imaging_data import brain_series
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
@@ -34,22 +32,15 @@ def pacs():
         yield server
 
 
+def embed_worker(live: LiveStack) -> None:
+    live.start_worker("worker", queues="embed", concurrency=1)
+
+
 @pytest.fixture(scope="module")
 def stack():
     """Web, Redis and one Celery worker on the embed queue (where PACS imports and exports run)."""
-    live = LiveStack()
-    try:
-        live.start_redis()
-        live.start_web()
-        live.start_worker("worker", queues="embed", concurrency=1)
-        live.create_user("olivia", PASSWORD)
+    with live_stack(ARTIFACTS, {"olivia": PASSWORD}, workers=embed_worker) as live:
         yield live
-    finally:
-        logs = ARTIFACTS / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        for path in live.workdir.glob("*.log"):
-            shutil.copy(path, logs / path.name)
-        live.stop_all()
 
 
 def shot(page, name: str) -> None:
@@ -64,11 +55,7 @@ def test_configure_search_import_and_send_back(browser, stack, pacs):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
-        page.goto("/login/")
-        page.fill("#id_username", "olivia")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_selector(".new-project-open")
+        log_in(page, "olivia", PASSWORD, ready=".new-project-open")
 
         # A project that keeps the original UIDs, with one label; the page says which profile it uses.
         page.click(".new-project-open")

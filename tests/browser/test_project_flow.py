@@ -8,7 +8,6 @@ test-artifacts/project-flow/."""
 from __future__ import annotations
 
 import base64
-import shutil
 from pathlib import Path
 
 import nibabel as nib
@@ -18,8 +17,8 @@ import pytest
 from PIL import Image
 
 from scripts import fetch_data
-from scripts.livestack import ROOT, LiveStack
-from tests.browser.conftest import LONG_MS, wait_viewer_ready
+from scripts.livestack import ROOT
+from tests.browser.conftest import PageOpener, live_stack, wait_viewer_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -41,20 +40,8 @@ CANVAS_SIGNATURE = """() => {
 def stack():
     """Its own stack (the conftest one seeds another project): web, Redis and the workers as `make run`
     starts them (the 20-slice import goes to a worker), and three users with no projects."""
-    live = LiveStack()
-    try:
-        live.start_redis()
-        live.start_web()
-        live.start_workers()
-        for name, password in PASSWORDS.items():
-            live.create_user(name, password)
+    with live_stack(ARTIFACTS, PASSWORDS) as live:
         yield live
-    finally:
-        logs = ARTIFACTS / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        for path in live.workdir.glob("*.log"):
-            shutil.copy(path, logs / path.name)
-        live.stop_all()
 
 
 @pytest.fixture(scope="module")
@@ -90,28 +77,11 @@ def uploads(tmp_path_factory) -> dict:
 @pytest.fixture
 def open_as(browser, stack):
     """A logged-in page in its own browser context per user: ``open_as("olivia")``."""
-    contexts = []
-    errors: dict[str, list[str]] = {}
-
-    def open_page(username: str):
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=stack.base_url)
-        contexts.append(context)
-        context.set_default_timeout(LONG_MS)
-        page = context.new_page()
-        errors[username] = []
-        page.on("pageerror", lambda error: errors[username].append(str(error)))
-        page.goto("/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", PASSWORDS[username])
-        page.click("button[type=submit]")
-        # the project list, once it has loaded (cards or the "not a member" note)
-        page.wait_for_selector(".grid > .project-card, .grid > p.muted:not(:has-text('Loading'))")
-        return page
-
-    open_page.errors = errors
-    yield open_page
-    for context in contexts:
-        context.close()
+    # the project list, once it has loaded (cards or the "not a member" note)
+    ready = ".grid > .project-card, .grid > p.muted:not(:has-text('Loading'))"
+    opener = PageOpener(browser, stack, PASSWORDS, ready=ready)
+    yield opener
+    opener.close()
 
 
 def shot(page, name: str) -> None:

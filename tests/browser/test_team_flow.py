@@ -7,14 +7,12 @@ of masks and a majority consensus of them. Screenshots go to test-artifacts/team
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 
 import pytest
 
-from scripts.livestack import ROOT, LiveStack
-from tests.browser.conftest import LONG_MS, drag, to_screen, wait_viewer_ready
+from scripts.livestack import ROOT
+from tests.browser.conftest import PageOpener, drag, live_stack, run_seed, to_screen, wait_viewer_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -30,46 +28,19 @@ PASSWORDS = {
 @pytest.fixture(scope="module")
 def stack():
     """Web and Redis (brush, save, review and comments need no model worker), four users, a seeded project."""
-    live = LiveStack()
-    try:
-        live.start_redis()
-        live.start_web()
-        for name, password in PASSWORDS.items():
-            live.create_user(name, password)
-        code = "import scripts.seed_team as s; s.main('olivia', ['anna', 'ben'], 'rui')"
-        live.seeded = json.loads(live.manage("shell", "-c", code).strip().splitlines()[-1])
+    with live_stack(ARTIFACTS, PASSWORDS, workers=False) as live:
+        live.seeded = run_seed(
+            live, "import scripts.seed_team as s; s.main('olivia', ['anna', 'ben'], 'rui')"
+        )
         yield live
-    finally:
-        logs = ARTIFACTS / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        for path in live.workdir.glob("*.log"):
-            shutil.copy(path, logs / path.name)
-        live.stop_all()
 
 
 @pytest.fixture
 def open_as(browser, stack):
     """A logged-in page in its own browser context per user; the page's uncaught errors are kept."""
-    contexts, errors = [], {}
-
-    def open_page(username: str):
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=stack.base_url)
-        contexts.append(context)
-        context.set_default_timeout(LONG_MS)
-        page = context.new_page()
-        errors[username] = []
-        page.on("pageerror", lambda error: errors[username].append(str(error)))
-        page.goto("/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", PASSWORDS[username])
-        page.click("button[type=submit]")
-        page.wait_for_selector(".project-card")
-        return page
-
-    open_page.errors = errors
-    yield open_page
-    for context in contexts:
-        context.close()
+    opener = PageOpener(browser, stack, PASSWORDS)
+    yield opener
+    opener.close()
 
 
 def shot(page, name: str) -> None:

@@ -12,12 +12,19 @@ The stack is seeded with five slices of the lung CT and the nodule's central sli
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
-from scripts.livestack import ROOT, LiveStack
-from tests.browser.conftest import LONG_MS, drag, go_to_slice, seed_with, to_screen, wait_viewer_ready
+from scripts.livestack import ROOT
+from tests.browser.conftest import (
+    PageOpener,
+    drag,
+    go_to_slice,
+    live_stack,
+    seed_with,
+    to_screen,
+    wait_viewer_ready,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -28,46 +35,17 @@ USERS = {"olga": "pass-olga-timing", "pia": "pass-pia-timing", "quinn": "pass-qu
 @pytest.fixture(scope="module")
 def stack():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    live = LiveStack()
-    try:
-        live.start_redis()
-        live.start_web()
-        live.start_workers()
-        for name, password in USERS.items():
-            live.create_user(name, password)
+    with live_stack(ARTIFACTS, USERS) as live:
         # olga owns the project; pia and quinn are annotators
         live.seeded = seed_with(live, list(USERS), slices=5, image2d=True)
         yield live
-    finally:
-        logs = ARTIFACTS / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        for path in live.workdir.glob("*.log"):
-            shutil.copy(path, logs / path.name)
-        live.stop_all()
 
 
 @pytest.fixture
 def open_as(browser, stack):
-    contexts = []
-
-    def open_session(username: str):
-        context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=stack.base_url)
-        contexts.append(context)
-        context.set_default_timeout(LONG_MS)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto("/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", USERS[username])
-        page.click("button[type=submit]")
-        page.wait_for_selector(".project-card")
-        page.errors = errors
-        return page
-
-    yield open_session
-    for context in contexts:
-        context.close()
+    opener = PageOpener(browser, stack, USERS, height=900)
+    yield opener
+    opener.close()
 
 
 def shot(page, name: str, full_page: bool = False) -> None:
@@ -153,7 +131,7 @@ def test_an_owner_designs_a_study_two_participants_do_it_and_the_report_shows_ti
         page.wait_for_selector(".study-finished")
         assert page.locator(".study-tasks li[data-state=submitted]").count() == 2
         runs[name] = [first, second]
-        assert not page.errors, page.errors
+        assert not open_as.errors[name], open_as.errors[name]
     # Each participant did each case once, one manually and one with the model; each case was done in both
     # conditions; the two were never on the same case at the same step (the washout's spacing)
     for done in runs.values():
@@ -180,4 +158,4 @@ def test_an_owner_designs_a_study_two_participants_do_it_and_the_report_shows_ti
     # Leaving each task's page (Done) logged page.close on pagehide: the last events were not lost
     assert text.count("page.close 1") == 4 and text.count("page.open 1") == 4
     shot(olga, "3-report", full_page=True)
-    assert not olga.errors, olga.errors
+    assert not open_as.errors["olga"], open_as.errors["olga"]

@@ -22,6 +22,7 @@ from scripts.livestack import ROOT
 from tests.browser.conftest import (
     LONG_MS,
     PERF,
+    box_to_candidate,
     drag,
     go_to_slice,
     mask_of,
@@ -59,15 +60,6 @@ def probe_mask(page, z: int, label: int) -> dict:
 
 def next_frame(page) -> None:
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-
-
-def box_to_candidate(page, box: list[int]) -> dict:
-    """Box tool (B), drag the box with the mouse, wait for the model's candidate."""
-    page.keyboard.press("b")
-    before = page.evaluate("() => window.__delineate.perf.boxToMaskMs.length")
-    drag(page, to_screen(page, box[0], box[1]), to_screen(page, box[2], box[3]))
-    page.wait_for_function("n => window.__delineate.perf.boxToMaskMs.length > n", arg=before)
-    return page.evaluate("() => window.__delineate.candidate()")
 
 
 # --- 3D propagation --------------------------------------------------------------------------------------

@@ -13,13 +13,14 @@ import type { JobState, LossPoint, ModelVersionInfo, ServerMessage } from "../pr
 import { AnnotatorSocket, socketUrl } from "../socket";
 import { header } from "../ui/chrome";
 import { h } from "../ui/dom";
+import { settingsPanel, type AlSettings } from "./alSettings";
 import { colorOf, drawLines, svgPlot, type Series } from "./modelsPlot";
 
 export interface VersionsBody {
   versions: ModelVersionInfo[];
   active: number | null;
   training: JobState | null;
-  settings: { training_masks: string; queue_ordering: string; queue_orderings: string[]; auto_promote: boolean };
+  settings: AlSettings;
 }
 
 type Summary = { n?: number; mean_dsc?: number; mean_nsd?: number; mean_dice_per_click?: number[] };
@@ -57,6 +58,23 @@ export function diceSeries(versions: ModelVersionInfo[]): Series[] {
   return lines;
 }
 
+/** The loss curve stored on the server, for a page opened or reloaded: the run under way's (kept on its job
+ * row), else the newest trained version's. */
+export function storedCurve(b: VersionsBody): { points: LossPoint[]; caption: string } {
+  if (b.training) {
+    const curve = (b.training.result as { loss_curve?: LossPoint[] } | undefined)?.loss_curve ?? [];
+    return { points: curve, caption: "Loss of the run under way" };
+  }
+  const newest = b.versions.filter((v) => v.parent !== null && v.loss_curve?.length).at(-1);
+  return newest ? { points: newest.loss_curve!, caption: `Loss of v${newest.number}'s training run` } : { points: [], caption: "" };
+}
+
+/** The stored curve followed by the points heard live after it. */
+export function mergeCurve(stored: LossPoint[], live: LossPoint[]): LossPoint[] {
+  const last = stored.length ? stored[stored.length - 1]!.step : -Infinity;
+  return stored.concat(live.filter((p) => p.step > last));
+}
+
 export function stateText(v: ModelVersionInfo): string {
   return { candidate: "candidate", promoted: "promoted", rejected: "rejected", rolled_back: "rolled back" }[v.state];
 }
@@ -76,22 +94,30 @@ export async function mount(ctx: PageContext): Promise<void> {
   const dicePlot = svgPlot("dice-plot");
   const table = h("table", { class: "versions-table" });
   const settingsLine = h("p", { class: "muted al-settings" });
+  const lossCaption = h("p", { class: "muted loss-caption" });
+  const settings = settingsPanel(api, `${base}/active-learning/`, owner, () => void load());
   ctx.root.append(
     header(ctx.username, [{ text: "Project", href: `/projects/${id}/` }, { text: "Model versions" }]),
     h(
       "main",
       { class: "page wide" },
       h("h1", {}, "Model versions"),
-      h("section", { class: "card" }, h("h2", {}, "Training"), settingsLine, h("div", { class: "row" }, startButton, cancelButton), status, bar, lossPlot),
+      h("section", { class: "card" }, h("h2", {}, "Training"), settingsLine, h("div", { class: "row" }, startButton, cancelButton), status, bar, lossPlot, lossCaption),
       h("section", { class: "card" }, h("h2", {}, "Versions"), h("div", { class: "row" }, rollbackButton), table),
       h("section", { class: "card" }, h("h2", {}, "Held-out Dice per corrective click"), dicePlot),
+      settings.element,
     ),
   );
 
   let job: JobState | null = null;
-  let points: LossPoint[] = [];
+  // the server's stored curve (on load) and the points heard over the socket since
+  let stored: LossPoint[] = [];
+  let live: LossPoint[] = [];
 
-  const drawLoss = () => drawLines(lossPlot, [{ name: "loss", color: colorOf(0), points: points.map((p) => [p.step, p.loss]) }], { x: "step", y: "loss" });
+  const drawLoss = () => {
+    const points = mergeCurve(stored, live);
+    drawLines(lossPlot, [{ name: "loss", color: colorOf(0), points: points.map((p) => [p.step, p.loss]) }], { x: "step", y: "loss" });
+  };
 
   const showJob = (next: JobState) => {
     if (next.kind !== "train" || (job && next.id < job.id)) return;
@@ -148,6 +174,14 @@ export async function mount(ctx: PageContext): Promise<void> {
     rollbackButton.textContent = active && active.replaced !== null ? `Roll back v${active.number}` : "Roll back";
     drawLines(dicePlot, diceSeries(b.versions), { x: "clicks", y: "Dice" }, { dots: true });
     settingsLine.textContent = `Trains on ${b.settings.training_masks === "approved" ? "approved masks" : "every saved mask"}; Next case ordered by ${b.settings.queue_ordering}.`;
+    settings.show(b.settings);
+    const curve = storedCurve(b);
+    if (curve.points.length || !b.training) {
+      stored = curve.points;
+      if (!b.training) live = [];
+      lossCaption.textContent = curve.caption;
+      drawLoss();
+    }
     if (b.training) showJob(b.training);
   };
 
@@ -170,7 +204,9 @@ export async function mount(ctx: PageContext): Promise<void> {
   startButton.addEventListener("click", async () => {
     try {
       const started = await api.post<{ job: JobState }>(`${base}/model-versions/train/`, {});
-      points = [];
+      stored = [];
+      live = [];
+      lossCaption.textContent = "Loss of the run under way";
       drawLoss();
       showJob(started.job);
     } catch (error) {
@@ -190,7 +226,7 @@ export async function mount(ctx: PageContext): Promise<void> {
   const onMessage = (m: ServerMessage) => {
     if (m.type === "training.progress" && m.project === id) {
       poller.heard();
-      points = points.concat(m.points ?? []);
+      live = live.concat(m.points ?? []);
       drawLoss();
       if (job && job.id === m.job_id) showJob({ ...job, state: "running", progress: m.progress, message: m.message });
     } else if (m.type === "job.progress" && m.job.project === id) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { CommentInfo } from "../protocol";
 import type { AgreementInfo, TaskReview } from "../team";
 import { LIVER, LUNG } from "../testing/viewer";
-import { agreementRows, commentMarks, emptyReview, isReviewCommand, layerRows, layersOf, pinText, reviewOverlayLayers, revisionLine } from "./reviewState";
+import { agreementRows, commentMarks, emptyReview, isReviewCommand, layerRows, layersOf, modelName, pinText, reviewOverlayLayers, revisionLine } from "./reviewState";
 
 const geometry = { depth: 3, height: 2, width: 2 };
 
@@ -80,6 +80,20 @@ describe("agreement and history", () => {
     const base = { id: 1, number: 3, author: "anna", created_at: "2026-11-28T09:15:02+00:00", slices: [] };
     expect(revisionLine({ ...base, source: "corrected", model_version: "lite_medsam@79d8" })).toBe("#3 · anna · 2026-11-28 09:15 · corrected · lite_medsam@79d8");
     expect(revisionLine({ ...base, source: "consensus", inputs: { method: "staple" } })).toBe("#3 · anna · 2026-11-28 09:15 · consensus (staple)");
+  });
+
+  it("names the model version that made a mask by the project's short name, the full string for the tooltip", () => {
+    const base = { id: 1, number: 3, author: "anna", created_at: "2026-11-28T09:15:02+00:00", slices: [], source: "corrected" };
+    const full = "lite_medsam@0c1d2e3f4a5b";
+    expect(revisionLine({ ...base, model_version: full, model_label: "v3" })).toBe("#3 · anna · 2026-11-28 09:15 · corrected · v3");
+    expect(revisionLine({ ...base, model_version: full, model_label: "base LiteMedSAM" })).toMatch(/· base LiteMedSAM$/);
+    expect(modelName({ model_version: full, model_label: "" })).toBe(full); // a model the project does not know
+    const layers = layersOf(task, geometry);
+    layers[0]!.revision = { ...base, model_version: full, model_label: "v3" };
+    const [anna, ben] = layerRows({ layers }, [LIVER]);
+    expect(anna!.detail).toBe("revision 3 · Submitted · v3");
+    expect(anna!.model).toBe(full);
+    expect(ben!.model).toBe("");
   });
 
   it("routes only the review's commands to the review part", () => {

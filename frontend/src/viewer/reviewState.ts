@@ -119,6 +119,8 @@ export interface LayerRow {
   color: string;
   visible: boolean;
   detail: string;
+  /** the full model string behind the short name in ``detail`` (a tooltip), "" for a hand-drawn mask */
+  model: string;
 }
 
 export function layerRows(review: Pick<ReviewState, "layers">, labels: LabelInfo[]): LayerRow[] {
@@ -129,7 +131,12 @@ export function layerRows(review: Pick<ReviewState, "layers">, labels: LabelInfo
     label: names.get(l.labelId) ?? `label ${l.labelId}`,
     color: l.color,
     visible: l.visible,
-    detail: l.revision ? `revision ${l.revision.number}${l.state ? ` · ${l.state}` : ""}` : l.username === null ? "not built yet" : "no mask saved",
+    detail: l.revision
+      ? `revision ${l.revision.number}${l.state ? ` · ${l.state}` : ""}${modelName(l.revision) ? ` · ${modelName(l.revision)}` : ""}`
+      : l.username === null
+        ? "not built yet"
+        : "no mask saved",
+    model: l.revision?.model_version ?? "",
   }));
 }
 
@@ -154,11 +161,17 @@ export function agreementRows(agreement: AgreementInfo | null, slice: number, la
   );
 }
 
-/** One line of the revision history: who, when, how, with which model. */
+/** The project's name for the model that made a mask ("v3", "base LiteMedSAM"), else its model string. */
+export function modelName(r: Pick<RevisionSummary, "model_version" | "model_label">): string {
+  return r.model_label || r.model_version || "";
+}
+
+/** One line of the revision history: who, when, how, with which model (its short name; the full string is
+ * the row's tooltip). */
 export function revisionLine(r: RevisionSummary): string {
   const when = r.created_at.replace("T", " ").slice(0, 16);
   const how = r.source === "consensus" && r.inputs?.method ? `consensus (${String(r.inputs.method)})` : r.source;
-  return `#${r.number} · ${r.author} · ${when} · ${how}${r.model_version ? ` · ${r.model_version}` : ""}`;
+  return `#${r.number} · ${r.author} · ${when} · ${how}${modelName(r) ? ` · ${modelName(r)}` : ""}`;
 }
 
 /** What the user does with a case: bus commands carried out by `review.ts`. */

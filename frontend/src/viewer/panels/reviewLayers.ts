@@ -32,7 +32,7 @@ export function renderReviewLayers(el: HTMLElement, state: ViewerState, dispatch
         { class: `layer-row${row.visible ? "" : " hidden-layer"}`, "data-layer": row.key },
         h("span", { class: "swatch", style: `background:${row.color}` }),
         h("span", { class: "name" }, `${row.name} · ${row.label}`),
-        h("span", { class: "muted" }, ` ${row.detail}`),
+        h("span", { class: "muted layer-detail", title: row.model }, ` ${row.detail}`),
         eye,
         history,
       ),
@@ -49,7 +49,7 @@ export function renderHistory(el: HTMLElement, state: ViewerState, dispatch: Dis
   el.append(h("div", { class: "muted" }, `${history.username ?? "Consensus"} · ${label}`));
   if (!history.revisions.length) el.append(h("p", { class: "muted" }, "Nothing saved yet."));
   history.revisions.forEach((revision, i) => {
-    const row = h("div", { class: "revision-row", "data-revision-id": revision.id }, h("span", {}, revisionLine(revision)));
+    const row = h("div", { class: "revision-row", "data-revision-id": revision.id }, h("span", { title: revision.model_version ?? "" }, revisionLine(revision)));
     if (history.canRestore && i > 0) {
       const restore = h("button", { type: "button", class: "link-button" }, "Restore");
       restore.addEventListener("click", () => dispatch({ type: "review.restore", revisionId: revision.id }));
