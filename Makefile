@@ -87,8 +87,8 @@ bench-load: install weights data
 BENCH_AL := DEBUG=true $(PY) manage.py bench_active_learning
 bench-al: install weights
 	$(PY) -m scripts.fetch_data slicerio-chest pyradiomics-lesions
-	$(BENCH_AL) --data var/cache/data/datasets/slicerio-chest --window lung --axis axial,coronal,sagittal \
-		--labels 6 --holdout-labels 5 --cases-per-round 200 --json var/bench-al-slicerio-lungs.json
+	$(BENCH_AL) --data var/cache/data/datasets/slicerio-chest --window bone --axis axial,coronal,sagittal \
+		--labels 2,3 --holdout-labels 4 --epochs 2 --json var/bench-al-slicerio-vertebrae.json
 	$(BENCH_AL) --data var/cache/data/datasets/pyradiomics-lesions --window lung --axis axial,coronal,sagittal \
 		--holdout-volumes brain2.nrrd,lung1.nrrd --cases-per-round 200 --json var/bench-al-pyradiomics.json
 

@@ -16,6 +16,7 @@ from annotator.errors import InvalidInput
 from annotator.models import Project
 from ml_worker.active_learning.selection import QUEUE_STRATEGIES
 from ml_worker.active_learning.selection import TRAINING_STRATEGIES as TRAINING_STRATEGIES
+from ml_worker.training.recipe import Recipe
 
 SETTINGS_KEY = "active_learning"
 QUEUE_ORDERING_KEY = "queue_ordering"
@@ -42,15 +43,17 @@ class PromotionRuleSettings(BaseModel):
 
 
 class RecipeSettings(BaseModel):
-    """The knobs of ml_worker.training.trainer.Recipe an owner may set; the rest keep their defaults."""
+    """The knobs of ml_worker.training.recipe.Recipe an owner may set; the rest keep their defaults.
+
+    The defaults are the Recipe's own (one source of truth: the recipe ``make bench-al`` measured)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    max_epochs: int = Field(default=8, ge=1, le=200)
-    lr: float = Field(default=5e-5, gt=0.0, le=1e-2)
-    batch_size: int = Field(default=8, ge=1, le=256)
-    max_clicks: int = Field(default=8, ge=0, le=20)
-    max_seconds: float | None = Field(default=None, gt=0.0)
+    max_epochs: int = Field(default=Recipe.max_epochs, ge=1, le=200)
+    lr: float = Field(default=Recipe.lr, gt=0.0, le=1e-2)
+    batch_size: int = Field(default=Recipe.batch_size, ge=1, le=256)
+    max_clicks: int = Field(default=Recipe.max_clicks, ge=0, le=20)
+    max_seconds: float | None = Field(default=Recipe.max_seconds, gt=0.0)
 
 
 class ActiveLearningSettings(BaseModel):

@@ -13,6 +13,8 @@ from .prompts import ClickMode
 TrainModules = Literal["decoder", "prompt_and_decoder"]
 GradRounds = Literal["one", "last", "all", "each"]
 GRAD_ROUNDS: tuple[str, ...] = ("one", "last", "all", "each")
+ClickRounds = Literal["random", "all"]
+CLICK_ROUNDS: tuple[str, ...] = ("random", "all")
 
 
 class TrainingCancelled(Exception):
@@ -37,7 +39,13 @@ class Recipe:
     max_seconds: float | None = None  # time budget; the best epoch so far is kept
     box_jitter_px: float = 5.0  # outward jitter per box side, pixels at 256² (scaled for other inputs)
     max_clicks: int = 5  # corrective rounds (SAM: 8; the evaluation and the promotion rule use 5 and 3)
-    click_mode: ClickMode = "weighted"  # clicks inside errors, as annotators click (see .prompts)
+    # The deepest error pixel, the evaluation's simulated user (see .prompts). On a dev split carved from
+    # the training side (slicerio thoracic → cervical vertebrae, 2 epochs) it beat depth²-weighted clicks:
+    # held-out box Dice 0.736 vs 0.729, after 5 clicks 0.719 vs 0.663.
+    click_mode: ClickMode = "deepest"
+    # Corrective rounds per click batch: 1..max_clicks drawn per batch (random, SAM-Med2D), or all of them
+    # (SAM), which trains the late clicks as often as the first (with grad_rounds "each" only).
+    click_rounds: ClickRounds = "random"
     mask_only_round: bool = True
     box_only_fraction: float = 0.25  # steps that train the box round only
     mask_only_fraction: float = 0.1  # steps that train a mask-only round (after 0..max_clicks clicks)
@@ -67,6 +75,8 @@ class Recipe:
             )
         if self.grad_rounds not in GRAD_ROUNDS:
             raise ValueError(f"grad_rounds must be one, last, all or each, got {self.grad_rounds!r}")
+        if self.click_rounds not in CLICK_ROUNDS:
+            raise ValueError(f"click_rounds must be random or all, got {self.click_rounds!r}")
         if self.box_only_fraction + self.mask_only_fraction > 1.0:
             raise ValueError("box_only_fraction + mask_only_fraction must be <= 1")
 

@@ -329,7 +329,12 @@ class Trainer:
         batch = self.batch(data, idx, boxes)
         rounds = _Rounds(batch, data.click_scale, self.device)
         box_only = r.max_clicks == 0 or rng.random() < r.box_only_fraction
-        clicks = 0 if box_only else int(rng.integers(1, r.max_clicks + 1))
+        if box_only:
+            clicks = 0
+        elif r.click_rounds == "all":  # SAM: every batch runs all the corrective rounds
+            clicks = r.max_clicks
+        else:  # SAM-Med2D: 1..max_clicks, drawn per batch
+            clicks = int(rng.integers(1, r.max_clicks + 1))
         schedule = ["box"] + ["click"] * clicks
         if clicks and r.mask_only_round:
             if clicks >= 2:  # one among the clicks (after the first), as SAM

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from annotator import model_serving
+from annotator import al_settings, model_serving
+from annotator.learning.training import recipe_for
 from annotator.models import Job, ModelVersion
+from ml_worker.training.recipe import Recipe
 from tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -257,3 +259,10 @@ def test_a_saved_mask_names_the_version_that_made_it(personas, base):
     assert saved_with(f"lite_medsam@{LITE_MEDSAM_SHA256[:12]}")["model_label"] == "base LiteMedSAM"
     # A model the project does not know keeps its string
     assert saved_with("other@123456789abc")["model_label"] == "other@123456789abc"
+
+
+def test_a_project_left_at_the_defaults_trains_with_the_recipe_make_bench_al_measured():
+    # Given a project whose owner never changed the active-learning settings
+    project = ProjectFactory()
+    # When a training run builds its recipe, then it is the recipe's own defaults, nothing else
+    assert recipe_for(al_settings.al_settings(project)) == Recipe()

@@ -72,6 +72,19 @@ def test_a_step_per_interactive_round_lowers_the_loss_on_a_real_batch(lite_paren
     assert later[-1]["loss_box"] < 0.9 * first["loss_box"], (first, later)
 
 
+def test_all_click_rounds_train_every_corrective_click_of_each_batch(lite_parent, real_cases):
+    # SAM's schedule: a click batch runs every corrective round, so the 2nd click trains as often as the 1st.
+    recipe = Recipe(lr=1e-4, box_only_fraction=0.0, max_clicks=2, click_rounds="all", click_mode="deepest")
+    trainer = Trainer(lite_parent, "lite_medsam", recipe, torch.device("cpu"))
+    data = prepare_cases(real_cases[:2], "lite_medsam", lite_parent.embedding_shape, 256)
+    rng = np.random.default_rng(0)
+    parts = [trainer.step(data, np.arange(2), rng) for _ in range(3)]
+    # box, 2 clicks, a mask-only round among the clicks and one at the end: 5 updates every time
+    assert [(p["clicks"], p["updates"]) for p in parts] == [(2.0, 5.0)] * 3
+    with pytest.raises(ValueError, match="click_rounds"):
+        Recipe(click_rounds="some")  # type: ignore[arg-type]
+
+
 def test_too_few_series_for_early_stopping_train_on_every_case(lite_parent, real_cases, tmp_path):
     # Two series (brain1, brain2) are fewer than the 4 a validation split needs: nothing is set aside.
     recipe = Recipe(**{**TINY, "min_validation_groups": 4, "max_clicks": 1})

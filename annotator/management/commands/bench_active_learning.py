@@ -16,7 +16,7 @@ from ml_worker.evaluation.dataset import AXES, MODALITIES, DatasetError
 from ml_worker.evaluation.runner import EvaluationError
 from ml_worker.sam.errors import SamError
 from ml_worker.training.prompts import CLICK_MODES
-from ml_worker.training.recipe import GRAD_ROUNDS
+from ml_worker.training.recipe import CLICK_ROUNDS, GRAD_ROUNDS
 from ml_worker.training.trainer import Recipe, TrainingError
 from ml_worker.windows import WINDOW_PRESETS
 
@@ -81,6 +81,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=Recipe.batch_size)
         parser.add_argument("--max-clicks", type=int, default=Recipe.max_clicks)
         parser.add_argument("--click-mode", choices=CLICK_MODES, default=Recipe.click_mode)
+        parser.add_argument("--click-rounds", choices=CLICK_ROUNDS, default=Recipe.click_rounds)
         parser.add_argument("--box-only-fraction", type=float, default=Recipe.box_only_fraction)
         parser.add_argument("--grad-rounds", choices=GRAD_ROUNDS, default=Recipe.grad_rounds)
         parser.add_argument(
@@ -109,6 +110,7 @@ class Command(BaseCommand):
                 batch_size=o["batch_size"],
                 max_clicks=o["max_clicks"],
                 click_mode=o["click_mode"],
+                click_rounds=o["click_rounds"],
                 box_only_fraction=o["box_only_fraction"],
                 grad_rounds=o["grad_rounds"],
                 train_modules=o["train_modules"],
