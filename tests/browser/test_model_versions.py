@@ -2,8 +2,11 @@
 workers as `make run` starts them, Daphne): the owner of a project whose nodule masks on two real lung CT
 series a reviewer approved (scripts/seed_al.py) starts training, watches its progress and loss curve arrive
 over the socket, sees the new version's held-out metrics beside the base model's, promotes it, and rolls
-it back. Training is kept tiny (three slices per series, one epoch). Screenshots go to
-test-artifacts/model-versions/."""
+it back; then an owner changes the settings in the form. Last, issue 11's "done when" as a user does it, in
+a second project where nothing is saved yet: an annotator takes her two cases with Next case and outlines
+the nodule on each of its slices with a box and the model's mask, a reviewer approves both, and the owner
+trains on the approved masks, watches the run end and promotes the new version. Training is kept tiny
+(three slices per series, one epoch). Screenshots go to test-artifacts/model-versions/."""
 
 from __future__ import annotations
 
@@ -12,10 +15,23 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from annotator import rle
 from scripts.livestack import ROOT, LiveStack
-from tests.browser.conftest import LONG_MS, PageOpener, live_stack, log_in, run_seed
+from tests.browser.conftest import (
+    LONG_MS,
+    PageOpener,
+    box_to_candidate,
+    go_to_slice,
+    live_stack,
+    log_in,
+    mask_of,
+    run_seed,
+    save_now,
+    wait_viewer_ready,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -42,6 +58,9 @@ def stack():
     live.extra_env["MODEL_DIR"] = str(private_model_dir(live))
     with live_stack(ARTIFACTS, PASSWORDS, live=live) as live:
         live.seeded = run_seed(live, "import scripts.seed_al as s; s.main('olivia', 'anna', 'rui')")
+        # a second project for the whole loop: its tasks in progress, nothing saved yet
+        code = "import scripts.seed_al as s; s.main('olivia', 'anna', 'rui', annotate=False)"
+        live.loop = run_seed(live, code)
         yield live
 
 
@@ -205,3 +224,89 @@ def test_owner_changes_the_settings_in_the_form_and_the_queue_follows_them(brows
         assert open_page.errors == {"olivia": [], "anna": []}
     finally:
         open_page.close()
+
+
+# --- The whole loop in the browser ----------------------------------------------------------------------
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    return 2 * float((a & b).sum()) / float(a.sum() + b.sum())
+
+
+def outline_case(page, case: dict) -> list[float]:
+    """On every slice holding the nodule: a box, the model's mask, Enter to accept; then save. The Dice of
+    each accepted mask against the reference."""
+    scores = []
+    for z in case["slices"]:
+        go_to_slice(page, z)
+        page.wait_for_selector(".slice-label .embed.ready")
+        candidate = box_to_candidate(page, case["boxes"][str(z)])
+        scores.append(dice(mask_of(candidate), rle.decode(case["references"][str(z)]).astype(bool)))
+        page.keyboard.press("Enter")
+        page.wait_for_function("z => window.__delineate.mask(z).pixels > 0", arg=z)
+    save_now(page)
+    return scores
+
+
+def test_masks_annotated_and_approved_in_the_browser_train_a_version_the_owner_promotes(browser, stack):
+    open_as = PageOpener(browser, stack, PASSWORDS)
+    try:
+        run_the_loop(stack, open_as)
+    finally:
+        open_as.close()
+
+
+def run_the_loop(stack, open_as) -> None:
+    seeded = stack.loop
+    project, cases = seeded["project"], {case["series"]: case for case in seeded["series"]}
+
+    # Anna takes her cases with Next case and outlines the nodule with the model on each of its slices.
+    anna = open_as("anna")
+    anna.goto(f"/projects/{project}/")
+    left = anna.url
+    anna.click("button.next-case")
+    scores: list[float] = []
+    case_url = re.compile(r"/series/\d+/\?assignment=\d+")
+    for n in range(2):
+        anna.wait_for_url(lambda url, left=left: url != left and case_url.search(url) is not None)
+        left = anna.url
+        wait_viewer_ready(anna)
+        anna.wait_for_function("() => window.__delineate.review().state === 'in_progress'")
+        series = int(re.search(r"/series/(\d+)/", anna.url).group(1))
+        scores += outline_case(anna, cases.pop(series))
+        shot(anna, f"loop-1-anna-case-{n + 1}")
+        anna.click("button.submit-next")
+    anna.wait_for_url(re.compile(rf"/projects/{project}/\?done=1"))
+    assert not cases  # both cases were hers, each opened once
+    assert min(scores) > 0.5, scores  # the model's masks, accepted, are the nodule
+
+    # Rui approves both submitted cases from his review list.
+    rui = open_as("rui")
+    for case in seeded["series"]:
+        rui.goto(f"/projects/{project}/")
+        rui.click(f".review-cases .case-row[data-assignment-id='{case['assignment']}']")
+        wait_viewer_ready(rui)
+        rui.wait_for_selector(".case-panel .case-state:has-text('Submitted')")
+        rui.click("button.approve")
+        rui.wait_for_selector(".case-panel .case-state:has-text('Approved')")
+
+    # Olivia trains on the approved masks, the run ends with a candidate measured on held-out cases
+    olivia = open_as("olivia")
+    olivia.goto(f"/projects/{project}/models/")
+    olivia.wait_for_selector(".versions-table")
+    olivia.click(".start-training")
+    olivia.wait_for_function("document.querySelector('.training-status').dataset.state === 'done'")
+    row = olivia.wait_for_selector(".versions-table tr[data-version='1']")
+    assert row.get_attribute("data-state") == "candidate"
+    counts = row.query_selector("td:nth-child(4)").inner_text()  # Cases train / held-out
+    train, heldout = (int(n) for n in re.fullmatch(r"(\d+) / (\d+)", counts.strip()).groups())
+    # every slice Anna outlined is a case, on one side or the other, whole series apart
+    assert train + heldout == len(scores) and train > 0 and heldout > 0
+    assert {train, heldout} == {len(case["slices"]) for case in seeded["series"]}
+    # and she promotes it: the active version now
+    olivia.click(".versions-table tr[data-version='1'] .promote")
+    olivia.wait_for_function(
+        "document.querySelector(\".versions-table tr[data-version='1']\").dataset.state === 'promoted'"
+    )
+    assert "active" in olivia.inner_text(".versions-table tr[data-version='1']")
+    shot(olivia, "loop-2-promoted")
+    for name, errors in open_as.errors.items():
+        assert errors == [], (name, errors)
