@@ -33,7 +33,9 @@ from ml_worker.weights import ensure_lite_medsam
 REPEATS = 5  # decodes per case and backend for the timing (the median over all of them is printed)
 
 
-def real_cases(encoder: SamPredictor) -> list[TrainingCase]:
+def brain_cases(encoder: SamPredictor) -> list[TrainingCase]:
+    """The 10 axial tumour slices of pyradiomics brain1 (7) and brain2 (3), embedded by ``encoder`` (also the
+    real cases of the slow training tests, tests/training/conftest.py)."""
     from scripts.fetch_data import pyradiomics_lesions
 
     root = pyradiomics_lesions()
@@ -81,7 +83,7 @@ def main() -> None:
     ensure_lite_medsam()
     parent = build_model("lite_medsam")
     serving = SamPredictor("lite_medsam", backend="openvino", device="cpu")
-    cases = real_cases(serving)
+    cases = brain_cases(serving)
     torch_parent = SamPredictor("lite_medsam", "torch", "cpu", model=parent)
     labelled = [first_prediction(torch_parent, c) for c in cases]
     recipe = Recipe(

@@ -69,14 +69,11 @@ async def warm_up(owner: Annotator, seeded: dict) -> None:
     raise TimeoutError("series A was not embedded within 10 minutes")
 
 
-async def load(
-    args, cluster: Cluster, env: dict, info: dict, seeded: dict
-) -> tuple[Stats, list[Fault], list[Annotator]]:
-    from celery import Celery
-
+async def ready_clients(info: dict, seeded: dict, stats: Stats) -> list[Annotator]:
+    """One logged-in annotator per seeded user (sharing one table of prompt prefixes), series A embedded
+    before the load, every socket connected."""
     https = info["https"]
     wss = https.replace("https://", "wss://") + "/ws/"
-    stats = Stats()
     prefixes: dict[str, str] = {}
     clients = []
     for n, name in enumerate(info["names"]):
@@ -88,6 +85,16 @@ async def load(
     await warm_up(clients[0], seeded)
     for client in clients:
         await client.connect(time.monotonic() + 60)
+    return clients
+
+
+async def load(
+    args, cluster: Cluster, env: dict, info: dict, seeded: dict
+) -> tuple[Stats, list[Fault], list[Annotator]]:
+    from celery import Celery
+
+    stats = Stats()
+    clients = await ready_clients(info, seeded, stats)
     celery = Celery("test-stack", broker=env["REDIS_URL"], backend=env["REDIS_URL"])
     faults = [
         Fault(name, args.steady + FAULT_SPACING_S * n)
@@ -114,18 +121,8 @@ async def load(
 
 
 async def load_ramp(args, info: dict, seeded: dict) -> dict:
-    https = info["https"]
-    wss = https.replace("https://", "wss://") + "/ws/"
     stats = Stats()
-    clients = []
-    for n, name in enumerate(info["names"]):
-        client = Annotator(n, name, https, wss, seeded, stats)
-        await asyncio.to_thread(client.http.login, name)
-        clients.append(client)
-    log("embedding series A before the load")
-    await warm_up(clients[0], seeded)
-    for client in clients:
-        await client.connect(time.monotonic() + 60)
+    clients = await ready_clients(info, seeded, stats)
     rates = [float(r) for r in args.rates.split(",")]
     load_before = os.getloadavg()
     report = await ramp(clients, stats, rates, args.step)

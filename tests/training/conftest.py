@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from ml_worker.evaluation.dataset import find_pairs, iter_cases
 from ml_worker.training.cases import TrainingCase
 
 
@@ -30,25 +28,9 @@ def serving_parent(lite_parent):
 @pytest.fixture(scope="session")
 def real_cases(serving_parent) -> list[TrainingCase]:
     """The 10 axial tumour slices of brain1 (7) and brain2 (3), embedded by the serving encoder."""
-    from scripts.fetch_data import pyradiomics_lesions
+    from scripts.bench_decoder_precision import brain_cases
 
-    root = pyradiomics_lesions()
-    pairs = [p for p in find_pairs(root) if p.name in ("brain1.nrrd", "brain2.nrrd")]
-    cases = []
-    for case in iter_cases(root, axis="axial", pairs=pairs):
-        rgb = np.repeat(case.image[:, :, None], 3, axis=2)
-        cases.append(
-            TrainingCase(
-                case_id=case.case_id,
-                series_id=case.source,
-                slice_index=case.slice_index,
-                label=case.label,
-                embedding=serving_parent.embed(rgb),
-                image_size=case.reference.shape,
-                final_mask=case.reference,
-                spacing=case.spacing,
-            )
-        )
+    cases = brain_cases(serving_parent)
     assert len(cases) == 10
     return cases
 
