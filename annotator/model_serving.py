@@ -113,8 +113,9 @@ def predictor_of(served: ServedVersion) -> SamPredictor:
 
 def build_predictor(model_name: str, path: Path, sha256: str, clicks_trained: bool = False) -> SamPredictor:
     """A predictor of a trained version on this worker's backend and device, its decoder in
-    ``TRAINED_DECODER_PRECISION`` on OpenVINO (refuses a file whose SHA-256 is not the recorded one). ``clicks_trained``: the version learnt corrective clicks (the predictor's
-    ``clicks_trained`` reads the model's attribute; the base LiteMedSAM's spec says it did not)."""
+    ``TRAINED_DECODER_PRECISION`` on OpenVINO (refuses a file whose SHA-256 is not the recorded one).
+    ``clicks_trained``: the version learnt corrective clicks (the predictor's ``clicks_trained`` reads the
+    model's attribute; the base LiteMedSAM's spec says it did not)."""
     from ml_worker import serving
     from ml_worker.sam.build import build_model_version
     from ml_worker.sam.predictor import SamPredictor

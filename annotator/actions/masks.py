@@ -419,7 +419,12 @@ def model_label(project_id: int, model_version: str) -> str:
     return f"base {title}" if shipped else model_version
 
 
-def revision_summary(revision: MaskRevision) -> dict:
+def revision_summary(revision: MaskRevision, model_labels: dict[str, str] | None = None) -> dict:
+    """The revision as the API and the socket describe it. ``model_labels``: names already looked up
+    (model string → label), shared by a list's summaries so that each model string costs one query."""
+    labels = {} if model_labels is None else model_labels
+    if revision.model_version not in labels:
+        labels[revision.model_version] = model_label(revision.track.label.project_id, revision.model_version)
     return {
         "id": revision.id,
         "number": revision.number,
@@ -427,7 +432,7 @@ def revision_summary(revision: MaskRevision) -> dict:
         "created_at": revision.created_at.isoformat(),
         "source": revision.source,
         "model_version": revision.model_version,
-        "model_label": model_label(revision.track.label.project_id, revision.model_version),
+        "model_label": labels[revision.model_version],
         # slices saved with the model's first prediction and its predicted IoU (active learning)
         "predicted_slices": sorted(int(z) for z in revision.predicted_iou),
         "slices": revision.changed_slices,

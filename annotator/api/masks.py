@@ -53,6 +53,7 @@ def decode_slices(raw: dict[int, dict[str, Any]], shape: tuple[int, int, int]) -
 
 class SeriesMasksView(SeriesView):
     def get(self, request: Request, series_id: int) -> Response:
+        labels: dict[str, str] = {}
         tracks = visibility.visible_tracks(
             mask_actions.head_tracks(self.series),
             request.user,
@@ -66,7 +67,7 @@ class SeriesMasksView(SeriesView):
                     "label_id": t.label_id,
                     "annotator": mask_actions.track_owner(t),
                     "track": t.kind,
-                    "head": mask_actions.revision_summary(t.head),
+                    "head": mask_actions.revision_summary(t.head, labels),
                 }
                 for t in tracks
                 if t.head is not None  # always: head_tracks are the tracks with a head
@@ -112,7 +113,8 @@ class RevisionListView(LabelView):
     def get(self, request: Request, series_id: int, label_id: int) -> Response:
         track = self.track()
         revisions = track.revisions.select_related("author").order_by("-number") if track else []
-        return Response([mask_actions.revision_summary(r) for r in revisions])
+        labels: dict[str, str] = {}
+        return Response([mask_actions.revision_summary(r, labels) for r in revisions])
 
     def post(self, request: Request, series_id: int, label_id: int) -> Response:
         body = parse(SaveRevisionBody, request.data)
